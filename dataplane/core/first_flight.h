@@ -1,0 +1,39 @@
+// What kind of first flight a connection carries, and the plain-HTTP Host header.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "dataplane/core/bytes.h"
+
+namespace sluice {
+
+enum class FirstFlightKind : uint8_t {
+  kNone,         // the connection carried no application bytes at all
+  kIncomplete,   // client sent bytes but they stopped (or hit a cap) before they could be judged
+  kTls,
+  kQuic,
+  kHttp,         // plain HTTP request
+  kNonTls,       // other bytes from the client
+  kServerFirst,  // the server sent application bytes before the client did
+};
+std::string_view first_flight_name(FirstFlightKind kind);
+
+enum class FlightGuess : uint8_t {
+  kTls,       // starts like a TLS handshake record or an SSLv2 hello
+  kHttp,      // starts with an HTTP method and a space
+  kNonTls,    // neither
+  kNeedMore,  // too few bytes to tell
+};
+
+// Guesses from the first bytes the client sent.
+FlightGuess guess_first_flight(ByteSpan stream);
+
+enum class HttpHostStatus : uint8_t { kFound, kAbsent, kNeedMore };
+
+// Finds the Host header in a plain HTTP request head (case-insensitive name, whitespace trimmed,
+// port removed, lower-cased into `host`, trailing dot removed). kNeedMore until the end of the
+// head (CRLF CRLF) has been seen. `host` must have room for 255 chars; longer names are cut.
+HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length);
+
+}  // namespace sluice

@@ -1,0 +1,89 @@
+// Every counter a worker keeps, declared once. A worker owns one WorkerStats and is the only
+// writer; readers (the management side, the replay summary) sum snapshots across workers.
+// Malformed input is counted under a named reason and survived.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace sluice {
+
+#define SLUICE_MALFORMED_REASONS(X)                   \
+  X(kEthernetTruncated, "ethernet_truncated")         \
+  X(kVlanTruncated, "vlan_truncated")                 \
+  X(kVlanTooDeep, "vlan_too_deep")                    \
+  X(kIpv4Truncated, "ipv4_truncated")                 \
+  X(kIpv4BadVersion, "ipv4_bad_version")              \
+  X(kIpv4BadHeaderLength, "ipv4_bad_header_length")   \
+  X(kIpv4BadTotalLength, "ipv4_bad_total_length")     \
+  X(kIpv4BadChecksum, "ipv4_bad_checksum")            \
+  X(kIpv4BadOptions, "ipv4_bad_options")              \
+  X(kIpv6Truncated, "ipv6_truncated")                 \
+  X(kIpv6BadPayloadLength, "ipv6_bad_payload_length") \
+  X(kIpv6BadExtensionHeader, "ipv6_bad_extension_header") \
+  X(kIpv6TooManyExtensionHeaders, "ipv6_too_many_extension_headers") \
+  X(kFragmentBad, "fragment_bad")                     \
+  X(kFragmentOverlap, "fragment_overlap")             \
+  X(kFragmentTooLarge, "fragment_too_large")          \
+  X(kFragmentTableFull, "fragment_table_full")        \
+  X(kFragmentTimeout, "fragment_timeout")             \
+  X(kTcpTruncated, "tcp_truncated")                   \
+  X(kTcpBadDataOffset, "tcp_bad_data_offset")         \
+  X(kTcpBadOptions, "tcp_bad_options")                \
+  X(kTcpBadChecksum, "tcp_bad_checksum")              \
+  X(kTcpBadFlags, "tcp_bad_flags")                    \
+  X(kUdpTruncated, "udp_truncated")                   \
+  X(kUdpBadLength, "udp_bad_length")                  \
+  X(kUdpBadChecksum, "udp_bad_checksum")
+
+enum class Malformed : uint8_t {
+#define SLUICE_MALFORMED_ENUM(name, str) name,
+  SLUICE_MALFORMED_REASONS(SLUICE_MALFORMED_ENUM)
+#undef SLUICE_MALFORMED_ENUM
+      kCount
+};
+std::string_view malformed_name(Malformed m);
+
+// Plain event counters of one worker.
+#define SLUICE_WORKER_COUNTERS(X)                                                      \
+  X(rx_packets, "packets received")                                                    \
+  X(rx_bytes, "bytes received")                                                        \
+  X(non_ip, "frames that are not IPv4/IPv6 (ARP, LLDP, ...)")                           \
+  X(non_tcp_udp, "IP packets that are neither TCP nor UDP")                            \
+  X(malformed, "packets dropped as malformed (see malformed_by_reason)")               \
+  X(ip_fragments, "IP fragments received")                                             \
+  X(ip_reassembled, "IP datagrams reassembled from fragments")                         \
+  X(checksum_offload_seen, "packets whose L4 checksum looked like unfinished offload") \
+  X(flows_created, "flows created")                                                    \
+  X(flows_closed, "flows closed (FIN/RST)")                                            \
+  X(flows_expired, "flows expired by idle timeout")                                    \
+  X(flows_evicted, "flows evicted because the flow table was full")                    \
+  X(flow_table_full, "packets of new flows refused because no flow could be evicted")  \
+  X(first_flight_buffers_exhausted, "first flights not held: buffer pool empty")       \
+  X(first_flights_judged, "first flights judged")                                      \
+  X(audit_events, "audit events produced")                                             \
+  X(audit_dropped, "audit events lost because the audit ring was full")
+
+struct WorkerStats {
+#define SLUICE_COUNTER_FIELD(name, help) uint64_t name = 0;
+  SLUICE_WORKER_COUNTERS(SLUICE_COUNTER_FIELD)
+#undef SLUICE_COUNTER_FIELD
+  std::array<uint64_t, static_cast<size_t>(Malformed::kCount)> malformed_by_reason{};
+
+  void count_malformed(Malformed reason) {
+    ++malformed;
+    ++malformed_by_reason[static_cast<size_t>(reason)];
+  }
+  void add(const WorkerStats& other);
+
+  // Calls fn(name, help, value) for every plain counter.
+  template <typename Fn>
+  void for_each_counter(Fn&& fn) const {
+#define SLUICE_COUNTER_VISIT(name, help) fn(#name, help, name);
+    SLUICE_WORKER_COUNTERS(SLUICE_COUNTER_VISIT)
+#undef SLUICE_COUNTER_VISIT
+  }
+};
+
+}  // namespace sluice

@@ -20,6 +20,7 @@ namespace sluice {
   X(kIpv4BadChecksum, "ipv4_bad_checksum")            \
   X(kIpv4BadOptions, "ipv4_bad_options")              \
   X(kIpv6Truncated, "ipv6_truncated")                 \
+  X(kIpv6BadVersion, "ipv6_bad_version")              \
   X(kIpv6BadPayloadLength, "ipv6_bad_payload_length") \
   X(kIpv6BadExtensionHeader, "ipv6_bad_extension_header") \
   X(kIpv6TooManyExtensionHeaders, "ipv6_too_many_extension_headers") \

@@ -1,0 +1,35 @@
+#include "dataplane/core/audit_event.h"
+
+namespace sluice {
+
+std::string_view verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kIntercept:
+      return "intercept";
+    case Verdict::kBlock:
+      return "block";
+  }
+  return "unknown";
+}
+
+std::string_view close_reason_name(CloseReason r) {
+  switch (r) {
+    case CloseReason::kNone:
+      return "none";
+    case CloseReason::kFin:
+      return "fin";
+    case CloseReason::kRst:
+      return "rst";
+    case CloseReason::kIdle:
+      return "idle";
+    case CloseReason::kEvicted:
+      return "evicted";
+    case CloseReason::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+}  // namespace sluice

@@ -1,0 +1,68 @@
+// What a worker reports about a flow: one event when its first flight is judged (verdict) and
+// one when it ends (totals). Plain data of fixed size, so it can be copied into a ring without
+// allocating; the management side turns it into JSON, syslog, Kafka.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "dataplane/core/anomaly.h"
+#include "dataplane/core/first_flight.h"
+#include "dataplane/core/flow_key.h"
+#include "dataplane/core/tls_client_hello.h"
+
+namespace sluice {
+
+enum class Verdict : uint8_t { kPass, kIntercept, kBlock };
+std::string_view verdict_name(Verdict v);
+
+enum class CloseReason : uint8_t { kNone, kFin, kRst, kIdle, kEvicted, kShutdown };
+std::string_view close_reason_name(CloseReason r);
+
+enum class AuditKind : uint8_t { kVerdict, kClose };
+
+inline constexpr size_t kMaxRuleName = 47;
+
+struct AuditEvent {
+  AuditKind kind = AuditKind::kVerdict;
+  uint16_t worker = 0;
+  uint64_t flow_id = 0;  // unique per worker: (worker << 48) | sequence
+
+  Endpoint client;
+  Endpoint server;
+  uint8_t transport = 0;  // IPPROTO_TCP / IPPROTO_UDP
+  uint16_t vlan = 0;
+
+  uint64_t start_ns = 0;  // time of the flow's first packet (capture or wall clock)
+  uint64_t event_ns = 0;  // time of this event
+
+  // Verdict-time fields.
+  FirstFlightKind first_flight = FirstFlightKind::kNone;
+  Verdict verdict = Verdict::kPass;
+  std::array<char, kMaxRuleName + 1> rule{};  // the rule that decided ("default" without policy)
+  ClientHelloInfo hello;                       // valid when first_flight == kTls
+  std::array<char, kMaxSniLength + 1> http_host{};  // valid when first_flight == kHttp
+  uint16_t http_host_length = 0;
+
+  // Both kinds: what was seen so far. Close adds totals.
+  AnomalySet anomalies;
+  uint64_t packets_to_server = 0;
+  uint64_t packets_to_client = 0;
+  uint64_t bytes_to_server = 0;
+  uint64_t bytes_to_client = 0;
+  CloseReason close_reason = CloseReason::kNone;
+
+  std::string_view rule_view() const { return {rule.data()}; }
+  std::string_view http_host_view() const { return {http_host.data(), http_host_length}; }
+};
+
+// Where a worker hands its events. Implementations: a DPDK ring toward the management core, a
+// vector in tests. publish() must not block; it returns false when the event was lost.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual bool publish(const AuditEvent& event) = 0;
+};
+
+}  // namespace sluice

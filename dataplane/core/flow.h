@@ -1,0 +1,77 @@
+// One flow's state in a worker's flow table. Kept small: what the first-flight stage needs
+// while it is undecided, the verdict once decided, and per-direction totals. The parsed hello
+// itself leaves with the verdict event and is not kept.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/core/anomaly.h"
+#include "dataplane/core/audit_event.h"
+#include "dataplane/core/first_flight.h"
+#include "dataplane/core/flow_key.h"
+
+namespace sluice {
+
+// Flows are grouped by the idle timeout that applies to them; each group is an LRU list, so
+// the oldest flow of a group is always at its head and expiry costs O(expired).
+enum class TimeoutClass : uint8_t {
+  kHandshake,    // TCP SYN seen, no data yet
+  kFirstFlight,  // holding or waiting for the first flight
+  kEstablished,  // judged, data flowing
+  kClosing,      // FIN or RST seen
+  kUdp,
+  kCount
+};
+
+inline constexpr uint32_t kNoFlow = UINT32_MAX;
+inline constexpr uint32_t kNoSlot = UINT32_MAX;
+
+struct Flow {
+  FlowKey key;
+  uint64_t id = 0;
+  uint64_t first_ns = 0;
+  uint64_t last_ns = 0;
+  uint64_t first_payload_ns = 0;  // when the client's first payload byte arrived
+
+  bool client_is_lo = true;  // which key endpoint is the client
+  bool judged = false;
+  bool saw_client_syn = false;
+  bool saw_server_synack = false;
+  bool client_fin = false;
+  bool server_fin = false;
+  bool client_tfo = false;
+  bool client_isn_known = false;  // from the SYN, or from the SYN-ACK's ack when the SYN was missed
+  bool server_sent_data = false;
+  int8_t client_wscale = -1;
+  int8_t server_wscale = -1;
+  uint8_t tiny_segments = 0;
+
+  uint32_t client_isn = 0;
+  uint32_t server_isn = 0;
+  uint32_t server_ack = 0;       // highest ack the server sent: left edge of its window
+  uint32_t server_window = 0;    // scaled window the server last advertised (0: unknown)
+  bool server_ack_valid = false;
+
+  uint32_t buffer_slot = kNoSlot;  // FirstFlightPool slot while the first flight is held
+
+  FirstFlightKind first_flight = FirstFlightKind::kNone;
+  Verdict verdict = Verdict::kPass;
+  AnomalySet anomalies;
+
+  uint64_t packets_to_server = 0;
+  uint64_t packets_to_client = 0;
+  uint64_t bytes_to_server = 0;
+  uint64_t bytes_to_client = 0;
+
+  // Flow-table links (indices, not pointers, so the table can be one array).
+  uint32_t hash_next = kNoFlow;
+  uint32_t lru_prev = kNoFlow;
+  uint32_t lru_next = kNoFlow;
+  TimeoutClass timeout_class = TimeoutClass::kHandshake;
+  bool in_use = false;
+
+  const Endpoint& client() const { return client_is_lo ? key.lo : key.hi; }
+  const Endpoint& server() const { return client_is_lo ? key.hi : key.lo; }
+};
+
+}  // namespace sluice

@@ -1,0 +1,481 @@
+#include "dataplane/core/flow_inspector.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sluice {
+namespace {
+
+constexpr uint8_t kTcp = 6;
+constexpr uint8_t kUdp = 17;
+constexpr uint32_t kTinySegment = 8;   // bytes: below this a first-flight segment is "tiny"
+constexpr uint8_t kTinySegmentsAnomaly = 2;
+
+// When no SYN was seen, the server is the side on the lower port (well-known ports are low).
+bool src_is_client_midstream(const ParsedPacket& p) { return p.src_port > p.dst_port; }
+
+// Where the next TLS record ends, walking complete records of the contiguous stream: parsing
+// again before that point cannot succeed, which keeps a hello cut into 1-byte segments linear.
+uint32_t next_record_end(ByteSpan stream) {
+  size_t pos = 0;
+  while (pos + 5 <= stream.size()) {
+    const size_t end = pos + 5 + load_be16(stream.data() + pos + 3);
+    if (end > stream.size()) return static_cast<uint32_t>(end);
+    pos = end;
+  }
+  return static_cast<uint32_t>(std::max(pos + 5, stream.size() + 1));
+}
+
+bool looks_like_quic_long_header(ByteSpan payload) {
+  // Long header form bit and fixed bit set, and a version field (RFC 9000 17.2).
+  return payload.size() >= 7 && (payload[0] & 0xc0) == 0xc0;
+}
+
+template <size_t N>
+void copy_name(std::array<char, N>& dst, std::string_view src) {
+  const size_t n = std::min(src.size(), N - 1);
+  std::memcpy(dst.data(), src.data(), n);
+  dst[n] = '\0';
+}
+
+}  // namespace
+
+FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
+    : config_(config),
+      sink_(sink),
+      flows_(config.flow_capacity),
+      buffers_(config.first_flight_buffers, config.first_flight_byte_cap),
+      fragments_(config.ip_reassembly),
+      hello_scratch_(config.first_flight_byte_cap) {
+  parse_options_.verify_checksums = config.checksum_mode != ChecksumMode::kOff;
+}
+
+bool FlowInspector::checksum_trusted(const ParsedPacket& p) {
+  switch (p.l4_checksum) {
+    case ChecksumState::kUnchecked:
+    case ChecksumState::kValid:
+      return true;
+    case ChecksumState::kOffloadPartial:
+      ++stats_.checksum_offload_seen;
+      return config_.checksum_mode == ChecksumMode::kAuto;
+    case ChecksumState::kInvalid:
+      return false;
+  }
+  return false;
+}
+
+PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
+  ++stats_.rx_packets;
+  stats_.rx_bytes += frame.size();
+
+  ParsedPacket p;
+  ParseResult r = parse_frame(frame, parse_options_, p);
+  bool reassembled = false;
+  if (r.status == ParseStatus::kFragment) {
+    ByteSpan l4;
+    switch (fragments_.add(p, now_ns, stats_, l4)) {
+      case IpReassembler::Result::kIncomplete:
+        return PacketAction::kForward;
+      case IpReassembler::Result::kDropped:
+        return PacketAction::kDrop;
+      case IpReassembler::Result::kComplete:
+        break;
+    }
+    p.l4_protocol = p.fragment.next_protocol;
+    if (p.l4_protocol != kTcp && p.l4_protocol != kUdp) {
+      ++stats_.non_tcp_udp;
+      return PacketAction::kForward;
+    }
+    r = parse_l4(l4, parse_options_, p);
+    reassembled = true;
+  }
+  switch (r.status) {
+    case ParseStatus::kOk:
+      break;
+    case ParseStatus::kNotIp:
+      ++stats_.non_ip;
+      return PacketAction::kForward;
+    case ParseStatus::kOtherL4:
+      ++stats_.non_tcp_udp;
+      return PacketAction::kForward;
+    case ParseStatus::kFragment:  // parse_l4 never returns it
+    case ParseStatus::kMalformed:
+      stats_.count_malformed(r.reason);
+      return PacketAction::kDrop;
+  }
+
+  bool src_is_lo = true;
+  const FlowKey key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
+                                    p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, src_is_lo);
+  const uint64_t hash = hash_flow_key(key);
+  uint32_t index = flows_.find(key, hash);
+  if (index == kNoFlow) {
+    index = find_or_create(p, key, hash, src_is_lo, now_ns);
+    if (index == kNoFlow) return PacketAction::kForward;
+  }
+  Flow& f = flows_.at(index);
+  const bool from_client = src_is_lo == f.client_is_lo;
+  if (from_client) {
+    ++f.packets_to_server;
+    f.bytes_to_server += frame.size();
+  } else {
+    ++f.packets_to_client;
+    f.bytes_to_client += frame.size();
+  }
+  if (reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
+
+  if (p.l4_protocol == kTcp) {
+    on_tcp(index, p, from_client, now_ns);
+  } else {
+    on_udp(index, p, from_client, now_ns);
+  }
+  return PacketAction::kForward;
+}
+
+uint32_t FlowInspector::find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
+                                       bool src_is_lo, uint64_t now_ns) {
+  bool src_is_client;
+  bool midstream = false;
+  if (p.l4_protocol == kTcp) {
+    // A lone RST, or a packet with a bad checksum, must not create state an attacker chose.
+    if ((p.tcp_flags & kTcpRst) || !checksum_trusted(p)) return kNoFlow;
+    const bool syn = p.tcp_flags & kTcpSyn;
+    const bool ack = p.tcp_flags & kTcpAck;
+    if (syn && !ack) {
+      src_is_client = true;
+    } else if (syn && ack) {
+      src_is_client = false;  // a SYN-ACK comes from the server
+      midstream = true;
+    } else {
+      src_is_client = src_is_client_midstream(p);
+      midstream = true;
+    }
+  } else {
+    // UDP: the first sender is the client unless it is clearly answering from a low port.
+    src_is_client = !(p.src_port < 1024 && p.dst_port >= 1024);
+  }
+
+  uint32_t index = flows_.insert(key, hash, now_ns);
+  if (index == kNoFlow) {
+    const uint32_t victim = flows_.oldest_victim();
+    if (victim != kNoFlow) {
+      ++stats_.flows_evicted;
+      close_flow(victim, CloseReason::kEvicted, now_ns);
+      index = flows_.insert(key, hash, now_ns);
+    }
+    if (index == kNoFlow) {
+      ++stats_.flow_table_full;
+      return kNoFlow;
+    }
+  }
+  ++stats_.flows_created;
+  Flow& f = flows_.at(index);
+  f.id = (uint64_t{config_.worker_id} << 48) | next_flow_seq_++;
+  f.client_is_lo = src_is_client == src_is_lo;
+  if (midstream && p.l4_protocol == kTcp) f.anomalies.add(Anomaly::kMidstream);
+  return index;
+}
+
+void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_client,
+                           uint64_t now_ns) {
+  Flow& f = flows_.at(index);
+  if (!checksum_trusted(p)) {
+    // The server would drop this segment, so neither its bytes nor its flags are truth.
+    if (!f.judged && !p.payload.empty()) f.anomalies.add(Anomaly::kBadChecksumIgnored);
+    touch(index, now_ns);
+    return;
+  }
+  const uint8_t flags = p.tcp_flags;
+  if (flags & kTcpRst) {
+    close_flow(index, CloseReason::kRst, now_ns);
+    return;
+  }
+
+  if (from_client) {
+    uint32_t data_seq = p.seq;
+    ByteSpan data = p.payload;
+    if ((flags & kTcpSyn) && !(flags & kTcpAck)) {
+      if (!f.saw_client_syn) {
+        f.saw_client_syn = true;
+        f.client_isn_known = true;
+        f.client_isn = p.seq;
+        f.client_wscale = p.tcp_options.window_scale;
+        f.client_tfo = p.tcp_options.fast_open;
+      }
+      data_seq = p.seq + 1;  // SYN occupies one sequence number
+      if (!data.empty() && !p.tcp_options.fast_open) {
+        // Data on a SYN is only delivered with TCP Fast Open: a decoy otherwise.
+        if (!f.judged) f.anomalies.add(Anomaly::kSynPayload);
+        data = {};
+      }
+    }
+    if (!data.empty() && !f.judged) on_client_data(f, data_seq, data, p, now_ns);
+    if (flags & kTcpFin) f.client_fin = true;
+  } else {
+    if ((flags & kTcpSyn) && (flags & kTcpAck)) {
+      if (!f.saw_server_synack) {
+        f.saw_server_synack = true;
+        f.server_isn = p.seq;
+        f.server_wscale = p.tcp_options.window_scale;
+        f.server_ack = p.ack;
+        f.server_ack_valid = true;
+        f.server_window = p.window;  // never scaled in a SYN-ACK (RFC 7323 2.2)
+        if (!f.saw_client_syn) {
+          f.client_isn = p.ack - 1;  // the SYN was missed, but the server acknowledged it
+          f.client_isn_known = true;
+        }
+      }
+    } else if (flags & kTcpAck) {
+      if (!f.server_ack_valid || seq_lt(f.server_ack, p.ack)) f.server_ack = p.ack;
+      f.server_ack_valid = true;
+      const int shift = (f.client_wscale >= 0 && f.server_wscale >= 0) ? f.server_wscale : 0;
+      f.server_window = uint32_t{p.window} << shift;
+    }
+    if (!p.payload.empty() && !f.judged) {
+      f.server_sent_data = true;
+      const bool client_sent_nothing = f.buffer_slot == kNoSlot ||
+                                       buffers_.at(f.buffer_slot).stream.contiguous_length() == 0;
+      if (client_sent_nothing) judge(f, FirstFlightKind::kServerFirst, nullptr, now_ns);
+    }
+    if (flags & kTcpFin) f.server_fin = true;
+  }
+  touch(index, now_ns);
+}
+
+// First-flight flows stay in the order they started holding bytes, so the head of that list is
+// always the one whose time cap ends first; every other class is kept in LRU order.
+void FlowInspector::touch(uint32_t index, uint64_t now_ns) {
+  Flow& f = flows_.at(index);
+  const TimeoutClass cls = class_of(f);
+  if (cls == TimeoutClass::kFirstFlight && f.timeout_class == cls) {
+    f.last_ns = now_ns;
+  } else {
+    flows_.touch(index, cls, now_ns);
+  }
+}
+
+void FlowInspector::on_client_data(Flow& f, uint32_t seq, ByteSpan payload, const ParsedPacket& p,
+                                   uint64_t now_ns) {
+  // The server accepts only bytes inside the window it advertised; anything beyond is a decoy
+  // (or a broken client) and must not decide what the flow is.
+  if (f.server_ack_valid && f.server_window > 0 &&
+      seq_lt(f.server_ack + f.server_window, seq + static_cast<uint32_t>(payload.size()))) {
+    f.anomalies.add(Anomaly::kOutOfWindow);
+    return;
+  }
+  if (f.buffer_slot == kNoSlot) {
+    // Without a SYN the stream starts at the first data we see.
+    const uint32_t base = f.client_isn_known ? f.client_isn + 1 : seq;
+    f.buffer_slot = buffers_.acquire(base);
+    if (f.buffer_slot == kNoSlot) {
+      ++stats_.first_flight_buffers_exhausted;
+      judge(f, FirstFlightKind::kIncomplete, nullptr, now_ns);
+      return;
+    }
+    f.first_payload_ns = now_ns;
+  }
+  if (p.tcp_flags & kTcpUrg) f.anomalies.add(Anomaly::kTcpUrgent);
+  if (payload.size() < kTinySegment && ++f.tiny_segments >= kTinySegmentsAnomaly)
+    f.anomalies.add(Anomaly::kTinySegments);
+
+  FirstFlightPool::Slot& slot = buffers_.at(f.buffer_slot);
+  const StreamAssembler::AddResult added = slot.stream.add(seq, payload);
+  if (added.conflict) f.anomalies.add(Anomaly::kOverlapConflict);
+  if (added.out_of_order) f.anomalies.add(Anomaly::kOutOfOrder);
+  if (added.beyond_cap) f.anomalies.add(Anomaly::kFirstFlightByteCap);
+
+  if (now_ns - f.first_payload_ns > config_.first_flight_time_cap_ns) {
+    f.anomalies.add(Anomaly::kFirstFlightTimeout);
+    judge_unfinished(f, now_ns);
+    return;
+  }
+  try_judge(f, now_ns);
+}
+
+void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
+  FirstFlightPool::Slot& slot = buffers_.at(f.buffer_slot);
+  const ByteSpan stream = slot.stream.contiguous();
+  if (stream.empty() || stream.size() < slot.parse_at) return;
+  const bool at_cap = stream.size() >= slot.stream.capacity();
+
+  switch (guess_first_flight(stream)) {
+    case FlightGuess::kNeedMore:
+      slot.parse_at = static_cast<uint32_t>(stream.size() + 1);
+      if (at_cap) judge(f, FirstFlightKind::kNonTls, nullptr, now_ns);
+      return;
+    case FlightGuess::kNonTls:
+      judge(f, FirstFlightKind::kNonTls, nullptr, now_ns);
+      return;
+    case FlightGuess::kHttp: {
+      char host[kMaxSniLength + 1];
+      uint16_t host_length = 0;
+      const HttpHostStatus s = find_http_host(stream, host, host_length);
+      if (s == HttpHostStatus::kNeedMore && !at_cap) {
+        slot.parse_at = static_cast<uint32_t>(stream.size() + 1);
+        return;
+      }
+      if (s != HttpHostStatus::kFound) host_length = 0;
+      judge(f, FirstFlightKind::kHttp, nullptr, now_ns, std::string_view(host, host_length));
+      return;
+    }
+    case FlightGuess::kTls:
+      break;
+  }
+
+  hello_ = ClientHelloInfo{};
+  switch (parse_client_hello(stream, hello_scratch_, hello_)) {
+    case HelloStatus::kComplete:
+    case HelloStatus::kMalformed:
+      judge(f, FirstFlightKind::kTls, &hello_, now_ns);
+      return;
+    case HelloStatus::kNotTls:
+      judge(f, FirstFlightKind::kNonTls, nullptr, now_ns);
+      return;
+    case HelloStatus::kNeedMore:
+      if (at_cap) {
+        f.anomalies.add(Anomaly::kFirstFlightByteCap);
+        judge(f, FirstFlightKind::kIncomplete, nullptr, now_ns);
+        return;
+      }
+      slot.parse_at = next_record_end(stream);
+      return;
+  }
+}
+
+void FlowInspector::judge_unfinished(Flow& f, uint64_t now_ns) {
+  const bool client_sent = f.buffer_slot != kNoSlot || f.first_payload_ns != 0;
+  judge(f, client_sent ? FirstFlightKind::kIncomplete : FirstFlightKind::kNone, nullptr, now_ns);
+}
+
+void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* hello,
+                          uint64_t now_ns, std::string_view http_host) {
+  f.judged = true;
+  f.first_flight = kind;
+  // No policy yet: every flow passes; the audit record says so.
+  f.verdict = Verdict::kPass;
+  if (hello) f.anomalies.merge(hello->anomalies);
+  release_buffer(f);
+  ++stats_.first_flights_judged;
+
+  fill_event_header(f, AuditKind::kVerdict, now_ns);
+  event_.first_flight = kind;
+  event_.verdict = f.verdict;
+  copy_name(event_.rule, "no_policy");
+  if (hello) {
+    event_.hello = *hello;
+  } else {
+    event_.hello = ClientHelloInfo{};
+  }
+  copy_name(event_.http_host, http_host);
+  event_.http_host_length = static_cast<uint16_t>(std::min(http_host.size(), kMaxSniLength));
+  publish();
+}
+
+void FlowInspector::close_flow(uint32_t index, CloseReason reason, uint64_t now_ns) {
+  Flow& f = flows_.at(index);
+  if (!f.judged) judge_unfinished(f, now_ns);
+  fill_event_header(f, AuditKind::kClose, now_ns);
+  event_.close_reason = reason;
+  publish();
+  if (reason == CloseReason::kIdle) {
+    ++stats_.flows_expired;
+  } else if (reason == CloseReason::kFin || reason == CloseReason::kRst) {
+    ++stats_.flows_closed;
+  }
+  release_buffer(f);
+  flows_.remove(index);
+}
+
+void FlowInspector::release_buffer(Flow& f) {
+  if (f.buffer_slot == kNoSlot) return;
+  buffers_.release(f.buffer_slot);
+  f.buffer_slot = kNoSlot;
+}
+
+void FlowInspector::fill_event_header(const Flow& f, AuditKind kind, uint64_t now_ns) {
+  event_.kind = kind;
+  event_.worker = config_.worker_id;
+  event_.flow_id = f.id;
+  event_.client = f.client();
+  event_.server = f.server();
+  event_.transport = f.key.protocol;
+  event_.vlan = f.key.vlan;
+  event_.start_ns = f.first_ns;
+  event_.event_ns = now_ns;
+  event_.first_flight = f.first_flight;
+  event_.verdict = f.verdict;
+  event_.anomalies = f.anomalies;
+  event_.packets_to_server = f.packets_to_server;
+  event_.packets_to_client = f.packets_to_client;
+  event_.bytes_to_server = f.bytes_to_server;
+  event_.bytes_to_client = f.bytes_to_client;
+  event_.close_reason = CloseReason::kNone;
+}
+
+void FlowInspector::publish() {
+  ++stats_.audit_events;
+  if (!sink_.publish(event_)) ++stats_.audit_dropped;
+}
+
+void FlowInspector::on_udp(uint32_t index, const ParsedPacket& p, bool from_client,
+                           uint64_t now_ns) {
+  Flow& f = flows_.at(index);
+  if (!checksum_trusted(p)) {
+    if (!f.judged) f.anomalies.add(Anomaly::kBadChecksumIgnored);
+  } else if (!f.judged && !p.payload.empty()) {
+    if (from_client) {
+      // QUIC Initial decryption comes with the QUIC issue; for now the kind is recorded.
+      judge(f, looks_like_quic_long_header(p.payload) ? FirstFlightKind::kQuic
+                                                      : FirstFlightKind::kNonTls,
+            nullptr, now_ns);
+    } else {
+      f.server_sent_data = true;
+      judge(f, FirstFlightKind::kServerFirst, nullptr, now_ns);
+    }
+  }
+  flows_.touch(index, TimeoutClass::kUdp, now_ns);
+}
+
+TimeoutClass FlowInspector::class_of(const Flow& f) const {
+  if (f.key.protocol == kUdp) return TimeoutClass::kUdp;
+  if (f.client_fin || f.server_fin) return TimeoutClass::kClosing;
+  if (f.judged) return TimeoutClass::kEstablished;
+  if (f.buffer_slot != kNoSlot) return TimeoutClass::kFirstFlight;
+  return TimeoutClass::kHandshake;
+}
+
+void FlowInspector::expire(uint64_t now_ns) {
+  fragments_.expire(now_ns, stats_);
+  // First flights past their time cap: judged as incomplete, the flow lives on.
+  for (uint32_t i = flows_.oldest(TimeoutClass::kFirstFlight); i != kNoFlow;
+       i = flows_.oldest(TimeoutClass::kFirstFlight)) {
+    Flow& f = flows_.at(i);
+    if (now_ns - f.first_payload_ns <= config_.first_flight_time_cap_ns) break;
+    f.anomalies.add(Anomaly::kFirstFlightTimeout);
+    judge_unfinished(f, now_ns);
+    flows_.touch(i, class_of(f), now_ns);
+  }
+  for (uint8_t c = 0; c < static_cast<uint8_t>(TimeoutClass::kCount); ++c) {
+    const auto cls = static_cast<TimeoutClass>(c);
+    const uint64_t timeout = config_.timeouts.of(cls);
+    for (uint32_t i = flows_.oldest(cls); i != kNoFlow; i = flows_.oldest(cls)) {
+      const Flow& f = flows_.at(i);
+      if (now_ns - f.last_ns <= timeout) break;
+      close_flow(i, (f.client_fin && f.server_fin) ? CloseReason::kFin : CloseReason::kIdle,
+                 now_ns);
+    }
+  }
+}
+
+void FlowInspector::close_all(uint64_t now_ns) {
+  for (uint8_t c = 0; c < static_cast<uint8_t>(TimeoutClass::kCount); ++c) {
+    const auto cls = static_cast<TimeoutClass>(c);
+    for (uint32_t i = flows_.oldest(cls); i != kNoFlow; i = flows_.oldest(cls)) {
+      const Flow& f = flows_.at(i);
+      close_flow(i, (f.client_fin && f.server_fin) ? CloseReason::kFin : CloseReason::kShutdown,
+                 now_ns);
+    }
+  }
+}
+
+}  // namespace sluice

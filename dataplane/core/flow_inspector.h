@@ -1,0 +1,99 @@
+// The per-worker first-flight stage, without DPDK: frames in, audit events out. The DPDK worker
+// loop (dataplane/dpdk/worker.*) feeds it frames from its RX burst; tests and fuzzers feed it
+// byte spans directly. One instance per worker, never shared.
+//
+// Per frame: parse L2-L4 (IP fragments reassembled), find or create the flow, track the TCP
+// handshake (ISNs, window scale, the server's window), reassemble the client's first flight by
+// sequence number from segments the server would accept, and judge it as soon as it is complete:
+// TLS ClientHello, plain HTTP, other bytes, server-speaks-first, nothing. Every flow gets a
+// verdict event and a close event.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/core/audit_event.h"
+#include "dataplane/core/first_flight_pool.h"
+#include "dataplane/core/flow_table.h"
+#include "dataplane/core/ip_reassembly.h"
+#include "dataplane/core/packet.h"
+#include "dataplane/core/stats.h"
+
+namespace sluice {
+
+// Which L4 checksums are trusted. `auto` accepts the pseudo-header-only value that a capture
+// taken on the sending host shows when TX checksum offload is on (like Suricata's
+// checksum-validation: auto), and is meant for replay; `on` is for the wire, where a server
+// would drop such a packet.
+enum class ChecksumMode : uint8_t { kOn, kAuto, kOff };
+
+struct InspectorConfig {
+  uint16_t worker_id = 0;
+  uint32_t flow_capacity = 65536;
+  uint32_t first_flight_buffers = 4096;
+  uint32_t first_flight_byte_cap = 16384;
+  uint64_t first_flight_time_cap_ns = 5'000'000'000ULL;
+  FlowTimeouts timeouts;
+  ChecksumMode checksum_mode = ChecksumMode::kOn;
+  IpReassemblyConfig ip_reassembly;
+};
+
+// What the bridge should do with the frame it just handed in.
+enum class PacketAction : uint8_t {
+  kForward,  // send on unchanged
+  kDrop,     // malformed beyond forwarding
+};
+
+class FlowInspector {
+ public:
+  FlowInspector(const InspectorConfig& config, AuditSink& sink);
+
+  PacketAction on_frame(ByteSpan frame, uint64_t now_ns);
+
+  // Timers: first-flight time cap, idle timeouts, fragment timeouts. Call every loop iteration
+  // or so; cost is proportional to what expires.
+  void expire(uint64_t now_ns);
+
+  // Ends every flow (judging any first flight still open as incomplete), e.g. at the end of a
+  // capture or on shutdown.
+  void close_all(uint64_t now_ns);
+
+  const WorkerStats& stats() const { return stats_; }
+  uint32_t active_flows() const { return flows_.size(); }
+
+ private:
+  bool checksum_trusted(const ParsedPacket& p);
+  uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
+                          bool src_is_lo, uint64_t now_ns);
+  void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
+  void on_udp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
+  void on_client_data(Flow& f, uint32_t seq, ByteSpan payload, const ParsedPacket& p,
+                      uint64_t now_ns);
+  void try_judge(Flow& f, uint64_t now_ns);
+  void judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* hello, uint64_t now_ns,
+             std::string_view http_host = {});
+  void touch(uint32_t index, uint64_t now_ns);
+  void judge_unfinished(Flow& f, uint64_t now_ns);
+  void close_flow(uint32_t index, CloseReason reason, uint64_t now_ns);
+  void release_buffer(Flow& f);
+  void fill_event_header(const Flow& f, AuditKind kind, uint64_t now_ns);
+  void publish();
+  TimeoutClass class_of(const Flow& f) const;
+
+  InspectorConfig config_;
+  AuditSink& sink_;
+  WorkerStats stats_;
+  FlowTable flows_;
+  FirstFlightPool buffers_;
+  IpReassembler fragments_;
+  ParseOptions parse_options_;
+  uint64_t next_flow_seq_ = 1;
+
+  // Scratch reused for every judgement: no allocation per flow.
+  std::vector<uint8_t> hello_scratch_;
+  ClientHelloInfo hello_;
+  AuditEvent event_;
+};
+
+}  // namespace sluice

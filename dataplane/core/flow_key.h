@@ -1,0 +1,57 @@
+// The identity of a flow, the same for both directions: endpoints are stored in a canonical
+// order so a packet and its reply find the same entry, and the hash is symmetric so both
+// directions can be dispatched to the same worker without RSS.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/core/ip_address.h"
+
+namespace sluice {
+
+struct Endpoint {
+  IpAddress ip;
+  uint16_t port = 0;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+  friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
+};
+
+struct FlowKey {
+  Endpoint lo;  // the smaller endpoint
+  Endpoint hi;
+  uint16_t vlan = 0;  // innermost VLAN id: the same 5-tuple on two VLANs is two flows
+  uint8_t protocol = 0;
+
+  // Builds the key of a packet from src to dst; `src_is_lo` says which side src became.
+  static FlowKey make(const Endpoint& src, const Endpoint& dst, uint8_t protocol, uint16_t vlan,
+                      bool& src_is_lo) {
+    FlowKey k;
+    src_is_lo = !(dst < src);
+    k.lo = src_is_lo ? src : dst;
+    k.hi = src_is_lo ? dst : src;
+    k.vlan = vlan;
+    k.protocol = protocol;
+    return k;
+  }
+
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+};
+
+// Symmetric by construction (the key is canonical). A 64-bit mix of the key's words.
+inline uint64_t hash_flow_key(const FlowKey& k) {
+  auto mix = [](uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdULL;
+  };
+  uint64_t w[4];
+  std::memcpy(w, k.lo.ip.bytes.data(), 16);
+  std::memcpy(w + 2, k.hi.ip.bytes.data(), 16);
+  uint64_t h = 0x243f6a8885a308d3ULL;
+  for (uint64_t v : w) h = mix(h, v);
+  h = mix(h, (uint64_t{k.lo.port} << 32) | (uint64_t{k.hi.port} << 16) | k.protocol);
+  h = mix(h, k.vlan);
+  return h ^ (h >> 29);
+}
+
+}  // namespace sluice

@@ -1,0 +1,70 @@
+// A worker's flow table: bounded, all memory allocated at construction, never shared with
+// another worker. Chained hashing over one array of flows; per-timeout-class LRU lists give
+// O(1) touch and O(expired) expiry. When the table is full, the oldest flow still in its
+// handshake is evicted first (a SYN flood costs only those), then the oldest of the others.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/core/flow.h"
+
+namespace sluice {
+
+struct FlowTimeouts {
+  uint64_t handshake_ns = 10'000'000'000ULL;
+  uint64_t first_flight_ns = 10'000'000'000ULL;
+  uint64_t established_ns = 300'000'000'000ULL;
+  uint64_t closing_ns = 10'000'000'000ULL;
+  uint64_t udp_ns = 60'000'000'000ULL;
+
+  uint64_t of(TimeoutClass c) const;
+};
+
+class FlowTable {
+ public:
+  // capacity: flows held at most.
+  explicit FlowTable(uint32_t capacity);
+
+  // Returns the index of the flow with this key, or kNoFlow.
+  uint32_t find(const FlowKey& key, uint64_t hash) const;
+
+  // Inserts a new flow (the key must not be present). Returns kNoFlow when the table is full;
+  // the caller then evicts with oldest_victim() and retries.
+  uint32_t insert(const FlowKey& key, uint64_t hash, uint64_t now_ns);
+
+  // Marks activity: moves the flow to the tail of its (possibly new) class list.
+  void touch(uint32_t index, TimeoutClass cls, uint64_t now_ns);
+
+  void remove(uint32_t index);
+
+  // The flow that eviction should take: oldest handshake flow, else the oldest of the heads.
+  uint32_t oldest_victim() const;
+
+  // The oldest flow of a class, or kNoFlow.
+  uint32_t oldest(TimeoutClass cls) const { return lists_[static_cast<size_t>(cls)].head; }
+
+  Flow& at(uint32_t index) { return flows_[index]; }
+  const Flow& at(uint32_t index) const { return flows_[index]; }
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return static_cast<uint32_t>(flows_.size()); }
+
+ private:
+  struct List {
+    uint32_t head = kNoFlow;
+    uint32_t tail = kNoFlow;
+  };
+  void lru_unlink(uint32_t index);
+  void lru_append(uint32_t index, TimeoutClass cls);
+  uint32_t bucket_of(uint64_t hash) const { return static_cast<uint32_t>(hash & bucket_mask_); }
+
+  std::vector<Flow> flows_;
+  std::vector<uint32_t> buckets_;
+  uint64_t bucket_mask_ = 0;
+  uint32_t free_head_ = kNoFlow;
+  uint32_t size_ = 0;
+  std::array<List, static_cast<size_t>(TimeoutClass::kCount)> lists_{};
+};
+
+}  // namespace sluice

@@ -30,6 +30,7 @@ SF4=10.77.0.3 # second server address: the server-first (SSH-like banner) servic
 CLI6=fd77::2
 SRV6=fd77::1
 PY=/usr/bin/python3 # Debian's python3: python3-scapy is installed for it
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in scripts/sample-clients
 
 log() { printf '[make-sample-capture] %s\n' "$*" >&2; }
 die() {

@@ -1,0 +1,137 @@
+// First-flight classification and the plain-HTTP Host header. Both look only at the span they
+// are given and read each byte at most a few times: they run on every new flow's first bytes.
+#include "dataplane/core/first_flight.h"
+
+#include <algorithm>
+#include <array>
+
+namespace sluice {
+namespace {
+
+enum class Match { kYes, kPrefix, kNo };
+
+// Whether `stream` starts with `pattern` (kPrefix: it is a proper prefix of it).
+Match starts_with(ByteSpan stream, std::string_view pattern) {
+  size_t n = std::min(stream.size(), pattern.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (stream[i] != static_cast<uint8_t>(pattern[i])) return Match::kNo;
+  }
+  return n == pattern.size() ? Match::kYes : Match::kPrefix;
+}
+
+Match tls_record_start(ByteSpan s) {
+  if (s[0] != 0x16) return Match::kNo;
+  if (s.size() >= 2 && s[1] != 0x03) return Match::kNo;
+  if (s.size() >= 3 && s[2] > 0x04) return Match::kNo;
+  return s.size() >= 3 ? Match::kYes : Match::kPrefix;
+}
+
+// SSLv2-compatible CLIENT-HELLO: 2-byte length with the high bit set, msg_type 1, then version
+// 0x0002 or 0x0300-0x0304.
+Match sslv2_hello_start(ByteSpan s) {
+  if (!(s[0] & 0x80)) return Match::kNo;
+  if (s.size() >= 3 && s[2] != 0x01) return Match::kNo;
+  if (s.size() >= 4 && s[3] != 0x00 && s[3] != 0x03) return Match::kNo;
+  if (s.size() >= 5) {
+    uint16_t v = load_be16(s.data() + 3);
+    if (v != 0x0002 && (v < 0x0300 || v > 0x0304)) return Match::kNo;
+    return Match::kYes;
+  }
+  return Match::kPrefix;
+}
+
+constexpr std::array<std::string_view, 10> kHttpMethods = {
+    "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ", "PATCH ", "TRACE ",
+    "PRI ",  // HTTP/2 with prior knowledge: "PRI * HTTP/2.0"
+};
+
+char lower(uint8_t c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c); }
+bool is_space(uint8_t c) { return c == ' ' || c == '\t'; }
+
+// Writes a Host header value as a bare host name: port and IPv6 brackets removed, lower-cased,
+// trailing dot removed, cut at 255 chars.
+void store_host(std::string_view value, char* host, uint16_t& host_length) {
+  std::string_view name = value;
+  if (!name.empty() && name.front() == '[') {
+    size_t close = name.find(']');
+    name = close == std::string_view::npos ? name.substr(1) : name.substr(1, close - 1);
+  } else {
+    name = name.substr(0, name.find(':'));
+  }
+  if (name.size() > 1 && name.back() == '.') name.remove_suffix(1);
+  size_t n = std::min<size_t>(name.size(), 255);
+  for (size_t i = 0; i < n; ++i) host[i] = lower(static_cast<uint8_t>(name[i]));
+  host_length = static_cast<uint16_t>(n);
+}
+
+}  // namespace
+
+std::string_view first_flight_name(FirstFlightKind kind) {
+  switch (kind) {
+    case FirstFlightKind::kNone: return "none";
+    case FirstFlightKind::kIncomplete: return "incomplete";
+    case FirstFlightKind::kTls: return "tls";
+    case FirstFlightKind::kQuic: return "quic";
+    case FirstFlightKind::kHttp: return "http";
+    case FirstFlightKind::kNonTls: return "non_tls";
+    case FirstFlightKind::kServerFirst: return "server_first";
+  }
+  return "unknown";
+}
+
+FlightGuess guess_first_flight(ByteSpan stream) {
+  if (stream.empty()) return FlightGuess::kNeedMore;
+  bool prefix = false;
+  Match m = tls_record_start(stream);
+  if (m == Match::kYes) return FlightGuess::kTls;
+  prefix |= m == Match::kPrefix;
+  m = sslv2_hello_start(stream);
+  if (m == Match::kYes) return FlightGuess::kTls;
+  prefix |= m == Match::kPrefix;
+  for (std::string_view method : kHttpMethods) {
+    m = starts_with(stream, method);
+    if (m == Match::kYes) return FlightGuess::kHttp;
+    prefix |= m == Match::kPrefix;
+  }
+  return prefix ? FlightGuess::kNeedMore : FlightGuess::kNonTls;
+}
+
+HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length) {
+  host_length = 0;
+  std::string_view text = as_string_view(stream);
+  bool found = false;
+  std::string_view value;
+  size_t pos = 0;
+  bool request_line = true;
+  // Lines end in LF with an optional CR before it (servers accept bare LF, so must we). The
+  // head ends at the first empty line; until one is seen the request may still change.
+  for (;;) {
+    size_t lf = text.find('\n', pos);
+    if (lf == std::string_view::npos) return HttpHostStatus::kNeedMore;
+    std::string_view line = text.substr(pos, lf - pos);
+    pos = lf + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;
+    if (request_line) {
+      request_line = false;
+      continue;
+    }
+    if (found) continue;  // servers refuse a second Host; the first is what they would use
+    size_t colon = line.find(':');
+    if (colon != 4) continue;
+    std::string_view name = line.substr(0, 4);
+    if (lower(name[0]) != 'h' || lower(name[1]) != 'o' || lower(name[2]) != 's' ||
+        lower(name[3]) != 't') {
+      continue;
+    }
+    value = line.substr(5);
+    while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
+    while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
+    found = true;
+  }
+  if (!found || value.empty()) return HttpHostStatus::kAbsent;
+  store_host(value, host, host_length);
+  return host_length > 0 ? HttpHostStatus::kFound : HttpHostStatus::kAbsent;
+}
+
+}  // namespace sluice

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "dataplane/core/anomaly.h"
 #include "dataplane/core/first_flight.h"
@@ -56,6 +57,8 @@ struct AuditEvent {
   std::string_view rule_view() const { return {rule.data()}; }
   std::string_view http_host_view() const { return {http_host.data(), http_host_length}; }
 };
+
+static_assert(std::is_trivially_copyable_v<AuditEvent>, "events are copied into DPDK rings");
 
 // Where a worker hands its events. Implementations: a DPDK ring toward the management core, a
 // vector in tests. publish() must not block; it returns false when the event was lost.

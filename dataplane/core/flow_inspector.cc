@@ -26,6 +26,18 @@ uint32_t next_record_end(ByteSpan stream) {
   return static_cast<uint32_t>(std::max(pos + 5, stream.size() + 1));
 }
 
+// Ports whose protocol is TLS from the first byte (IANA: https, smtps, nntps, ldaps, dns over
+// TLS, ftps, telnets, imaps, ircs, pop3s, and the common alternative https port).
+bool is_tls_port(uint16_t port) {
+  switch (port) {
+    case 443: case 465: case 563: case 636: case 853: case 989: case 990: case 992: case 993:
+    case 994: case 995: case 8443:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool looks_like_quic_long_header(ByteSpan payload) {
   // Long header form bit and fixed bit set, and a version field (RFC 9000 17.2).
   return payload.size() >= 7 && (payload[0] & 0xc0) == 0xc0;
@@ -315,7 +327,11 @@ void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
         return;
       }
       if (s != HttpHostStatus::kFound) host_length = 0;
-      judge(f, FirstFlightKind::kHttp, nullptr, now_ns, std::string_view(host, host_length));
+      // Plain HTTP on a port where TLS belongs is reported as non_tls (with its Host kept):
+      // that, not "a web request", is what policy for port 443 needs to see.
+      const FirstFlightKind kind =
+          is_tls_port(f.server().port) ? FirstFlightKind::kNonTls : FirstFlightKind::kHttp;
+      judge(f, kind, nullptr, now_ns, std::string_view(host, host_length));
       return;
     }
     case FlightGuess::kTls:
@@ -467,15 +483,18 @@ void FlowInspector::expire(uint64_t now_ns) {
   }
 }
 
-void FlowInspector::close_all(uint64_t now_ns) {
+uint32_t FlowInspector::close_some(uint64_t now_ns, uint32_t max_flows) {
+  uint32_t closed = 0;
   for (uint8_t c = 0; c < static_cast<uint8_t>(TimeoutClass::kCount); ++c) {
     const auto cls = static_cast<TimeoutClass>(c);
-    for (uint32_t i = flows_.oldest(cls); i != kNoFlow; i = flows_.oldest(cls)) {
+    for (uint32_t i = flows_.oldest(cls); i != kNoFlow && closed < max_flows;
+         i = flows_.oldest(cls), ++closed) {
       const Flow& f = flows_.at(i);
       close_flow(i, (f.client_fin && f.server_fin) ? CloseReason::kFin : CloseReason::kShutdown,
                  now_ns);
     }
   }
+  return flows_.size();
 }
 
 }  // namespace sluice

@@ -55,9 +55,10 @@ class FlowInspector {
   // or so; cost is proportional to what expires.
   void expire(uint64_t now_ns);
 
-  // Ends every flow (judging any first flight still open as incomplete), e.g. at the end of a
-  // capture or on shutdown.
-  void close_all(uint64_t now_ns);
+  // Ends up to `max_flows` flows (judging any first flight still open as incomplete), e.g. at
+  // the end of a capture or on shutdown; returns how many remain. Bounded so the caller can
+  // drain the audit ring in between.
+  uint32_t close_some(uint64_t now_ns, uint32_t max_flows);
 
   const WorkerStats& stats() const { return stats_; }
   uint32_t active_flows() const { return flows_.size(); }

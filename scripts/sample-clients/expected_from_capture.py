@@ -100,8 +100,13 @@ def observe(conn):
         sni, note = sni_from_stream(data)
         return (sni or "?"), "tls", note
     if data.startswith(HTTP_METHODS):
-        return "-", "http", data.split(b"\r\n", 1)[0].decode("latin-1")
+        # Plain HTTP on a TLS port is non_tls to Sluice (dataplane/core/flow_inspector.cc).
+        kind = "non_tls" if conn.sport in TLS_PORTS else "http"
+        return "-", kind, data.split(b"\r\n", 1)[0].decode("latin-1")
     return "-", "non_tls", data[:16].hex()
+
+
+TLS_PORTS = {443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 8443}
 
 
 def hello_segments(conn):

@@ -1,0 +1,79 @@
+#include "control/flow_summary.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace sluice {
+
+void FlowSummary::add(const AuditEvent& verdict, const AuditEvent& close) {
+  ++flows_;
+  ++by_first_flight_[std::string(first_flight_name(verdict.first_flight))];
+  ++by_verdict_[std::string(verdict_name(verdict.verdict))];
+  AnomalySet anomalies = verdict.anomalies;
+  anomalies.merge(close.anomalies);
+  anomalies.for_each([&](Anomaly a) { ++by_anomaly_[std::string(anomaly_name(a))]; });
+  std::string name;
+  if (verdict.first_flight == FirstFlightKind::kTls) name = verdict.hello.sni_view();
+  if (verdict.http_host_length > 0) name = verdict.http_host_view();
+  if (!name.empty()) {
+    ++with_name_;
+    ++by_name_[name];
+  }
+}
+
+namespace {
+
+void append(std::string& out, const char* fmt, auto... args) {
+  char line[256];
+  std::snprintf(line, sizeof(line), fmt, args...);
+  out += line;
+}
+
+void append_counts(std::string& out, const char* title, const std::map<std::string, uint64_t>& m) {
+  if (m.empty()) return;
+  out += title;
+  out += "\n";
+  for (const auto& [name, count] : m)
+    append(out, "  %-28s %10llu\n", name.c_str(), static_cast<unsigned long long>(count));
+}
+
+}  // namespace
+
+std::string FlowSummary::render(const WorkerStats& stats, double elapsed_s,
+                                size_t top_names) const {
+  std::string out;
+  const double pps = elapsed_s > 0 ? static_cast<double>(stats.rx_packets) / elapsed_s : 0;
+  append(out, "sluice: %llu packets, %llu flows, %llu with a server name, in %.3f s (%.0f packets/s)\n",
+         static_cast<unsigned long long>(stats.rx_packets), static_cast<unsigned long long>(flows_),
+         static_cast<unsigned long long>(with_name_), elapsed_s, pps);
+  append_counts(out, "first flight:", by_first_flight_);
+  append_counts(out, "verdict:", by_verdict_);
+  append_counts(out, "anomalies (flows):", by_anomaly_);
+
+  if (!by_name_.empty()) {
+    std::vector<std::pair<std::string, uint64_t>> names(by_name_.begin(), by_name_.end());
+    std::stable_sort(names.begin(), names.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    append(out, "top server names (of %zu):\n", names.size());
+    for (size_t i = 0; i < names.size() && i < top_names; ++i)
+      append(out, "  %-50s %6llu\n", names[i].first.c_str(),
+             static_cast<unsigned long long>(names[i].second));
+  }
+
+  std::string counters;
+  stats.for_each_counter([&](const char* name, const char* help, uint64_t value) {
+    if (value != 0 && std::string_view(name) != "rx_packets")
+      append(counters, "  %-32s %10llu  %s\n", name, static_cast<unsigned long long>(value), help);
+  });
+  for (size_t i = 0; i < stats.malformed_by_reason.size(); ++i) {
+    if (stats.malformed_by_reason[i] == 0) continue;
+    append(counters, "  malformed.%-22s %10llu\n",
+           std::string(malformed_name(static_cast<Malformed>(i))).c_str(),
+           static_cast<unsigned long long>(stats.malformed_by_reason[i]));
+  }
+  if (!counters.empty()) out += "counters:\n" + counters;
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,33 @@
+// The human summary printed after a replay: what kinds of flows there were, which server names,
+// which anomalies, and what the workers counted (malformed input by reason, drops, overflows).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "dataplane/core/audit_event.h"
+#include "dataplane/core/stats.h"
+
+namespace sluice {
+
+class FlowSummary {
+ public:
+  // Adds one finished flow (its verdict and close events).
+  void add(const AuditEvent& verdict, const AuditEvent& close);
+
+  // Multi-line text for people. `elapsed_s` is wall time of the run.
+  std::string render(const WorkerStats& stats, double elapsed_s, size_t top_names = 10) const;
+
+  uint64_t flows() const { return flows_; }
+
+ private:
+  uint64_t flows_ = 0;
+  uint64_t with_name_ = 0;
+  std::map<std::string, uint64_t> by_first_flight_;
+  std::map<std::string, uint64_t> by_verdict_;
+  std::map<std::string, uint64_t> by_anomaly_;
+  std::map<std::string, uint64_t> by_name_;
+};
+
+}  // namespace sluice

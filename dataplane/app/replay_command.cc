@@ -1,0 +1,128 @@
+#include "dataplane/app/replay_command.h"
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "control/audit_json.h"
+#include "control/flow_summary.h"
+#include "dataplane/dpdk/audit_ring.h"
+#include "dataplane/dpdk/eal.h"
+#include "dataplane/dpdk/pcap_port.h"
+#include "dataplane/dpdk/worker.h"
+
+namespace sluice {
+namespace {
+
+constexpr char kPortName[] = "net_pcap_replay";
+constexpr unsigned kRingSize = 8192;
+constexpr unsigned kDrainBatch = 256;
+// net_pcap returns an empty burst only at the end of the file; a few in a row to be sure.
+constexpr int kEmptyBurstsAtEnd = 4;
+
+// The management side of a replay: pairs each flow's verdict event with its close event and
+// prints one record per flow.
+class ReplayPrinter {
+ public:
+  ReplayPrinter(bool print_records) : print_records_(print_records) { line_.reserve(2048); }
+
+  void drain(AuditRing& ring) {
+    unsigned n;
+    while ((n = ring.drain(batch_.data(), kDrainBatch)) > 0) {
+      for (unsigned i = 0; i < n; ++i) handle(batch_[i]);
+    }
+  }
+  const FlowSummary& summary() const { return summary_; }
+  size_t unmatched() const { return verdicts_.size(); }
+
+ private:
+  void handle(const AuditEvent& e) {
+    if (e.kind == AuditKind::kVerdict) {
+      verdicts_[e.flow_id] = e;
+      return;
+    }
+    auto it = verdicts_.find(e.flow_id);
+    const AuditEvent& verdict = it != verdicts_.end() ? it->second : e;
+    summary_.add(verdict, e);
+    if (print_records_) {
+      line_.clear();
+      append_flow_record(line_, verdict, e);
+      line_ += '\n';
+      std::fwrite(line_.data(), 1, line_.size(), stdout);
+    }
+    if (it != verdicts_.end()) verdicts_.erase(it);
+  }
+
+  bool print_records_;
+  std::vector<AuditEvent> batch_ = std::vector<AuditEvent>(kDrainBatch);
+  std::unordered_map<uint64_t, AuditEvent> verdicts_;
+  FlowSummary summary_;
+  std::string line_;
+};
+
+}  // namespace
+
+int run_replay(const ReplayOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  if (absl::Status s = check_capture_file(options.capture); !s.ok()) {
+    std::fprintf(stderr, "sluice replay: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (absl::Status s = init_eal(no_hardware_eal_args("sluice", options.eal_memory_mb)); !s.ok()) {
+    std::fprintf(stderr, "sluice replay: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  rte_mempool* pool = rte_pktmbuf_pool_create("replay_mbufs", 8191, 256, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  if (pool == nullptr) {
+    std::fprintf(stderr, "sluice replay: cannot allocate packet buffers (raise -m)\n");
+    return 1;
+  }
+  absl::StatusOr<PcapPort> port = open_pcap_port(kPortName, options.capture, pool);
+  if (!port.ok()) {
+    std::fprintf(stderr, "sluice replay: %s\n", std::string(port.status().message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<AuditRing>> ring = AuditRing::create("replay_audit", kRingSize);
+  if (!ring.ok()) {
+    std::fprintf(stderr, "sluice replay: %s\n", std::string(ring.status().message()).c_str());
+    return 1;
+  }
+
+  static char stdout_buffer[1 << 20];
+  std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+
+  auto inspector = std::make_unique<FlowInspector>(options.inspector, **ring);
+  WorkerRx rx;
+  rx.port_id = port->port_id;
+  rx.capture_timestamps = port->has_timestamps;
+  rx.timestamp_offset = port->timestamp_offset;
+  rx.timestamp_flag = port->timestamp_flag;
+  auto worker = std::make_unique<Worker>(*inspector, rx);
+  ReplayPrinter printer(options.print_records);
+
+  for (int empty = 0; empty < kEmptyBurstsAtEnd;) {
+    empty = worker->poll_once() == 0 ? empty + 1 : 0;
+    printer.drain(**ring);
+  }
+  // End of capture: every flow still open ends here, judged with what it had.
+  while (inspector->close_some(worker->now_ns(), kRingSize / 4) > 0) printer.drain(**ring);
+  printer.drain(**ring);
+  std::fflush(stdout);
+
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (options.print_summary) {
+    std::fputs(printer.summary().render(inspector->stats(), elapsed).c_str(), stderr);
+  }
+  close_pcap_port(*port, kPortName);
+  return 0;
+}
+
+}  // namespace sluice

@@ -1,0 +1,56 @@
+// sluice: the dataplane binary. Subcommands: `replay` (a capture through the worker path).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "dataplane/app/replay_command.h"
+
+namespace {
+
+// Seconds on the command line, nanoseconds inside.
+uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(s * 1e9); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sluice: passive TLS/QUIC first-flight inspection and flow steering"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sluice 0.1.0");
+
+  sluice::ReplayOptions replay;
+  std::string checksum = "auto";
+  double first_flight_timeout_s = 5.0;
+  auto* cmd = app.add_subcommand(
+      "replay", "Read a pcap/pcapng capture through the DPDK worker path; print one JSON audit "
+                "record per flow on stdout and a summary on stderr");
+  cmd->add_option("capture", replay.capture, "pcap or pcapng file")->required();
+  cmd->add_option("--checksum", checksum,
+                  "L4 checksum validation: auto (accept the unfinished checksums of a capture "
+                  "taken on a host with TX offload), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--flow-capacity", replay.inspector.flow_capacity, "flows held at most")
+      ->capture_default_str();
+  cmd->add_option("--first-flight-bytes", replay.inspector.first_flight_byte_cap,
+                  "bytes of a first flight held before judging it incomplete")
+      ->check(CLI::Range(64u, 65536u))
+      ->capture_default_str();
+  cmd->add_option("--first-flight-timeout", first_flight_timeout_s,
+                  "seconds a first flight may take to complete")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_flag("--no-records{false}", replay.print_records, "print only the summary");
+  cmd->add_flag("--no-summary{false}", replay.print_summary, "print only the records");
+
+  CLI11_PARSE(app, argc, argv);
+
+  replay.inspector.checksum_mode = checksum == "on"    ? sluice::ChecksumMode::kOn
+                                   : checksum == "off" ? sluice::ChecksumMode::kOff
+                                                       : sluice::ChecksumMode::kAuto;
+  replay.inspector.first_flight_time_cap_ns = seconds_to_ns(first_flight_timeout_s);
+  // A capture has no live-traffic memory pressure; keep buffers for many concurrent hellos.
+  replay.inspector.first_flight_buffers = 4096;
+  if (*cmd) return sluice::run_replay(replay);
+  return 1;
+}

@@ -1,0 +1,53 @@
+#include "dataplane/dpdk/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_prefetch.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace sluice {
+
+Worker::Worker(FlowInspector& inspector, const WorkerRx& rx) : inspector_(inspector), rx_(rx) {
+  tsc_hz_ = rte_get_tsc_hz();
+  tsc_base_ = rte_get_tsc_cycles();
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);  // once, at start-up: never on the packet path
+  wall_base_ns_ = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+uint64_t Worker::packet_time(const rte_mbuf* m) {
+  if (rx_.capture_timestamps && m != nullptr && (m->ol_flags & rx_.timestamp_flag)) {
+    // net_pcap stores the capture time in microseconds (it opens files at pcap's default
+    // precision), not the nanoseconds the dynfield usually carries.
+    const uint64_t t =
+        *RTE_MBUF_DYNFIELD(m, rx_.timestamp_offset, const rte_mbuf_timestamp_t*) * 1000;
+    now_ns_ = std::max(now_ns_, t);  // captures can step back; flow time never does
+    return now_ns_;
+  }
+  const uint64_t cycles = rte_get_tsc_cycles() - tsc_base_;
+  now_ns_ = std::max<uint64_t>(now_ns_, wall_base_ns_ + cycles / tsc_hz_ * 1'000'000'000ULL +
+                                  (cycles % tsc_hz_) * 1'000'000'000ULL / tsc_hz_);
+  return now_ns_;
+}
+
+uint16_t Worker::poll_once() {
+  rte_mbuf* pkts[kBurst];
+  const uint16_t n = rte_eth_rx_burst(rx_.port_id, rx_.queue_id, pkts, kBurst);
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    rte_mbuf* m = pkts[i];
+    const uint32_t len = std::min<uint32_t>(m->pkt_len, sizeof(linear_));
+    const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, linear_));
+    if (data != nullptr) inspector_.on_frame(ByteSpan(data, len), packet_time(m));
+  }
+  if (n > 0) rte_pktmbuf_free_bulk(pkts, n);
+  if (n == 0 && !rx_.capture_timestamps) packet_time(nullptr);
+  inspector_.expire(now_ns_);
+  return n;
+}
+
+}  // namespace sluice

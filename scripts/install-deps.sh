@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Sluice needs to build, test and benchmark, from Debian 12 packages. Idempotent:
+# packages already installed are skipped without touching the network.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config git
+  libdpdk-dev dpdk libhyperscan-dev libssl-dev libabsl-dev nlohmann-json3-dev libcli11-dev
+  libpcap-dev libgtest-dev googletest libgmock-dev libbenchmark-dev
+  # fuzzing (libFuzzer and the sanitizer runtimes come with Debian's clang)
+  clang libclang-rt-14-dev
+  # tests with real parts and captures
+  python3 python3-scapy tcpdump iproute2 ethtool
+  # peer for benchmarks
+  libndpi-bin
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: these Debian packages are missing; run as root to install them:" >&2
+    echo "  ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

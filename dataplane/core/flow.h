@@ -52,7 +52,10 @@ struct Flow {
   uint32_t server_window = 0;    // scaled window the server last advertised (0: unknown)
   bool server_ack_valid = false;
 
-  uint32_t buffer_slot = kNoSlot;  // FirstFlightPool slot while the first flight is held
+  // FirstFlightPool slot while the first flight is held, and after the verdict until the server
+  // has acknowledged the judged bytes.
+  uint32_t buffer_slot = kNoSlot;
+  uint32_t judged_length = 0;  // first-flight bytes that were judged
 
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;

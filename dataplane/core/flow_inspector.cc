@@ -221,7 +221,13 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
         data = {};
       }
     }
-    if (!data.empty() && !f.judged) on_client_data(f, data_seq, data, p, now_ns);
+    if (!data.empty()) {
+      if (!f.judged) {
+        on_client_data(f, data_seq, data, p, now_ns);
+      } else if (f.buffer_slot != kNoSlot) {
+        check_after_verdict(f, data_seq, data);
+      }
+    }
     if (flags & kTcpFin) f.client_fin = true;
   } else {
     if ((flags & kTcpSyn) && (flags & kTcpAck)) {
@@ -239,6 +245,10 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
       }
     } else if (flags & kTcpAck) {
       if (!f.server_ack_valid || seq_lt(f.server_ack, p.ack)) f.server_ack = p.ack;
+      if (f.judged && f.buffer_slot != kNoSlot) {
+        const StreamAssembler& judged = buffers_.at(f.buffer_slot).stream;
+        if (seq_leq(judged.base_seq() + f.judged_length, p.ack)) release_buffer(f);
+      }
       f.server_ack_valid = true;
       const int shift = (f.client_wscale >= 0 && f.server_wscale >= 0) ? f.server_wscale : 0;
       f.server_window = uint32_t{p.window} << shift;
@@ -302,6 +312,15 @@ void FlowInspector::on_client_data(Flow& f, uint32_t seq, ByteSpan payload, cons
     return;
   }
   try_judge(f, now_ns);
+}
+
+// The judged bytes are kept until the server acknowledges them: a client segment that later
+// covers them with other bytes means the judged hello may not be what the server received (a
+// fake with a low TTL or a bad MD5 option went first). The flow then carries overlap_conflict,
+// which the close record reports and policy can act on.
+void FlowInspector::check_after_verdict(Flow& f, uint32_t seq, ByteSpan payload) {
+  StreamAssembler& stream = buffers_.at(f.buffer_slot).stream;
+  if (stream.add(seq, payload).conflict) f.anomalies.add(Anomaly::kOverlapConflict);
 }
 
 void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
@@ -370,7 +389,8 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   // No policy yet: every flow passes; the audit record says so.
   f.verdict = Verdict::kPass;
   if (hello) f.anomalies.merge(hello->anomalies);
-  release_buffer(f);
+  f.judged_length =
+      f.buffer_slot != kNoSlot ? buffers_.at(f.buffer_slot).stream.contiguous_length() : 0;
   ++stats_.first_flights_judged;
 
   fill_event_header(f, AuditKind::kVerdict, now_ns);

@@ -62,6 +62,7 @@ class FlowInspector {
 
   const WorkerStats& stats() const { return stats_; }
   uint32_t active_flows() const { return flows_.size(); }
+  uint32_t held_first_flights() const { return buffers_.in_use(); }
 
  private:
   bool checksum_trusted(const ParsedPacket& p);
@@ -72,6 +73,7 @@ class FlowInspector {
   void on_client_data(Flow& f, uint32_t seq, ByteSpan payload, const ParsedPacket& p,
                       uint64_t now_ns);
   void try_judge(Flow& f, uint64_t now_ns);
+  void check_after_verdict(Flow& f, uint32_t seq, ByteSpan payload);
   void judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* hello, uint64_t now_ns,
              std::string_view http_host = {});
   void touch(uint32_t index, uint64_t now_ns);

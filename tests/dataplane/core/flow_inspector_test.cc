@@ -1,0 +1,581 @@
+// The first-flight stage end to end on built frames: what an evasive client or a hostile
+// network does to a ClientHello, and what the verdict event says about it.
+#include "dataplane/core/flow_inspector.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/dataplane/core/client_hello_builder.h"
+#include "tests/dataplane/core/packet_builder.h"
+
+namespace sluice {
+namespace {
+
+using test::build_tcp_frame;
+using test::build_udp_frame;
+using test::FrameSpec;
+using test::TcpSpec;
+using test::UdpSpec;
+
+constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t kSecond = 1'000'000'000;
+
+class VectorSink : public AuditSink {
+ public:
+  bool publish(const AuditEvent& e) override {
+    events.push_back(e);
+    return true;
+  }
+  std::vector<AuditEvent> of(AuditKind kind) const {
+    std::vector<AuditEvent> out;
+    for (const auto& e : events)
+      if (e.kind == kind) out.push_back(e);
+    return out;
+  }
+  std::vector<AuditEvent> events;
+};
+
+// One TCP connection between a client and a server, as frames.
+class Conversation {
+ public:
+  explicit Conversation(uint16_t client_port = 40000, uint16_t server_port = 443,
+                        bool ipv6 = false) {
+    c_.frame.ipv6 = s_.frame.ipv6 = ipv6;
+    c_.frame.src_ip = s_.frame.dst_ip = ipv6 ? "2001:db8::2" : "10.0.0.2";
+    c_.frame.dst_ip = s_.frame.src_ip = ipv6 ? "2001:db8::1" : "10.0.0.1";
+    c_.src_port = s_.dst_port = client_port;
+    c_.dst_port = s_.src_port = server_port;
+  }
+  FrameSpec& client_frame() { return c_.frame; }
+  FrameSpec& server_frame() { return s_.frame; }
+
+  Bytes syn(Bytes payload = {}, bool tfo = false) {
+    TcpSpec t = c_;
+    t.seq = kClientIsn;
+    t.ack = 0;
+    t.flags = kTcpSyn;
+    t.options.mss = 1460;
+    t.options.window_scale = 7;
+    t.options.sack_permitted = true;
+    if (tfo) t.options.fast_open_cookie = Bytes{1, 2, 3, 4, 5, 6, 7, 8};
+    t.payload = std::move(payload);
+    return build_tcp_frame(t);
+  }
+  Bytes synack(uint16_t window = 65535) {
+    TcpSpec t = s_;
+    t.seq = kServerIsn;
+    t.ack = kClientIsn + 1;
+    t.flags = kTcpSyn | kTcpAck;
+    t.window = window;
+    t.options.mss = 1460;
+    t.options.window_scale = 7;
+    return build_tcp_frame(t);
+  }
+  Bytes ack() { return client(0, {}, kTcpAck); }
+  // Client bytes at `offset` from the start of its stream.
+  Bytes client(uint32_t offset, Bytes payload, uint8_t flags = kTcpAck | kTcpPsh) {
+    TcpSpec t = c_;
+    t.seq = kClientIsn + 1 + offset;
+    t.ack = kServerIsn + 1;
+    t.flags = flags;
+    t.window = 502;
+    t.payload = std::move(payload);
+    return build_tcp_frame(t);
+  }
+  Bytes server(uint32_t offset, Bytes payload, uint8_t flags = kTcpAck | kTcpPsh,
+               uint32_t client_bytes_acked = 0) {
+    TcpSpec t = s_;
+    t.seq = kServerIsn + 1 + offset;
+    t.ack = kClientIsn + 1 + client_bytes_acked;
+    t.flags = flags;
+    t.window = 502;
+    t.payload = std::move(payload);
+    return build_tcp_frame(t);
+  }
+  // The three-way handshake.
+  std::vector<Bytes> handshake() { return {syn(), synack(), ack()}; }
+
+  static constexpr uint32_t kClientIsn = 1000;
+  static constexpr uint32_t kServerIsn = 900000;
+
+ private:
+  TcpSpec c_;
+  TcpSpec s_;
+};
+
+Bytes hello_records(const std::string& sni, size_t pad_to = 0, size_t max_record = 16384) {
+  HelloSpec spec;
+  spec.sni = sni;
+  spec.alpn = {"h2", "http/1.1"};
+  spec.pad_message_to = pad_to;
+  return build_client_hello_records(spec, max_record);
+}
+
+Bytes slice(const Bytes& b, size_t from, size_t len) {
+  return Bytes(b.begin() + from, b.begin() + std::min(b.size(), from + len));
+}
+
+class FlowInspectorTest : public ::testing::Test {
+ protected:
+  void make(ChecksumMode mode = ChecksumMode::kOn) {
+    config_.checksum_mode = mode;
+    inspector_ = std::make_unique<FlowInspector>(config_, sink_);
+  }
+  void SetUp() override {
+    config_.flow_capacity = 1024;
+    config_.first_flight_buffers = 64;
+    make();
+  }
+
+  void feed(const Bytes& frame) { inspector_->on_frame(frame, now_ += kMs); }
+  void feed(const std::vector<Bytes>& frames) {
+    for (const auto& f : frames) feed(f);
+  }
+  // The verdict event of the only flow, after closing everything.
+  AuditEvent only_verdict() {
+    inspector_->close_some(now_, UINT32_MAX);
+    auto v = sink_.of(AuditKind::kVerdict);
+    EXPECT_EQ(v.size(), 1u);
+    return v.empty() ? AuditEvent{} : v[0];
+  }
+  std::string sni_of(const AuditEvent& e) { return std::string(e.hello.sni_view()); }
+
+  InspectorConfig config_;
+  VectorSink sink_;
+  std::unique_ptr<FlowInspector> inspector_;
+  uint64_t now_ = 1'700'000'000 * kSecond;
+};
+
+TEST_F(FlowInspectorTest, JudgesAClientHelloAsSoonAsItIsComplete) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("www.example.com")));
+  auto verdicts = sink_.of(AuditKind::kVerdict);
+  ASSERT_EQ(verdicts.size(), 1u) << "judged before the connection ends";
+  EXPECT_EQ(verdicts[0].first_flight, FirstFlightKind::kTls);
+  EXPECT_EQ(sni_of(verdicts[0]), "www.example.com");
+  EXPECT_EQ(verdicts[0].client.port, 40000);
+  EXPECT_EQ(verdicts[0].server.port, 443);
+  EXPECT_TRUE(verdicts[0].anomalies.empty());
+  EXPECT_NE(verdicts[0].hello.ja4_view(), "");
+}
+
+TEST_F(FlowInspectorTest, CloseEventCarriesTotals) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("a.example")));
+  feed(c.server(0, Bytes(1000, 0x17)));
+  const uint32_t sent = static_cast<uint32_t>(hello_records("a.example").size());
+  feed(c.client(sent, {}, kTcpAck | kTcpFin));
+  feed(c.server(1000, {}, kTcpAck | kTcpFin, sent + 1));
+  inspector_->close_some(now_, UINT32_MAX);
+  auto closes = sink_.of(AuditKind::kClose);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].packets_to_server, 4u);
+  EXPECT_EQ(closes[0].packets_to_client, 3u);
+  EXPECT_EQ(closes[0].close_reason, CloseReason::kFin);
+}
+
+TEST_F(FlowInspectorTest, HelloSplitAtEveryBytePosition) {
+  const Bytes hello = hello_records("split.example.org");
+  for (size_t cut = 1; cut < hello.size(); ++cut) {
+    sink_.events.clear();
+    make();
+    Conversation c(static_cast<uint16_t>(20000 + cut));
+    feed(c.handshake());
+    feed(c.client(0, slice(hello, 0, cut)));
+    EXPECT_TRUE(sink_.of(AuditKind::kVerdict).empty()) << "judged early at cut " << cut;
+    feed(c.client(static_cast<uint32_t>(cut), slice(hello, cut, hello.size())));
+    auto v = sink_.of(AuditKind::kVerdict);
+    ASSERT_EQ(v.size(), 1u) << "cut " << cut;
+    EXPECT_EQ(sni_of(v[0]), "split.example.org") << "cut " << cut;
+  }
+}
+
+TEST_F(FlowInspectorTest, TinySegmentsReversedAndDuplicated) {
+  const Bytes hello = hello_records("tiny.example.net");
+  std::vector<std::pair<uint32_t, Bytes>> pieces;
+  for (uint32_t pos = 0, k = 0; pos < hello.size(); ++k) {
+    const size_t len = 1 + k % 7;
+    pieces.push_back({pos, slice(hello, pos, len)});
+    pos += static_cast<uint32_t>(pieces.back().second.size());
+  }
+  std::reverse(pieces.begin(), pieces.end());
+  Conversation c;
+  feed(c.handshake());
+  for (const auto& [offset, bytes] : pieces) {
+    feed(c.client(offset, bytes));
+    feed(c.client(offset, bytes));  // every segment twice
+  }
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "tiny.example.net");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kTinySegments));
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kOutOfOrder));
+  EXPECT_FALSE(v.anomalies.has(Anomaly::kOverlapConflict)) << "duplicates are not conflicts";
+}
+
+TEST_F(FlowInspectorTest, RandomOrderOfSmallSegments) {
+  const Bytes hello = hello_records("shuffle.example", 1500);
+  std::vector<std::pair<uint32_t, Bytes>> pieces;
+  std::mt19937 rng(7);
+  for (uint32_t pos = 0; pos < hello.size();) {
+    pieces.push_back({pos, slice(hello, pos, 1 + rng() % 40)});
+    pos += static_cast<uint32_t>(pieces.back().second.size());
+  }
+  std::shuffle(pieces.begin(), pieces.end(), rng);
+  Conversation c;
+  feed(c.handshake());
+  for (const auto& [offset, bytes] : pieces) feed(c.client(offset, bytes));
+  EXPECT_EQ(sni_of(only_verdict()), "shuffle.example");
+}
+
+TEST_F(FlowInspectorTest, ConflictingRetransmissionBeforeTheVerdict) {
+  // Part of a decoy hello goes first at the same sequence numbers, then the real hello.
+  const Bytes real = hello_records("blocked.example");
+  const Bytes decoy = hello_records("allowed.example");
+  ASSERT_EQ(real.size(), decoy.size());
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, slice(decoy, 0, decoy.size() - 40)));
+  feed(c.client(0, real));
+  auto v = only_verdict();
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kOverlapConflict));
+}
+
+TEST_F(FlowInspectorTest, ConflictingRetransmissionAfterTheVerdict) {
+  // A whole fake hello with a low TTL goes first (zapret's "fake"): it is judged, but it never
+  // reaches the server, which acknowledges nothing; the real hello follows at the same
+  // sequence numbers. The flow must not end with the decoy's word unchallenged.
+  const Bytes real = hello_records("blocked.example");
+  const Bytes decoy = hello_records("allowed.example");
+  Conversation c;
+  feed(c.handshake());
+  c.client_frame().ttl = 3;
+  feed(c.client(0, decoy));
+  c.client_frame().ttl = 64;
+  feed(c.client(0, real));
+  inspector_->close_some(now_, UINT32_MAX);
+  auto closes = sink_.of(AuditKind::kClose);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_TRUE(closes[0].anomalies.has(Anomaly::kOverlapConflict));
+}
+
+TEST_F(FlowInspectorTest, BytesAcknowledgedByTheServerEndTheCheck) {
+  const Bytes hello = hello_records("acked.example");
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello));
+  feed(c.server(0, Bytes(100, 0x16), kTcpAck | kTcpPsh, static_cast<uint32_t>(hello.size())));
+  EXPECT_EQ(inspector_->held_first_flights(), 0u) << "buffer returned once the server acked";
+}
+
+TEST_F(FlowInspectorTest, SegmentsWithBadChecksumsAreNotTruth) {
+  Conversation c;
+  feed(c.handshake());
+  c.client_frame().l4_checksum = test::L4Checksum::kCorrupt;
+  feed(c.client(0, hello_records("decoy.example")));
+  c.client_frame().l4_checksum = test::L4Checksum::kCorrect;
+  EXPECT_TRUE(sink_.of(AuditKind::kVerdict).empty());
+  feed(c.client(0, hello_records("real.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "real.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kBadChecksumIgnored));
+  EXPECT_FALSE(v.anomalies.has(Anomaly::kOverlapConflict));
+}
+
+TEST_F(FlowInspectorTest, OffloadChecksumsAcceptedOnlyInAutoMode) {
+  for (ChecksumMode mode : {ChecksumMode::kAuto, ChecksumMode::kOn}) {
+    sink_.events.clear();
+    make(mode);
+    Conversation c;
+    c.client_frame().l4_checksum = test::L4Checksum::kOffloadPartial;
+    feed(c.handshake());
+    feed(c.client(0, hello_records("offload.example")));
+    inspector_->close_some(now_, UINT32_MAX);
+    auto v = sink_.of(AuditKind::kVerdict);
+    if (mode == ChecksumMode::kAuto) {
+      ASSERT_EQ(v.size(), 1u);
+      EXPECT_EQ(sni_of(v[0]), "offload.example");
+    } else {
+      // On the wire, an unfinished checksum is a bad one: no flow is built from such packets.
+      EXPECT_TRUE(v.empty() || v[0].first_flight != FirstFlightKind::kTls);
+    }
+  }
+}
+
+TEST_F(FlowInspectorTest, SynPayloadWithoutFastOpenIsADecoy) {
+  Conversation c;
+  feed(c.syn(hello_records("decoy.example")));
+  feed(c.synack());
+  feed(c.ack());
+  feed(c.client(0, hello_records("real.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "real.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kSynPayload));
+}
+
+TEST_F(FlowInspectorTest, SynPayloadWithFastOpenIsTheFirstFlight) {
+  Conversation c;
+  feed(c.syn(hello_records("tfo.example"), /*tfo=*/true));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "tfo.example");
+  EXPECT_FALSE(v.anomalies.has(Anomaly::kSynPayload));
+}
+
+TEST_F(FlowInspectorTest, DataBeyondTheServerWindowIsIgnored) {
+  Conversation c;
+  feed(c.syn());
+  feed(c.synack(/*window=*/1000));  // the SYN-ACK window is never scaled
+  feed(c.ack());
+  const Bytes hello = hello_records("window.example", 2000);
+  feed(c.client(5000, hello));  // far beyond what the server accepts
+  EXPECT_TRUE(sink_.of(AuditKind::kVerdict).empty());
+  feed(c.client(0, slice(hello, 0, 900)));
+  feed(c.server(0, {}, kTcpAck, 900));  // the server acknowledges; its window opens
+  feed(c.client(900, slice(hello, 900, hello.size())));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "window.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kOutOfWindow));
+}
+
+TEST_F(FlowInspectorTest, Ipv4FragmentsOfTheHelloAreReassembled) {
+  Conversation c;
+  feed(c.handshake());
+  TcpSpec seg;
+  seg.frame.src_ip = "10.0.0.2";
+  seg.frame.dst_ip = "10.0.0.1";
+  seg.frame.dont_fragment = false;
+  seg.src_port = 40000;
+  seg.dst_port = 443;
+  seg.seq = Conversation::kClientIsn + 1;
+  seg.ack = Conversation::kServerIsn + 1;
+  seg.payload = hello_records("fragments.example");
+  const Bytes l4 = test::build_tcp_segment(seg);
+  auto frags = test::fragment_ipv4(seg.frame, test::kProtoTcp, l4, 64);
+  ASSERT_GT(frags.size(), 3u);
+  std::reverse(frags.begin(), frags.end());
+  feed(frags);
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "fragments.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kIpFragmented));
+}
+
+TEST_F(FlowInspectorTest, Ipv6WithExtensionHeadersAndFragments) {
+  Conversation c(40000, 443, /*ipv6=*/true);
+  c.client_frame().ipv6_ext = {{0, Bytes(6, 0)}, {60, Bytes(14, 0)}};  // hop-by-hop, dest opts
+  feed(c.handshake());
+  TcpSpec seg;
+  seg.frame = c.client_frame();
+  seg.src_port = 40000;
+  seg.dst_port = 443;
+  seg.seq = Conversation::kClientIsn + 1;
+  seg.ack = Conversation::kServerIsn + 1;
+  seg.payload = hello_records("v6.example");
+  const Bytes l4 = test::build_tcp_segment(seg);
+  seg.frame.ipv6_ext.clear();
+  feed(test::fragment_ipv6(seg.frame, test::kProtoTcp, l4, 128));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "v6.example");
+  EXPECT_FALSE(v.client.ip.is_v4());
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kIpFragmented));
+}
+
+TEST_F(FlowInspectorTest, OverlappingFragmentsAreRejected) {
+  Conversation c;
+  feed(c.handshake());
+  TcpSpec seg;
+  seg.frame.src_ip = "10.0.0.2";
+  seg.frame.dst_ip = "10.0.0.1";
+  seg.frame.dont_fragment = false;
+  seg.src_port = 40000;
+  seg.dst_port = 443;
+  seg.seq = Conversation::kClientIsn + 1;
+  seg.ack = Conversation::kServerIsn + 1;
+  seg.payload = hello_records("overlap.example");
+  const Bytes l4 = test::build_tcp_segment(seg);
+  feed(test::fragment_ipv4(seg.frame, test::kProtoTcp, l4, 64, /*overlap=*/16,
+                           /*corrupt_overlap=*/true));
+  EXPECT_TRUE(sink_.of(AuditKind::kVerdict).empty());
+  EXPECT_GT(inspector_->stats().malformed_by_reason[static_cast<size_t>(Malformed::kFragmentOverlap)], 0u);
+}
+
+TEST_F(FlowInspectorTest, VlanAndQinQFlowsKeepTheirTag) {
+  Conversation c;
+  c.client_frame().vlans = c.server_frame().vlans = {100, 200};
+  feed(c.handshake());
+  feed(c.client(0, hello_records("qinq.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "qinq.example");
+  EXPECT_EQ(v.vlan, 200);
+}
+
+TEST_F(FlowInspectorTest, ServerNameIsLowerCasedWithoutTrailingDot) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("WWW.Example.COM.")));
+  EXPECT_EQ(sni_of(only_verdict()), "www.example.com");
+}
+
+TEST_F(FlowInspectorTest, HelloOverTenKilobytesAcrossRecordsAndSegments) {
+  const Bytes hello = hello_records("big.example", 11000, /*max_record=*/4000);
+  ASSERT_GT(hello.size(), 10000u);
+  Conversation c;
+  feed(c.handshake());
+  for (uint32_t pos = 0; pos < hello.size(); pos += 1448) feed(c.client(pos, slice(hello, pos, 1448)));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "big.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kTlsRecordFragmented));
+}
+
+TEST_F(FlowInspectorTest, TruncatedHelloIsIncompleteAtClose) {
+  Conversation c;
+  feed(c.handshake());
+  const Bytes hello = hello_records("cut.example");
+  feed(c.client(0, slice(hello, 0, hello.size() / 2)));
+  feed(c.client(static_cast<uint32_t>(hello.size() / 2), {}, kTcpAck | kTcpFin));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kIncomplete);
+}
+
+TEST_F(FlowInspectorTest, TimeCapJudgesAStalledHello) {
+  Conversation c;
+  feed(c.handshake());
+  const Bytes hello = hello_records("slow.example");
+  feed(c.client(0, slice(hello, 0, 10)));
+  inspector_->expire(now_ + config_.first_flight_time_cap_ns + kSecond);
+  auto v = sink_.of(AuditKind::kVerdict);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].first_flight, FirstFlightKind::kIncomplete);
+  EXPECT_TRUE(v[0].anomalies.has(Anomaly::kFirstFlightTimeout));
+}
+
+TEST_F(FlowInspectorTest, ByteCapJudgesAnEndlessHello) {
+  config_.first_flight_byte_cap = 4096;
+  make();
+  Conversation c;
+  feed(c.handshake());
+  // A record header claiming 16 KB of handshake that never ends within the cap.
+  Bytes endless = {0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc};
+  endless.resize(1400, 0x41);
+  for (uint32_t pos = 0; pos < 6000; pos += 1400) {
+    Bytes piece = pos == 0 ? endless : Bytes(1400, 0x41);
+    feed(c.client(pos, piece));
+  }
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kIncomplete);
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kFirstFlightByteCap));
+}
+
+TEST_F(FlowInspectorTest, PlainHttpOnPort80) {
+  Conversation c(40000, 80);
+  feed(c.handshake());
+  const std::string req = "GET / HTTP/1.1\r\nHost: Example.ORG:80\r\nAccept: */*\r\n\r\n";
+  feed(c.client(0, Bytes(req.begin(), req.end())));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kHttp);
+  EXPECT_EQ(v.http_host_view(), "example.org");
+}
+
+TEST_F(FlowInspectorTest, PlainHttpOnPort443IsNonTlsWithItsHost) {
+  Conversation c;
+  feed(c.handshake());
+  const std::string req = "GET / HTTP/1.1\r\nHost: tunnel.example\r\n\r\n";
+  feed(c.client(0, Bytes(req.begin(), req.end())));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kNonTls);
+  EXPECT_EQ(v.http_host_view(), "tunnel.example");
+}
+
+TEST_F(FlowInspectorTest, OtherBytesAreNonTls) {
+  Conversation c;
+  feed(c.handshake());
+  const std::string banner = "SSH-2.0-OpenSSH_9.2\r\n";
+  feed(c.client(0, Bytes(banner.begin(), banner.end())));
+  EXPECT_EQ(only_verdict().first_flight, FirstFlightKind::kNonTls);
+}
+
+TEST_F(FlowInspectorTest, ServerSpeaksFirst) {
+  Conversation c(40000, 22);
+  feed(c.handshake());
+  const std::string banner = "SSH-2.0-OpenSSH_9.2\r\n";
+  feed(c.server(0, Bytes(banner.begin(), banner.end())));
+  EXPECT_EQ(only_verdict().first_flight, FirstFlightKind::kServerFirst);
+}
+
+TEST_F(FlowInspectorTest, NoPayloadAtAll) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, {}, kTcpAck | kTcpFin));
+  feed(c.server(0, {}, kTcpAck | kTcpFin, 1));
+  EXPECT_EQ(only_verdict().first_flight, FirstFlightKind::kNone);
+}
+
+TEST_F(FlowInspectorTest, MidstreamFlowStillNamed) {
+  Conversation c;
+  feed(c.client(0, hello_records("midstream.example")));  // no handshake seen
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "midstream.example");
+  EXPECT_EQ(v.server.port, 443);
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kMidstream));
+}
+
+TEST_F(FlowInspectorTest, MalformedFramesAreCountedAndSurvived) {
+  Conversation c;
+  Bytes frame = c.client(0, hello_records("x.example"));
+  for (size_t len = 0; len < 60; ++len) feed(slice(frame, 0, len));
+  EXPECT_GT(inspector_->stats().malformed, 0u);
+  feed(c.handshake());
+  feed(c.client(0, hello_records("after.example")));
+  EXPECT_EQ(sni_of(only_verdict()), "after.example");
+}
+
+TEST_F(FlowInspectorTest, UdpQuicLongHeaderIsRecognised) {
+  UdpSpec u;
+  u.frame.src_ip = "10.0.0.2";
+  u.frame.dst_ip = "10.0.0.1";
+  u.src_port = 50000;
+  u.dst_port = 443;
+  u.payload = Bytes(1200, 0);
+  u.payload[0] = 0xc3;  // long header, Initial
+  u.payload[4] = 1;     // version 1
+  feed(build_udp_frame(u));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kQuic);
+  EXPECT_EQ(v.transport, 17);
+}
+
+TEST_F(FlowInspectorTest, FullTableEvictsHandshakesFirstAndReportsThem) {
+  config_.flow_capacity = 8;
+  make();
+  Conversation judged(30000);
+  feed(judged.handshake());
+  feed(judged.client(0, hello_records("keep.example")));
+  for (uint16_t i = 0; i < 20; ++i) feed(Conversation(static_cast<uint16_t>(31000 + i)).syn());
+  EXPECT_EQ(inspector_->active_flows(), 8u);
+  EXPECT_EQ(inspector_->stats().flows_evicted, 13u);
+  size_t evicted = 0;
+  for (const auto& e : sink_.of(AuditKind::kClose)) {
+    EXPECT_EQ(e.close_reason, CloseReason::kEvicted);
+    EXPECT_NE(e.client.port, 30000) << "the judged flow outlives the SYN flood";
+    ++evicted;
+  }
+  EXPECT_EQ(evicted, 13u);
+}
+
+TEST_F(FlowInspectorTest, IdleFlowsExpireWithACloseEvent) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("idle.example")));
+  inspector_->expire(now_ + config_.timeouts.established_ns + kSecond);
+  auto closes = sink_.of(AuditKind::kClose);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].close_reason, CloseReason::kIdle);
+  EXPECT_EQ(inspector_->active_flows(), 0u);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,57 @@
+// Fuzzes everything that reads a connection's first flight: the ClientHello parser (records,
+// hello, extensions, JA4), the first-flight guess and the HTTP Host finder.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "dataplane/core/first_flight.h"
+#include "dataplane/core/tls_client_hello.h"
+
+namespace {
+
+// As large as any first-flight cap we run with; static, as on the packet path.
+uint8_t g_scratch[64 * 1024];
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  sluice::ByteSpan stream(data, size);
+  sluice::ClientHelloInfo info;
+  sluice::HelloStatus status = sluice::parse_client_hello(stream, g_scratch, info);
+
+  // Invariants a caller relies on.
+  check(info.sni_length <= sluice::kMaxSniLength);
+  check(info.alpn_length <= sluice::kMaxAlpnBytes);
+  check(info.version_count <= sluice::kMaxTlsVersions);
+  check(std::strlen(info.ja4.data()) == 0 || std::strlen(info.ja4.data()) == sluice::kJa4Length);
+  size_t alpn_bytes = 0;
+  sluice::for_each_alpn(info, [&](std::string_view name) { alpn_bytes += 1 + name.size(); });
+  check(alpn_bytes == info.alpn_length);
+  if (status == sluice::HelloStatus::kMalformed) {
+    check(info.anomalies.has(sluice::Anomaly::kTlsMalformed));
+  }
+  for (size_t i = 0; i < info.sni_length; ++i) check(info.sni[i] > ' ' && info.sni[i] <= '~');
+
+  // A stream cut short of a complete hello never parses as complete.
+  if (status == sluice::HelloStatus::kComplete && size > 0) {
+    sluice::ClientHelloInfo shorter;
+    sluice::HelloStatus prefix =
+        sluice::parse_client_hello(stream.first(size / 2), g_scratch, shorter);
+    check(prefix != sluice::HelloStatus::kNotTls);
+  }
+
+  std::array<char, 8> buf;
+  uint16_t version = size >= 2 ? static_cast<uint16_t>(data[0] << 8 | data[1]) : 0;
+  check(!sluice::tls_version_name(version, buf).empty());
+
+  sluice::guess_first_flight(stream);
+  char host[256];
+  uint16_t host_length = 0;
+  sluice::find_http_host(stream, host, host_length);
+  check(host_length <= 255);
+  return 0;
+}

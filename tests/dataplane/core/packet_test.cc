@@ -25,6 +25,8 @@ ParseResult parse(const Bytes& frame, ParsedPacket& out, bool verify = true) {
   options.verify_checksums = verify;
   return parse_frame(ByteSpan(frame), options, out);
 }
+// `out` points into the frame: a temporary frame would leave it dangling.
+ParseResult parse(Bytes&& frame, ParsedPacket& out, bool verify = true) = delete;
 
 // Parses and expects kMalformed with `reason`.
 void expect_malformed(const Bytes& frame, Malformed reason) {
@@ -188,7 +190,8 @@ TEST(PacketTest, Ipv4OptionsEndAtEol) {
   TcpSpec s = basic_tcp();
   s.frame.ipv4_options = {0, 0xff, 0xff, 0xff};  // garbage after End of Options List
   ParsedPacket p;
-  EXPECT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  Bytes frame = test::build_tcp_frame(s);
+  EXPECT_EQ(parse(frame, p).status, ParseStatus::kOk);
 }
 
 TEST(PacketTest, BrokenIpv4Options) {
@@ -280,7 +283,8 @@ TEST(PacketTest, Ipv6ExtensionHeaderLimit) {
   TcpSpec s = basic_tcp(true);
   s.frame.ipv6_ext.assign(8, Ipv6Ext{60, {}});
   ParsedPacket p;
-  EXPECT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  Bytes frame = test::build_tcp_frame(s);
+  EXPECT_EQ(parse(frame, p).status, ParseStatus::kOk);
   s.frame.ipv6_ext.assign(9, Ipv6Ext{60, {}});
   expect_malformed(test::build_tcp_frame(s), Malformed::kIpv6TooManyExtensionHeaders);
 }
@@ -310,8 +314,10 @@ TEST(PacketTest, Ipv6NoNextHeaderAndOtherProtocols) {
   f.ipv6 = true;
   f.ipv6_ext = {Ipv6Ext{60, {}}};
   ParsedPacket p;
-  EXPECT_EQ(parse(test::build_ip_frame(f, 59, Bytes{}), p).status, ParseStatus::kOtherL4);
-  EXPECT_EQ(parse(test::build_ip_frame(f, 58, Bytes(8, 0)), p).status, ParseStatus::kOtherL4);
+  Bytes frame = test::build_ip_frame(f, 59, Bytes{});
+  EXPECT_EQ(parse(frame, p).status, ParseStatus::kOtherL4);
+  frame = test::build_ip_frame(f, 58, Bytes(8, 0));
+  EXPECT_EQ(parse(frame, p).status, ParseStatus::kOtherL4);
   EXPECT_EQ(p.l4_protocol, 58);
 }
 
@@ -394,7 +400,8 @@ TEST(PacketTest, TcpOptionsParsed) {
   s.options.timestamps = {{0xdeadbeef, 0x01020304}};
   s.options.fast_open_cookie = Bytes{1, 2, 3, 4, 5, 6, 7, 8};
   ParsedPacket p;
-  ASSERT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  Bytes frame = test::build_tcp_frame(s);
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_EQ(p.tcp_options.mss, 1460);
   EXPECT_EQ(p.tcp_options.window_scale, 7);
   EXPECT_TRUE(p.tcp_options.sack_permitted);
@@ -407,7 +414,8 @@ TEST(PacketTest, TcpOptionsParsed) {
 
 TEST(PacketTest, TcpOptionsAbsent) {
   ParsedPacket p;
-  ASSERT_EQ(parse(test::build_tcp_frame(basic_tcp()), p).status, ParseStatus::kOk);
+  Bytes frame = test::build_tcp_frame(basic_tcp());
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_EQ(p.tcp_options.mss, 0);
   EXPECT_EQ(p.tcp_options.window_scale, -1);
   EXPECT_FALSE(p.tcp_options.sack_permitted);
@@ -419,10 +427,12 @@ TEST(PacketTest, WindowScaleClampedTo14) {
   TcpSpec s = basic_tcp();
   s.options.window_scale = 15;
   ParsedPacket p;
-  ASSERT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  Bytes frame = test::build_tcp_frame(s);
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_EQ(p.tcp_options.window_scale, 14);
   s.options.window_scale = 0;
-  ASSERT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  frame = test::build_tcp_frame(s);
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_EQ(p.tcp_options.window_scale, 0);
 }
 
@@ -430,17 +440,20 @@ TEST(PacketTest, FastOpenForms) {
   ParsedPacket p;
   TcpSpec s = basic_tcp();
   s.options.fast_open_cookie = Bytes{};  // cookie request
-  ASSERT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  Bytes frame = test::build_tcp_frame(s);
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_TRUE(p.tcp_options.fast_open);
 
   s.options.fast_open_experimental = true;
   s.options.fast_open_cookie = Bytes{9, 9, 9, 9};
-  ASSERT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  frame = test::build_tcp_frame(s);
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_TRUE(p.tcp_options.fast_open);
 
   s.options.fast_open_cookie.reset();
   s.options.raw = {254, 6, 0x12, 0x34, 0, 0};  // another experiment: not TFO
-  ASSERT_EQ(parse(test::build_tcp_frame(s), p).status, ParseStatus::kOk);
+  frame = test::build_tcp_frame(s);
+  ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk);
   EXPECT_FALSE(p.tcp_options.fast_open);
 }
 
@@ -594,7 +607,8 @@ TEST(PacketTest, RealOffloadPartialCapture) {
     EXPECT_EQ(p.l4_checksum, ChecksumState::kOffloadPartial) << hex;
   }
   ParsedPacket syn;
-  ASSERT_EQ(parse(test::from_hex(kOffloadSynV4), syn).status, ParseStatus::kOk);
+  Bytes syn_frame = test::from_hex(kOffloadSynV4);
+  ASSERT_EQ(parse(syn_frame, syn).status, ParseStatus::kOk);
   EXPECT_EQ(syn.tcp_flags, kTcpSyn);
   EXPECT_EQ(syn.tcp_options.mss, 1460);
   EXPECT_EQ(syn.tcp_options.window_scale, 10);
@@ -606,7 +620,8 @@ TEST(PacketTest, RealOffloadPartialCapture) {
 TEST(PacketTest, RealCaptureWithFinishedChecksumsIsValid) {
   for (const char* hex : {kCorpusClientSyn, kCorpusServerSynAck}) {
     ParsedPacket p;
-    ASSERT_EQ(parse(test::from_hex(hex), p).status, ParseStatus::kOk) << hex;
+    Bytes frame = test::from_hex(hex);
+    ASSERT_EQ(parse(frame, p).status, ParseStatus::kOk) << hex;
     EXPECT_EQ(p.l4_checksum, ChecksumState::kValid) << hex;
   }
 }

@@ -40,8 +40,10 @@ int main(int argc, char** argv) {
                   "seconds a first flight may take to complete")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_flag("--no-records{false}", replay.print_records, "print only the summary");
-  cmd->add_flag("--no-summary{false}", replay.print_summary, "print only the records");
+  bool no_records = false;
+  bool no_summary = false;
+  cmd->add_flag("--no-records", no_records, "print only the summary");
+  cmd->add_flag("--no-summary", no_summary, "print only the records");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -49,6 +51,8 @@ int main(int argc, char** argv) {
                                    : checksum == "off" ? sluice::ChecksumMode::kOff
                                                        : sluice::ChecksumMode::kAuto;
   replay.inspector.first_flight_time_cap_ns = seconds_to_ns(first_flight_timeout_s);
+  replay.print_records = !no_records;
+  replay.print_summary = !no_summary;
   // A capture has no live-traffic memory pressure; keep buffers for many concurrent hellos.
   replay.inspector.first_flight_buffers = 4096;
   if (*cmd) return sluice::run_replay(replay);

@@ -46,7 +46,7 @@ bool looks_like_quic_long_header(ByteSpan payload) {
 template <size_t N>
 void copy_name(std::array<char, N>& dst, std::string_view src) {
   const size_t n = std::min(src.size(), N - 1);
-  std::memcpy(dst.data(), src.data(), n);
+  if (n > 0) std::memcpy(dst.data(), src.data(), n);  // an empty view may hold nullptr
   dst[n] = '\0';
 }
 

@@ -312,8 +312,9 @@ HelloStatus parse_sslv2_hello(ByteSpan stream, ClientHelloInfo& info) {
   if (n < 2 + len) return HelloStatus::kNeedMore;
 
   ByteReader r(stream.subspan(2, len));
-  uint8_t type;
-  uint16_t version, cipher_len, session_len, challenge_len;
+  uint8_t type = 0;
+  uint16_t version = 0, cipher_len = 0, session_len = 0, challenge_len = 0;
+  // Cannot fail: len >= 9 was checked above.
   r.u8(type);
   r.u16(version);
   r.u16(cipher_len);

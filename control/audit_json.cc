@@ -81,7 +81,8 @@ void add_totals(JsonWriter& w, const AuditEvent& e) {
   w.field("packets_to_client", e.packets_to_client);
   w.field("bytes_to_server", e.bytes_to_server);
   w.field("bytes_to_client", e.bytes_to_client);
-  w.field_double("duration_ms", static_cast<double>(e.event_ns - e.start_ns) / 1e6, 3);
+  // First to last packet: the close may be reported long after (idle timeout, end of capture).
+  w.field_double("duration_ms", static_cast<double>(e.last_packet_ns - e.start_ns) / 1e6, 3);
 }
 
 }  // namespace

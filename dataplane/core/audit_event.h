@@ -35,8 +35,9 @@ struct AuditEvent {
   uint8_t transport = 0;  // IPPROTO_TCP / IPPROTO_UDP
   uint16_t vlan = 0;
 
-  uint64_t start_ns = 0;  // time of the flow's first packet (capture or wall clock)
-  uint64_t event_ns = 0;  // time of this event
+  uint64_t start_ns = 0;        // time of the flow's first packet (capture or wall clock)
+  uint64_t last_packet_ns = 0;  // time of its latest packet so far
+  uint64_t event_ns = 0;        // time of this event (an idle close comes well after the last packet)
 
   // Verdict-time fields.
   FirstFlightKind first_flight = FirstFlightKind::kNone;

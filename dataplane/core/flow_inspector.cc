@@ -62,13 +62,12 @@ FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
   parse_options_.verify_checksums = config.checksum_mode != ChecksumMode::kOff;
 }
 
-bool FlowInspector::checksum_trusted(const ParsedPacket& p) {
+bool FlowInspector::checksum_trusted(const ParsedPacket& p) const {
   switch (p.l4_checksum) {
     case ChecksumState::kUnchecked:
     case ChecksumState::kValid:
       return true;
     case ChecksumState::kOffloadPartial:
-      ++stats_.checksum_offload_seen;
       return config_.checksum_mode == ChecksumMode::kAuto;
     case ChecksumState::kInvalid:
       return false;
@@ -116,6 +115,8 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
       return PacketAction::kDrop;
   }
 
+  if (p.l4_checksum == ChecksumState::kOffloadPartial) ++stats_.checksum_offload_seen;
+
   bool src_is_lo = true;
   const FlowKey key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
                                     p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, src_is_lo);
@@ -126,6 +127,7 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
     if (index == kNoFlow) return PacketAction::kForward;
   }
   Flow& f = flows_.at(index);
+  f.last_ns = now_ns;
   const bool from_client = src_is_lo == f.client_is_lo;
   if (from_client) {
     ++f.packets_to_server;
@@ -437,6 +439,7 @@ void FlowInspector::fill_event_header(const Flow& f, AuditKind kind, uint64_t no
   event_.transport = f.key.protocol;
   event_.vlan = f.key.vlan;
   event_.start_ns = f.first_ns;
+  event_.last_packet_ns = f.last_ns;
   event_.event_ns = now_ns;
   event_.first_flight = f.first_flight;
   event_.verdict = f.verdict;
@@ -489,7 +492,7 @@ void FlowInspector::expire(uint64_t now_ns) {
     if (now_ns - f.first_payload_ns <= config_.first_flight_time_cap_ns) break;
     f.anomalies.add(Anomaly::kFirstFlightTimeout);
     judge_unfinished(f, now_ns);
-    flows_.touch(i, class_of(f), now_ns);
+    flows_.touch(i, class_of(f), f.last_ns);  // last_ns stays the time of the last packet
   }
   for (uint8_t c = 0; c < static_cast<uint8_t>(TimeoutClass::kCount); ++c) {
     const auto cls = static_cast<TimeoutClass>(c);

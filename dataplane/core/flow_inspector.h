@@ -65,7 +65,7 @@ class FlowInspector {
   uint32_t held_first_flights() const { return buffers_.in_use(); }
 
  private:
-  bool checksum_trusted(const ParsedPacket& p);
+  bool checksum_trusted(const ParsedPacket& p) const;
   uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                           bool src_is_lo, uint64_t now_ns);
   void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Replays captures of real clients through `sluice replay` and checks every expected row.
 
-Usage: replay_expected_test.py SLUICE EXPECTED_TSV [CAPTURE_DIR]
+Usage: replay_expected_test.py [--absent] SLUICE EXPECTED_TSV [CAPTURE_DIR] [-- SLUICE_ARGS...]
 
 EXPECTED_TSV is either the shared corpus format (columns: capture, client_ip, client_port,
 server_ip, server_port, sni, first_flight) or a single-capture format (no `capture` column; the
-capture is the .pcapng beside the TSV with the same stem). Every row must match exactly one
+capture is the .pcapng or .pcap beside the TSV with the same stem). Every row must match exactly one
 audit record on client and server endpoints, SNI and first_flight; every record must be valid
-JSON with the fields the audit format promises.
+JSON with the fields the audit format promises. With --absent, no row may be named: used to show
+that packets sluice must not trust (e.g. unfinished checksums under --checksum on) build nothing.
 """
 import collections
 import json
@@ -33,8 +34,8 @@ CORPUS_ERRATA = {
 }
 
 
-def replay(sluice, capture):
-    proc = subprocess.run([sluice, "replay", "--no-summary", capture], capture_output=True,
+def replay(sluice, capture, extra_args=()):
+    proc = subprocess.run([sluice, "replay", "--no-summary", *extra_args, capture], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
         raise AssertionError(f"sluice replay {capture} exited {proc.returncode}: {proc.stderr}")
@@ -60,15 +61,23 @@ def load_rows(tsv_path, capture_dir):
                 row["capture_path"] = os.path.join(capture_dir, row["capture"])
             else:
                 stem = tsv_path[: -len(".expected.tsv")]
-                row["capture"] = os.path.basename(stem) + ".pcapng"
-                row["capture_path"] = stem + ".pcapng"
+                ext = ".pcapng" if os.path.exists(stem + ".pcapng") else ".pcap"
+                row["capture"] = os.path.basename(stem) + ext
+                row["capture_path"] = stem + ext
             rows.append(row)
     return rows
 
 
 def main():
-    sluice, tsv = sys.argv[1], sys.argv[2]
-    capture_dir = sys.argv[3] if len(sys.argv) > 3 else os.path.dirname(tsv)
+    args = sys.argv[1:]
+    extra_args = []
+    if "--" in args:
+        extra_args = args[args.index("--") + 1:]
+        args = args[:args.index("--")]
+    absent = "--absent" in args
+    args = [a for a in args if a != "--absent"]
+    sluice, tsv = args[0], args[1]
+    capture_dir = args[2] if len(args) > 2 else os.path.dirname(tsv)
     rows = load_rows(tsv, capture_dir)
     by_capture = collections.defaultdict(list)
     for row in rows:
@@ -76,7 +85,19 @@ def main():
 
     passed = failed = 0
     for capture, expected in sorted(by_capture.items()):
-        records = replay(sluice, capture)
+        records = replay(sluice, capture, extra_args)
+        if absent:
+            named = [r for r in records if r["sni"] is not None]
+            for row in expected:
+                name = f"{row['capture']} {row['client_ip']}:{row['client_port']}"
+                hits = [r for r in named if r["sni"] == row["sni"]]
+                if hits:
+                    failed += 1
+                    print(f"FAIL {name}: named {row['sni']} with {extra_args}")
+                else:
+                    passed += 1
+                    print(f"ok   {name}: not named with {extra_args}")
+            continue
         for row in expected:
             name = f"{row['capture']} {row['client_ip']}:{row['client_port']}"
             want_kind = row["first_flight"]

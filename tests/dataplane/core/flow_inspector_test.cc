@@ -96,6 +96,15 @@ class Conversation {
     t.payload = std::move(payload);
     return build_tcp_frame(t);
   }
+  // The client's first data segment as a spec, to be fragmented at the IP layer.
+  TcpSpec first_segment(Bytes payload) {
+    TcpSpec t = c_;
+    t.frame.dont_fragment = false;
+    t.seq = kClientIsn + 1;
+    t.ack = kServerIsn + 1;
+    t.payload = std::move(payload);
+    return t;
+  }
   // The three-way handshake.
   std::vector<Bytes> handshake() { return {syn(), synack(), ack()}; }
 
@@ -345,15 +354,7 @@ TEST_F(FlowInspectorTest, DataBeyondTheServerWindowIsIgnored) {
 TEST_F(FlowInspectorTest, Ipv4FragmentsOfTheHelloAreReassembled) {
   Conversation c;
   feed(c.handshake());
-  TcpSpec seg;
-  seg.frame.src_ip = "10.0.0.2";
-  seg.frame.dst_ip = "10.0.0.1";
-  seg.frame.dont_fragment = false;
-  seg.src_port = 40000;
-  seg.dst_port = 443;
-  seg.seq = Conversation::kClientIsn + 1;
-  seg.ack = Conversation::kServerIsn + 1;
-  seg.payload = hello_records("fragments.example");
+  TcpSpec seg = c.first_segment(hello_records("fragments.example"));
   const Bytes l4 = test::build_tcp_segment(seg);
   auto frags = test::fragment_ipv4(seg.frame, test::kProtoTcp, l4, 64);
   ASSERT_GT(frags.size(), 3u);
@@ -368,15 +369,9 @@ TEST_F(FlowInspectorTest, Ipv6WithExtensionHeadersAndFragments) {
   Conversation c(40000, 443, /*ipv6=*/true);
   c.client_frame().ipv6_ext = {{0, Bytes(6, 0)}, {60, Bytes(14, 0)}};  // hop-by-hop, dest opts
   feed(c.handshake());
-  TcpSpec seg;
-  seg.frame = c.client_frame();
-  seg.src_port = 40000;
-  seg.dst_port = 443;
-  seg.seq = Conversation::kClientIsn + 1;
-  seg.ack = Conversation::kServerIsn + 1;
-  seg.payload = hello_records("v6.example");
+  TcpSpec seg = c.first_segment(hello_records("v6.example"));
   const Bytes l4 = test::build_tcp_segment(seg);
-  seg.frame.ipv6_ext.clear();
+  // The fragments carry the hop-by-hop and destination options before their fragment header.
   feed(test::fragment_ipv6(seg.frame, test::kProtoTcp, l4, 128));
   auto v = only_verdict();
   EXPECT_EQ(sni_of(v), "v6.example");
@@ -387,15 +382,7 @@ TEST_F(FlowInspectorTest, Ipv6WithExtensionHeadersAndFragments) {
 TEST_F(FlowInspectorTest, OverlappingFragmentsAreRejected) {
   Conversation c;
   feed(c.handshake());
-  TcpSpec seg;
-  seg.frame.src_ip = "10.0.0.2";
-  seg.frame.dst_ip = "10.0.0.1";
-  seg.frame.dont_fragment = false;
-  seg.src_port = 40000;
-  seg.dst_port = 443;
-  seg.seq = Conversation::kClientIsn + 1;
-  seg.ack = Conversation::kServerIsn + 1;
-  seg.payload = hello_records("overlap.example");
+  TcpSpec seg = c.first_segment(hello_records("overlap.example"));
   const Bytes l4 = test::build_tcp_segment(seg);
   feed(test::fragment_ipv4(seg.frame, test::kProtoTcp, l4, 64, /*overlap=*/16,
                            /*corrupt_overlap=*/true));

@@ -13,7 +13,8 @@
 # only by address (curl --resolve, s_client -connect IP -servername). The throwaway certificate,
 # logs and raw capture live in a temp dir; namespaces, processes and the temp dir are removed on
 # exit. The script fails if the client's packets in the capture turn out to carry finished
-# checksums (then the capture would not test what it is for).
+# checksums (then the capture would not test what it is for). The namespace, package and capture
+# plumbing it shares with make-sample-capture.sh is in scripts/lib/netns.sh.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,95 +32,25 @@ SRV6=fd78::1
 PY=/usr/bin/python3 # Debian's python3: python3-scapy is installed for it
 export PYTHONDONTWRITEBYTECODE=1
 
-log() { printf '[make-offload-capture] %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
+LOG_TAG=make-offload-capture
+# shellcheck source=SCRIPTDIR/lib/netns.sh
+source "$REPO/scripts/lib/netns.sh"
 
 [[ $EUID -eq 0 ]] || die "run as root: sudo $0"
 
 # ---------------------------------------------------------------- dependencies
-APT_UPDATED=0
-apt_install() {
-  log "installing: $*"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; then
-    [[ $APT_UPDATED -eq 0 ]] || return 1
-    APT_UPDATED=1
-    apt-get update >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null
-  fi
-}
-
 install_deps() {
-  local need=() cmd
-  local -A pkgs=(
-    [openssl]=openssl [curl]=curl [tcpdump]=tcpdump [ip]=iproute2 [tshark]=tshark
-    [timeout]=coreutils [ss]=iproute2
-  )
-  for cmd in "${!pkgs[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || need+=("${pkgs[$cmd]}")
-  done
-  [[ -x $PY ]] || need+=(python3)
-  if [[ ${#need[@]} -gt 0 ]]; then
-    mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
-    apt_install "${need[@]}"
-  fi
+  install_missing openssl=openssl curl=curl tcpdump=tcpdump ip=iproute2 tshark=tshark \
+    timeout=coreutils ss=iproute2 "$PY=python3"
   if ! "$PY" -c 'import scapy' 2>/dev/null; then apt_install python3-scapy; fi
-}
-
-# ---------------------------------------------------------------- cleanup
-WORK=""
-PIDS=()
-
-teardown_namespaces() {
-  local ns pid _
-  for ns in "$CLI_NS" "$SRV_NS"; do
-    [[ -e /run/netns/$ns ]] || continue
-    # Only processes inside our own namespaces (started by this script or a crashed run of it).
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-      [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] && break
-      sleep 0.2
-    done
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  trap - EXIT INT TERM
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  teardown_namespaces
-  [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
-  exit "$rc"
 }
 
 # ---------------------------------------------------------------- network
 setup_network() {
-  teardown_namespaces # leftovers of an interrupted run
-  ip netns add "$SRV_NS"
-  ip netns add "$CLI_NS"
-  ip link add "$CLI_IF" netns "$CLI_NS" mtu 1500 type veth peer name "$SRV_IF" netns "$SRV_NS" mtu 1500
-  local ns dev
-  for ns in "$CLI_NS" "$SRV_NS"; do
-    dev=$CLI_IF
-    [[ $ns == "$SRV_NS" ]] && dev=$SRV_IF
-    ip -n "$ns" link set lo up
-    # No link-local address (so no DAD/MLD/router-solicitation chatter in the capture).
-    ip -n "$ns" link set "$dev" addrgenmode none
-    # Offloads are deliberately left as the kernel set them (no ethtool -K): that is the point.
-    ip -n "$ns" link set "$dev" up
-  done
-  ip -n "$SRV_NS" addr add "$SRV4/24" dev "$SRV_IF"
-  ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_IF" nodad
-  ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_IF"
-  ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_IF" nodad
-  # No default route in either namespace: nothing can leave them.
+  # Offloads on, left as the kernel set them (no ethtool -K): that is the point.
+  setup_veth_pair "$CLI_NS" "$CLI_IF" "$SRV_NS" "$SRV_IF" on
+  add_addresses "$SRV_NS" "$SRV_IF" "$SRV4/24" "$SRV6/64"
+  add_addresses "$CLI_NS" "$CLI_IF" "$CLI4/24" "$CLI6/64"
   log "client-side offloads: $(ip netns exec "$CLI_NS" sh -c "command -v ethtool >/dev/null &&
     ethtool -k $CLI_IF | grep -E '^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload):' |
     tr -s '\n\t ' ' '" || echo 'ethtool not installed: kernel defaults')"
@@ -152,29 +83,6 @@ start_servers() {
   die "openssl s_server did not start"
 }
 
-# ---------------------------------------------------------------- capture
-start_capture() {
-  RAW=$WORK/raw.pcap
-  # In the client namespace, on the client's veth: the host that sends the client's packets.
-  ip netns exec "$CLI_NS" tcpdump -i "$CLI_IF" -Z root -U -s 0 --time-stamp-precision=micro \
-    -w "$RAW" 2>"$WORK/tcpdump.log" &
-  TCPDUMP_PID=$!
-  PIDS+=("$TCPDUMP_PID")
-  local _
-  for _ in $(seq 50); do
-    grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  die "tcpdump did not start: $(cat "$WORK/tcpdump.log")"
-}
-
-stop_capture() {
-  sleep 1 # let the last FINs and ACKs through
-  kill -INT "$TCPDUMP_PID"
-  wait "$TCPDUMP_PID" || true
-  cat "$WORK/tcpdump.log" >&2
-}
-
 # ---------------------------------------------------------------- clients
 in_client() { timeout 30 ip netns exec "$CLI_NS" "$@"; }
 
@@ -183,17 +91,9 @@ STEPS=""
 step() {
   local label=$1 sip=$2 sni=$3
   shift 4
-  local t0 t1 rc=0
   log "flow: $label -> $sip:443 ($sni)"
-  t0=$(date +%s.%N)
-  "$@" >"$WORK/logs/$label.out" 2>"$WORK/logs/$label.err" </dev/null || rc=$?
-  t1=$(date +%s.%N)
-  if [[ $rc -ne 0 ]]; then
-    cat "$WORK/logs/$label.out" "$WORK/logs/$label.err" >&2
-    die "client $label exited with $rc"
-  fi
-  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$sip" "$sni" "$t0" "$t1" >>"$STEPS"
-  sleep 0.3 # keep the steps' time windows apart
+  run_client "$label" "$@"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$sip" "$sni" "$STEP_T0" "$STEP_T1" >>"$STEPS"
 }
 
 run_clients() {
@@ -336,15 +236,17 @@ check_with_tshark() {
 # ---------------------------------------------------------------- main
 main() {
   install_deps
-  trap cleanup EXIT
+  trap 'cleanup "$CLI_NS" "$SRV_NS"' EXIT
   trap 'exit 130' INT TERM
   WORK=$(mktemp -d /tmp/sluice-offload-capture.XXXXXX)
   chmod 755 "$WORK"
   setup_network
   start_servers
-  start_capture
+  # In the client namespace, on the client's veth: the host that sends the client's packets.
+  start_capture "$CLI_NS" "$CLI_IF"
   run_clients
   stop_capture
+  cat "$WORK/tcpdump.log" >&2
 
   check_capture >"$WORK/check.txt" || {
     cat "$WORK/check.txt" >&2

@@ -12,7 +12,8 @@
 # -servername, --sni-hostname, Chromium --host-resolver-rules) or by a hosts file bind-mounted
 # only inside the client's mount namespace (wget, Python urllib). Nothing outside the two
 # namespaces is changed: the test CA, nginx config, logs and raw capture live in a temp dir,
-# and the namespaces, their processes and the temp dir are removed on exit.
+# and the namespaces, their processes and the temp dir are removed on exit. The namespace, package
+# and capture plumbing it shares with make-offload-capture.sh is in scripts/lib/netns.sh.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,97 +33,29 @@ SRV6=fd77::1
 PY=/usr/bin/python3 # Debian's python3: python3-scapy is installed for it
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in scripts/sample-clients
 
-log() { printf '[make-sample-capture] %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
+LOG_TAG=make-sample-capture
+# shellcheck source=SCRIPTDIR/lib/netns.sh
+source "$REPO/scripts/lib/netns.sh"
 
 [[ $EUID -eq 0 ]] || die "run as root: sudo $0"
 
 # ---------------------------------------------------------------- dependencies
-APT_UPDATED=0
-apt_install() {
-  log "installing: $*"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; then
-    [[ $APT_UPDATED -eq 0 ]] || return 1
-    APT_UPDATED=1
-    apt-get update >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null
-  fi
-}
-
 install_deps() {
-  local need=() cmd
-  local -A pkgs=(
-    [nginx]=nginx-light [openssl]=openssl [curl]=curl [gnutls-cli]=gnutls-bin [wget]=wget
-    [chromium]=chromium [tcpdump]=tcpdump [ip]=iproute2 [ethtool]=ethtool [socat]=socat
-    [editcap]=wireshark-common [unshare]=util-linux [timeout]=coreutils
-  )
-  for cmd in "${!pkgs[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || need+=("${pkgs[$cmd]}")
-  done
-  [[ -x $PY ]] || need+=(python3)
-  if [[ ${#need[@]} -gt 0 ]]; then apt_install "${need[@]}"; fi
+  install_missing \
+    nginx=nginx-light openssl=openssl curl=curl gnutls-cli=gnutls-bin wget=wget \
+    chromium=chromium tcpdump=tcpdump ip=iproute2 ethtool=ethtool socat=socat \
+    editcap=wireshark-common unshare=util-linux timeout=coreutils "$PY=python3"
   if ! "$PY" -c 'import scapy' 2>/dev/null; then apt_install python3-scapy; fi
   # Node.js is optional: its flow is skipped when it cannot be installed.
   if ! command -v node >/dev/null 2>&1; then apt_install nodejs || log "nodejs not available: its flow is skipped"; fi
 }
 
-# ---------------------------------------------------------------- cleanup
-WORK=""
-PIDS=()
-
-teardown_namespaces() {
-  local ns pid _
-  for ns in "$CLI_NS" "$SRV_NS"; do
-    [[ -e /run/netns/$ns ]] || continue
-    # Only processes inside our own namespaces (started by this script or a crashed run of it).
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-      [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] && break
-      sleep 0.2
-    done
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  trap - EXIT INT TERM
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  teardown_namespaces
-  [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
-  exit "$rc"
-}
-
 # ---------------------------------------------------------------- network
 setup_network() {
-  teardown_namespaces # leftovers of an interrupted run
-  ip netns add "$SRV_NS"
-  ip netns add "$CLI_NS"
-  ip link add "$CLI_IF" netns "$CLI_NS" mtu 1500 type veth peer name "$SRV_IF" netns "$SRV_NS" mtu 1500
-  local ns dev
-  for ns in "$CLI_NS" "$SRV_NS"; do
-    dev=$CLI_IF
-    [[ $ns == "$SRV_NS" ]] && dev=$SRV_IF
-    ip -n "$ns" link set lo up
-    # No link-local address (so no DAD/MLD/router-solicitation chatter in the capture).
-    ip -n "$ns" link set "$dev" addrgenmode none
-    # Real checksums on the wire, and segments as they would be on a real NIC.
-    ip netns exec "$ns" ethtool -K "$dev" tx off tso off gso off gro off >/dev/null
-    ip -n "$ns" link set "$dev" up
-  done
-  ip -n "$SRV_NS" addr add "$SRV4/24" dev "$SRV_IF"
-  ip -n "$SRV_NS" addr add "$SF4/24" dev "$SRV_IF"
-  ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_IF" nodad
-  ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_IF"
-  ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_IF" nodad
-  # No default route in either namespace: nothing can leave them.
+  # Offloads off: real checksums on the wire, and segments as they would be on a real NIC.
+  setup_veth_pair "$CLI_NS" "$CLI_IF" "$SRV_NS" "$SRV_IF" off
+  add_addresses "$SRV_NS" "$SRV_IF" "$SRV4/24" "$SF4/24" "$SRV6/64"
+  add_addresses "$CLI_NS" "$CLI_IF" "$CLI4/24" "$CLI6/64"
 }
 
 # ---------------------------------------------------------------- test CA and certificate
@@ -212,27 +145,6 @@ EOF
   die "servers did not start"
 }
 
-start_capture() {
-  RAW=$WORK/raw.pcap
-  # tcpdump writes classic pcap (libpcap cannot write pcapng); editcap converts afterwards.
-  ip netns exec "$SRV_NS" tcpdump -i "$SRV_IF" -Z root -U -s 0 --time-stamp-precision=micro \
-    -w "$RAW" 2>"$WORK/tcpdump.log" &
-  TCPDUMP_PID=$!
-  PIDS+=("$TCPDUMP_PID")
-  local _
-  for _ in $(seq 50); do
-    grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  die "tcpdump did not start: $(cat "$WORK/tcpdump.log")"
-}
-
-stop_capture() {
-  sleep 1 # let the last FINs and ACKs through
-  kill -INT "$TCPDUMP_PID"
-  wait "$TCPDUMP_PID" || true
-}
-
 # ---------------------------------------------------------------- clients
 CLIENT_TIMEOUT=60
 in_client() { timeout "$CLIENT_TIMEOUT" ip netns exec "$CLI_NS" "$@"; }
@@ -269,19 +181,11 @@ SUMMARY=()
 step() {
   local label=$1 sip=$2 sport=$3 sni=$4 flight=$5 policy=$6
   shift 7
-  local t0 t1 rc=0
   log "flow: $label -> $sip:$sport ($sni, $flight)"
-  t0=$(date +%s.%N)
-  "$@" >"$WORK/logs/$label.out" 2>"$WORK/logs/$label.err" </dev/null || rc=$?
-  t1=$(date +%s.%N)
-  if [[ $rc -ne 0 ]]; then
-    cat "$WORK/logs/$label.out" "$WORK/logs/$label.err" >&2
-    die "client $label exited with $rc"
-  fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$sip" "$sport" "$sni" "$flight" "$t0" "$t1" \
-    "$policy" >>"$STEPS"
+  run_client "$label" "$@"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$sip" "$sport" "$sni" "$flight" "$STEP_T0" \
+    "$STEP_T1" "$policy" >>"$STEPS"
   SUMMARY+=("$label")
-  sleep 0.3 # keep the steps' time windows apart
 }
 
 run_clients() {
@@ -389,14 +293,15 @@ s.close()' "$SRV4"
 # ---------------------------------------------------------------- main
 main() {
   install_deps
-  trap cleanup EXIT
+  trap 'cleanup "$CLI_NS" "$SRV_NS"' EXIT
   trap 'exit 130' INT TERM
   WORK=$(mktemp -d /tmp/sluice-sample-capture.XXXXXX)
   chmod 755 "$WORK"
   setup_network
   make_pki
   start_servers
-  start_capture
+  # classic pcap: converted to pcapng by editcap below
+  start_capture "$SRV_NS" "$SRV_IF"
   run_clients
   stop_capture
 

@@ -9,11 +9,18 @@
 //                                  SYN-ACK, ACK, the Chromium hello in two segments (judged),
 //                                  server ACK, FIN, FIN, ACK, then the close (expire); one flow
 //                                  per item, so ns/op is ns per hello
+//   FlowInspector/construct        constructing (and destroying) replay's FlowInspector: flow
+//                                  table, 4096 x 16 KB first-flight pool, IP reassembly table
 //   StreamAssembler/two_segment    reset + add(segment 1) + add(segment 2) of the same hello
 //   FlowTableLookupHit/1M          hash_flow_key + FlowTable::find for a present key, random
 //                                  order over 1M flows in a table of 1M
-//   ParseFrame/1514/{csum,nocsum}  parse_frame (L2-L4) of a 1514-byte IPv4 TCP frame, with and
+//   ParseFrame/1514/csum:{1,0}     parse_frame (L2-L4) of a 1514-byte IPv4 TCP frame, with and
 //                                  without checksum verification
+//   InetChecksum/1480              checksum_add (dataplane/core/inet_checksum.h) over the TCP
+//                                  segment of that frame
+//   FloorChecksumNative/1480       reference: the same one's-complement sum over native-endian
+//                                  32-bit words in four accumulators, byte-swapped once at the end
+//                                  (RFC 1071 1.2(B)); checked equal to checksum_add
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -32,6 +39,7 @@
 #include "dataplane/core/flow_inspector.h"
 #include "dataplane/core/flow_key.h"
 #include "dataplane/core/flow_table.h"
+#include "dataplane/core/inet_checksum.h"
 #include "dataplane/core/packet.h"
 #include "dataplane/core/stream_assembler.h"
 #include "dataplane/core/tls_client_hello.h"
@@ -212,6 +220,20 @@ void BM_FlowInspectorTwoSegmentHello(benchmark::State& state) {
 }
 BENCHMARK(BM_FlowInspectorTwoSegmentHello)->Name("FlowInspector/two_segment_hello");
 
+// What sluice replay pays before its first packet for the inspector: the flow table, the
+// first-flight pool (4096 slots of 16 KB, replay's setting) and the IP reassembly table.
+void BM_FlowInspectorConstruct(benchmark::State& state) {
+  CountingSink sink;
+  InspectorConfig config;
+  config.first_flight_buffers = 4096;  // as sluice_main.cc sets for replay
+  for (auto _ : state) {
+    auto inspector = std::make_unique<FlowInspector>(config, sink);
+    benchmark::DoNotOptimize(inspector.get());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FlowInspectorConstruct)->Name("FlowInspector/construct")->Unit(benchmark::kMillisecond);
+
 void BM_StreamAssemblerTwoSegment(benchmark::State& state) {
   const Bytes& hello = chromium_hello();
   constexpr uint32_t kCap = 16384;  // InspectorConfig::first_flight_byte_cap
@@ -310,6 +332,72 @@ void BM_ParseFrame(benchmark::State& state) {
   state.SetLabel(std::to_string(frame.size()) + " B frame");
 }
 BENCHMARK(BM_ParseFrame)->Name("ParseFrame/1514")->ArgName("csum")->Arg(1)->Arg(0);
+
+// ---------------------------------------------------------------------------------------------
+// The Internet checksum over a full segment, and a reference implementation of the same sum.
+
+Bytes segment_bytes(size_t n) {
+  Bytes b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(i * 131 + 7);
+  return b;
+}
+
+// One's-complement sum is byte-order independent (RFC 1071 1.2(B)): add native-endian 32-bit
+// words into four independent 64-bit accumulators, fold, and swap the bytes once.
+uint32_t checksum_native(uint32_t sum, ByteSpan bytes) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  const uint8_t* p = bytes.data();
+  size_t n = bytes.size();
+  for (; n >= 16; n -= 16, p += 16) {
+    uint32_t w[4];
+    std::memcpy(w, p, 16);
+    a += w[0];
+    b += w[1];
+    c += w[2];
+    d += w[3];
+  }
+  uint64_t acc = a + b + c + d;
+  for (; n >= 2; n -= 2, p += 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    acc += w;
+  }
+  if (n == 1) acc += p[0];  // the low byte in memory order is the high byte on the wire
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  const auto swapped = static_cast<uint32_t>(((acc & 0xff) << 8) | (acc >> 8));
+  return checksum_fold(sum + swapped);
+}
+
+void BM_InetChecksum(benchmark::State& state) {
+  const Bytes seg = segment_bytes(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(seg.data());
+    uint32_t sum = checksum_add(0x1234, seg);
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * seg.size()));
+}
+BENCHMARK(BM_InetChecksum)->Name("InetChecksum")->Arg(1480);
+
+void BM_FloorChecksumNative(benchmark::State& state) {
+  const Bytes seg = segment_bytes(static_cast<size_t>(state.range(0)));
+  for (size_t n : {0, 1, 2, 3, 7, 8, 9, 1479, 1480}) {
+    const ByteSpan s(seg.data(), std::min(n, seg.size()));
+    if (checksum_fold(checksum_add(0x1234, s)) != checksum_native(0x1234, s)) {
+      state.SkipWithError("the reference checksum differs from checksum_add");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(seg.data());
+    uint32_t sum = checksum_native(0x1234, seg);
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * seg.size()));
+}
+BENCHMARK(BM_FloorChecksumNative)->Name("FloorChecksumNative")->Arg(1480);
 
 }  // namespace
 }  // namespace sluice

@@ -5,7 +5,9 @@
 # Markdown tables and writes them, with the command, date and machine, to perf/RESULTS.md.
 #
 # Usage: perf/run-replay-bench.sh [--reps N] [--packets N] [--cpu C] [--min-time S] [--no-micro]
-#        [--keep-capture] [--out FILE]
+#        [--diag] [--keep-capture] [--out FILE]
+# --diag adds a diagnostic row: sluice replay --no-records --checksum off (what L4 checksum
+# verification costs the whole process).
 # Environment: BUILD_DIR (default perf/out/build).
 set -euo pipefail
 
@@ -19,6 +21,7 @@ tiny_packets=1000
 cpu=1
 min_time=0.2
 micro=1
+diag=0
 keep=0
 results="$perf_dir/RESULTS.md"
 command_line="perf/run-replay-bench.sh $*"
@@ -30,9 +33,10 @@ while [[ $# -gt 0 ]]; do
     --cpu) cpu=$2; shift 2 ;;
     --min-time) min_time=$2; shift 2 ;;
     --no-micro) micro=0; shift ;;
+    --diag) diag=1; shift ;;
     --keep-capture) keep=1; shift ;;
     --out) results=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run-replay-bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -76,6 +80,7 @@ run_one() {  # tool size file rep
     floor) cmd=("$floor" "$file") ;;
     sluice) cmd=("$sluice" replay --no-records "$file") ;;
     sluice_records) cmd=("$sluice" replay "$file") ;;
+    sluice_nocsum) cmd=("$sluice" replay --no-records --checksum off "$file") ;;
     ndpi) cmd=(ndpiReader -i "$file" -q) ;;
   esac
   t0=$EPOCHREALTIME
@@ -83,7 +88,7 @@ run_one() {  # tool size file rep
   t1=$EPOCHREALTIME
   case $tool in
     floor) pkts=$(sed -n 's/^pcap_floor: \([0-9]*\) packets.*/\1/p' "$work/stdout") ;;
-    sluice|sluice_records) pkts=$(sed -n 's/^sluice: \([0-9]*\) packets.*/\1/p' "$log") ;;
+    sluice|sluice_records|sluice_nocsum) pkts=$(sed -n 's/^sluice: \([0-9]*\) packets.*/\1/p' "$log") ;;
     ndpi) pkts=- ;;  # -q prints nothing; counted once below without -q
   esac
   if [[ $tool == sluice_records ]]; then
@@ -99,6 +104,7 @@ ndpi_total=$(ndpiReader -i "$capture" 2>&1 | sed -n 's/.*IP packets: *\([0-9]*\)
 ndpi_tiny=$(ndpiReader -i "$tiny" 2>&1 | sed -n 's/.*IP packets: *\([0-9]*\) *of \([0-9]*\) packets total.*/\2/p')
 
 tools=(floor sluice sluice_records ndpi)
+[[ $diag == 1 ]] && tools+=(sluice_nocsum)
 echo "== warm-up (page cache), then $reps alternating repetitions on CPU $cpu" >&2
 for tool in "${tools[@]}"; do run_one "$tool" warm "$capture" 0; done
 for ((r = 1; r <= reps; r++)); do
@@ -117,13 +123,16 @@ fi
 
 # --- Tables.
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+tree="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ $dirty -gt 0 ]] && tree="$tree + uncommitted changes in $dirty tracked files (built as they were)"
 machine="nproc $(nproc), $cpu_model, $(uname -r), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 records_big=$(cat "$work/records.big" 2>/dev/null || echo "?")
 python3 - "$times" "$micro_json" "$micro" "$packets" "$tiny_packets" "$ndpi_total" "$ndpi_tiny" \
-  "$reps" "$cpu" "$command_line" "$machine" "$gen_line" "$records_big" "$results" <<'PY'
+  "$reps" "$cpu" "$command_line" "$machine" "$gen_line" "$records_big" "$results" "$tree" <<'PY'
 import json, statistics, sys, datetime
 (times_path, micro_path, micro, packets, tiny_packets, ndpi_total, ndpi_tiny, reps, cpu,
- command_line, machine, gen_line, records_big, results) = sys.argv[1:]
+ command_line, machine, gen_line, records_big, results, tree) = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(times_path) if l.strip()]
 runs = {}
 counts = {}
@@ -139,7 +148,8 @@ if ndpi_total: counts["ndpi"] = int(ndpi_total)
 names = {"floor": "pcap_floor (net_pcap rx + free: the floor)",
          "sluice": "sluice replay --no-records",
          "sluice_records": "sluice replay (records to /dev/null)",
-         "ndpi": "ndpiReader -i FILE -q"}
+         "ndpi": "ndpiReader -i FILE -q",
+         "sluice_nocsum": "diagnostic: sluice replay --no-records --checksum off"}
 med = lambda xs: statistics.median(xs)
 stats = {}
 for tool in names:
@@ -158,6 +168,7 @@ out = []
 out.append(f"Date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}  ")
 out.append(f"Machine: {machine}  ")
 out.append(f"Command: `{command_line.strip()}`  ")
+out.append(f"Tree: {tree}  ")
 out.append(f"Capture: {gen_line.split(': ', 2)[-1]}  ")
 out.append(f"Method: {reps} alternating repetitions per tool, each `taskset -c {cpu}`, whole-process "
            "wall time (fork to exit, EAL start-up included) and user+sys CPU time; medians. "
@@ -209,7 +220,15 @@ if micro == "1":
     out.append("Micro-benchmarks: CPU time per operation (median of 3 repetitions), pinned like the "
                "replay runs; the reference column names the floor measured in the same run.")
     out.append("")
-    out.append("| micro-benchmark (median of 3) | ns/op | items/s | reference in the same run | ratio to reference | note |")
+    def fmt_time(ns):
+        for unit, scale in (("ms", 1e6), ("us", 1e3)):
+            if ns >= 10 * scale: return f"{ns / scale:.1f} {unit}"
+        return f"{ns:.1f} ns"
+    def fmt_rate(r):
+        for unit, scale in (("M", 1e6), ("k", 1e3)):
+            if r >= scale: return f"{r / scale:.2f} {unit}"
+        return f"{r:.1f}"
+    out.append("| micro-benchmark (median of 3) | time/op |  items/s | reference in the same run | ratio to reference | note |")
     out.append("|---|---:|---:|---|---:|---|")
     for name, b in bm.items():
         if b["ns"] is None:
@@ -218,8 +237,8 @@ if micro == "1":
         ratio = f"{b['ns'] / bm[ref]['ns']:.1f}x" if ref in bm and bm[ref]["ns"] else ""
         note = b["label"]
         if b.get("pkts"): note = (note + " " if note else "") + f"{b['pkts'] / 1e6:.2f} M frames/s, 9 frames per flow"
-        items = f"{b['items'] / 1e6:.2f} M" if b["items"] else ""
-        out.append(f"| {name} | {b['ns']:.1f} | {items} | {ref or ''} | {ratio} | {note} |")
+        items = fmt_rate(b["items"]) if b["items"] else ""
+        out.append(f"| {name} | {fmt_time(b['ns'])} | {items} | {ref or ''} | {ratio} | {note} |")
     out.append("")
 text = "\n".join(out)
 print(text)

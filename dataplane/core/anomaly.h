@@ -23,6 +23,15 @@ namespace sluice {
   X(kIpFragmented, "ip_fragmented")               /* first flight arrived in IP fragments */   \
   X(kFragmentOverlap, "fragment_overlap")         /* overlapping IP fragments rejected */      \
   X(kTcpUrgent, "tcp_urgent")                     /* URG data in the first flight */           \
+  X(kTtlDecoy, "ttl_decoy")                       /* segment with a lower TTL than its SYN */  \
+  X(kSignatureDecoy, "tcp_signature_decoy")       /* MD5/TCP-AO option the SYN did not have */ \
+  X(kBadAck, "bad_ack")                           /* acknowledges data never sent, or no ACK */\
+  X(kPawsDecoy, "paws_decoy")                     /* timestamp older than one already seen */  \
+  X(kIsnMismatch, "isn_mismatch")                 /* SYN-ACK acks another ISN than the SYN's */\
+  X(kRstIgnored, "rst_ignored")                   /* RST outside the window: not a close */    \
+  X(kUnseenAcked, "unseen_acked")                 /* server acked client bytes never seen */   \
+  X(kBuffersExhausted, "buffers_exhausted")       /* no first-flight buffer was free */        \
+  X(kTlsRecordVersion, "tls_record_version")      /* first record version outside 3.0-3.4 */  \
   /* TLS */                                                                                    \
   X(kTlsTruncated, "tls_truncated")               /* hello ended before its declared length */ \
   X(kTlsMalformed, "tls_malformed")               /* hello structure is invalid */             \

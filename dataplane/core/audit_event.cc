@@ -28,6 +28,8 @@ std::string_view close_reason_name(CloseReason r) {
       return "evicted";
     case CloseReason::kShutdown:
       return "shutdown";
+    case CloseReason::kReused:
+      return "reused";
   }
   return "unknown";
 }

@@ -18,7 +18,7 @@ namespace sluice {
 enum class Verdict : uint8_t { kPass, kIntercept, kBlock };
 std::string_view verdict_name(Verdict v);
 
-enum class CloseReason : uint8_t { kNone, kFin, kRst, kIdle, kEvicted, kShutdown };
+enum class CloseReason : uint8_t { kNone, kFin, kRst, kIdle, kEvicted, kShutdown, kReused };
 std::string_view close_reason_name(CloseReason r);
 
 enum class AuditKind : uint8_t { kVerdict, kClose };

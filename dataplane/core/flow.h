@@ -49,8 +49,20 @@ struct Flow {
   uint32_t client_isn = 0;
   uint32_t server_isn = 0;
   uint32_t server_ack = 0;       // highest ack the server sent: left edge of its window
-  uint32_t server_window = 0;    // scaled window the server last advertised (0: unknown)
-  bool server_ack_valid = false;
+  uint32_t server_window = 0;    // scaled window the server last advertised
+  bool server_ack_valid = false; // server_ack and server_window are known
+  uint32_t client_ack = 0;       // the same, for the client's receive window
+  uint32_t client_window = 0;
+  bool client_ack_valid = false;
+  uint32_t server_snd_max = 0;   // one past the highest sequence number the server has sent
+
+  // What the handshake established, so later segments can be held to it.
+  uint8_t client_ttl = 0;        // highest TTL/hop limit of the client's SYNs (0: unknown)
+  uint8_t server_ttl = 0;        // TTL/hop limit of the server's SYN-ACK (0: unknown)
+  bool client_signature = false; // the SYN carried MD5/TCP-AO (then later segments may too)
+  bool timestamps = false;       // both SYNs carried timestamps (PAWS applies)
+  uint32_t client_ts_recent = 0; // newest client TSval accepted
+  uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
 
   // FirstFlightPool slot while the first flight is held, and after the verdict until the server
   // has acknowledged the judged bytes.

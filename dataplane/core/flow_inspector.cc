@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/core/segment_trust.h"
+
 namespace sluice {
 namespace {
 
@@ -122,6 +124,12 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
                                     p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, src_is_lo);
   const uint64_t hash = hash_flow_key(key);
   uint32_t index = flows_.find(key, hash);
+  if (index != kNoFlow && starts_new_connection(flows_.at(index), p, src_is_lo)) {
+    const Flow& old = flows_.at(index);
+    close_flow(index, old.client_fin && old.server_fin ? CloseReason::kFin : CloseReason::kReused,
+               now_ns);
+    index = kNoFlow;
+  }
   if (index == kNoFlow) {
     index = find_or_create(p, key, hash, src_is_lo, now_ns);
     if (index == kNoFlow) return PacketAction::kForward;
@@ -144,6 +152,15 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
     on_udp(index, p, from_client, now_ns);
   }
   return PacketAction::kForward;
+}
+
+// A client SYN with a new ISN on a 4-tuple whose connection is closing is the next connection
+// (TIME_WAIT reuse), not a retransmission: it gets a flow and a first flight of its own.
+bool FlowInspector::starts_new_connection(const Flow& f, const ParsedPacket& p,
+                                          bool src_is_lo) const {
+  return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpAck | kTcpRst)) == kTcpSyn &&
+         src_is_lo == f.client_is_lo && f.client_isn_known && p.seq != f.client_isn &&
+         (f.client_fin || f.server_fin) && checksum_trusted(p);
 }
 
 uint32_t FlowInspector::find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
@@ -200,70 +217,157 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
     return;
   }
   const uint8_t flags = p.tcp_flags;
-  if (flags & kTcpRst) {
-    close_flow(index, CloseReason::kRst, now_ns);
+  if (flags & kTcpSyn) {
+    if (from_client && !(flags & kTcpAck)) {
+      on_client_syn(f, p, now_ns);
+    } else if (!from_client && (flags & kTcpAck)) {
+      on_server_synack(f, p, now_ns);
+    }
+    touch(index, now_ns);
     return;
   }
 
+  const SegmentTrust trust =
+      from_client ? client_segment_trust(f, p) : server_segment_trust(f, p);
+  if (!trust.accept) {
+    if (!f.judged || f.buffer_slot != kNoSlot || (flags & kTcpRst)) f.anomalies.add(trust.reason);
+    touch(index, now_ns);
+    return;
+  }
+  if (flags & kTcpRst) {
+    if (rst_in_window(f, p, from_client)) {
+      close_flow(index, CloseReason::kRst, now_ns);
+      return;
+    }
+    f.anomalies.add(Anomaly::kRstIgnored);
+    touch(index, now_ns);
+    return;
+  }
   if (from_client) {
-    uint32_t data_seq = p.seq;
-    ByteSpan data = p.payload;
-    if ((flags & kTcpSyn) && !(flags & kTcpAck)) {
-      if (!f.saw_client_syn) {
-        f.saw_client_syn = true;
-        f.client_isn_known = true;
-        f.client_isn = p.seq;
-        f.client_wscale = p.tcp_options.window_scale;
-        f.client_tfo = p.tcp_options.fast_open;
-      }
-      data_seq = p.seq + 1;  // SYN occupies one sequence number
-      if (!data.empty() && !p.tcp_options.fast_open) {
-        // Data on a SYN is only delivered with TCP Fast Open: a decoy otherwise.
-        if (!f.judged) f.anomalies.add(Anomaly::kSynPayload);
-        data = {};
-      }
-    }
-    if (!data.empty()) {
-      if (!f.judged) {
-        on_client_data(f, data_seq, data, p, now_ns);
-      } else if (f.buffer_slot != kNoSlot) {
-        check_after_verdict(f, data_seq, data);
-      }
-    }
-    if (flags & kTcpFin) f.client_fin = true;
+    on_client_segment(f, p, now_ns);
   } else {
-    if ((flags & kTcpSyn) && (flags & kTcpAck)) {
-      if (!f.saw_server_synack) {
-        f.saw_server_synack = true;
-        f.server_isn = p.seq;
-        f.server_wscale = p.tcp_options.window_scale;
-        f.server_ack = p.ack;
-        f.server_ack_valid = true;
-        f.server_window = p.window;  // never scaled in a SYN-ACK (RFC 7323 2.2)
-        if (!f.saw_client_syn) {
-          f.client_isn = p.ack - 1;  // the SYN was missed, but the server acknowledged it
-          f.client_isn_known = true;
-        }
-      }
-    } else if (flags & kTcpAck) {
-      if (!f.server_ack_valid || seq_lt(f.server_ack, p.ack)) f.server_ack = p.ack;
-      if (f.judged && f.buffer_slot != kNoSlot) {
-        const StreamAssembler& judged = buffers_.at(f.buffer_slot).stream;
-        if (seq_leq(judged.base_seq() + f.judged_length, p.ack)) release_buffer(f);
-      }
-      f.server_ack_valid = true;
-      const int shift = (f.client_wscale >= 0 && f.server_wscale >= 0) ? f.server_wscale : 0;
-      f.server_window = uint32_t{p.window} << shift;
-    }
-    if (!p.payload.empty() && !f.judged) {
-      f.server_sent_data = true;
-      const bool client_sent_nothing = f.buffer_slot == kNoSlot ||
-                                       buffers_.at(f.buffer_slot).stream.contiguous_length() == 0;
-      if (client_sent_nothing) judge(f, FirstFlightKind::kServerFirst, nullptr, now_ns);
-    }
-    if (flags & kTcpFin) f.server_fin = true;
+    on_server_segment(f, p, now_ns);
   }
   touch(index, now_ns);
+}
+
+void FlowInspector::on_client_syn(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+  if (!f.saw_client_syn) {
+    f.saw_client_syn = true;
+    f.client_isn_known = true;
+    f.client_isn = p.seq;
+    f.client_wscale = p.tcp_options.window_scale;
+    f.client_tfo = p.tcp_options.fast_open;
+    f.client_signature = p.tcp_options.signature;
+    f.client_ack = 0;
+    f.client_window = p.window;
+  } else if (p.seq != f.client_isn && !f.saw_server_synack) {
+    // Two SYNs with different ISNs before any answer: one is a fake; the SYN-ACK will say which.
+    f.anomalies.add(Anomaly::kIsnMismatch);
+  }
+  f.client_ttl = std::max(f.client_ttl, p.ttl);
+  if (p.tcp_options.has_timestamps && p.seq == f.client_isn) f.client_ts_recent = p.tcp_options.ts_val;
+  if (p.payload.empty()) return;
+  // Data on a SYN reaches the application only with a TFO cookie, and only if the SYN-ACK
+  // acknowledges it; until then it is held but not judged.
+  if (!p.tcp_options.fast_open_cookie || f.saw_server_synack || p.seq != f.client_isn) {
+    if (!f.judged) f.anomalies.add(Anomaly::kSynPayload);
+    return;
+  }
+  f.tfo_syn_bytes = static_cast<uint16_t>(p.payload.size());
+  on_client_data(f, p.seq + 1, p.payload, p, now_ns);
+}
+
+void FlowInspector::on_server_synack(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+  if (f.saw_server_synack) return;  // a retransmission
+  f.saw_server_synack = true;
+  f.server_isn = p.seq;
+  f.server_snd_max = p.seq + 1;
+  f.server_ttl = p.ttl;
+  f.server_wscale = p.tcp_options.window_scale;
+  f.server_ack = p.ack;
+  f.server_ack_valid = true;
+  f.server_window = p.window;  // never scaled in a SYN-ACK (RFC 7323 2.2)
+  f.timestamps = f.saw_client_syn && p.tcp_options.has_timestamps;
+
+  if (f.tfo_syn_bytes != 0 && p.ack == f.client_isn + 1 + f.tfo_syn_bytes) {
+    f.tfo_syn_bytes = 0;  // the server took the SYN's data: it is part of the stream
+    if (!f.judged && f.buffer_slot != kNoSlot) try_judge(f, now_ns);
+    return;
+  }
+  bool gathered_bytes_void = false;
+  if (f.tfo_syn_bytes != 0 && p.ack == f.client_isn + 1) {
+    // The server did not take the SYN's data (no or a stale cookie): the client sends it again,
+    // and only that copy counts.
+    f.anomalies.add(Anomaly::kSynPayload);
+    gathered_bytes_void = true;
+  } else if (f.client_isn_known && p.ack != f.client_isn + 1) {
+    // The server answered another SYN than the one we kept: a fake SYN went first. The ISN is
+    // the one the server holds, and anything gathered under the fake one is void.
+    f.anomalies.add(Anomaly::kIsnMismatch);
+    gathered_bytes_void = true;
+  }
+  f.tfo_syn_bytes = 0;
+  if (gathered_bytes_void && !f.judged) release_buffer(f);
+  f.client_isn = p.ack - 1;
+  f.client_isn_known = true;
+}
+
+void FlowInspector::on_client_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+  if (p.tcp_options.has_timestamps && seq_lt(f.client_ts_recent, p.tcp_options.ts_val))
+    f.client_ts_recent = p.tcp_options.ts_val;
+  if (p.tcp_flags & kTcpAck) {
+    if (!f.client_ack_valid || seq_lt(f.client_ack, p.ack)) f.client_ack = p.ack;
+    f.client_ack_valid = true;
+    const int shift = (f.client_wscale >= 0 && f.server_wscale >= 0) ? f.client_wscale : 0;
+    f.client_window = uint32_t{p.window} << shift;
+  }
+  if (!p.payload.empty()) {
+    if (!f.judged) {
+      on_client_data(f, p.seq, p.payload, p, now_ns);
+    } else if (f.buffer_slot != kNoSlot) {
+      check_after_verdict(f, p.seq, p.payload);
+    }
+  }
+  if (p.tcp_flags & kTcpFin) f.client_fin = true;
+}
+
+void FlowInspector::on_server_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+  const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) +
+                       ((p.tcp_flags & kTcpFin) ? 1 : 0);
+  if (!f.saw_server_synack || seq_lt(f.server_snd_max, end)) f.server_snd_max = end;
+  if (p.tcp_flags & kTcpAck) {
+    if (!f.server_ack_valid || seq_lt(f.server_ack, p.ack)) f.server_ack = p.ack;
+    f.server_ack_valid = true;
+    const int shift = (f.client_wscale >= 0 && f.server_wscale >= 0) ? f.server_wscale : 0;
+    f.server_window = uint32_t{p.window} << shift;
+    if (f.buffer_slot != kNoSlot) on_server_ack(f, p.ack);
+  }
+  if (!p.payload.empty() && !f.judged) {
+    f.server_sent_data = true;
+    // Server-speaks-first: the server's first bytes come before any byte of the client's. A
+    // segment that does not start the server's stream cannot be its first bytes.
+    const bool client_sent_nothing = f.buffer_slot == kNoSlot ||
+                                     buffers_.at(f.buffer_slot).stream.contiguous_length() == 0;
+    const bool starts_stream = !f.saw_server_synack || p.seq == f.server_isn + 1;
+    if (client_sent_nothing && starts_stream) {
+      judge(f, FirstFlightKind::kServerFirst, nullptr, now_ns);
+    } else if (!starts_stream && client_sent_nothing) {
+      f.anomalies.add(Anomaly::kOutOfWindow);
+    }
+  }
+  if (p.tcp_flags & kTcpFin) f.server_fin = true;
+}
+
+// The server's ACK says how much of the client's stream it has: bytes it acknowledges that we
+// never accepted mean we judged (or are judging) something other than what it received.
+void FlowInspector::on_server_ack(Flow& f, uint32_t ack) {
+  const StreamAssembler& stream = buffers_.at(f.buffer_slot).stream;
+  const int32_t acked = seq_diff(ack, stream.base_seq());
+  if (acked <= 0) return;
+  const uint32_t covered = std::min<uint32_t>(static_cast<uint32_t>(acked), stream.capacity());
+  if (covered > stream.contiguous_length()) f.anomalies.add(Anomaly::kUnseenAcked);
+  if (f.judged && static_cast<uint32_t>(acked) >= f.judged_length) release_buffer(f);
 }
 
 // First-flight flows stay in the order they started holding bytes, so the head of that list is
@@ -280,19 +384,13 @@ void FlowInspector::touch(uint32_t index, uint64_t now_ns) {
 
 void FlowInspector::on_client_data(Flow& f, uint32_t seq, ByteSpan payload, const ParsedPacket& p,
                                    uint64_t now_ns) {
-  // The server accepts only bytes inside the window it advertised; anything beyond is a decoy
-  // (or a broken client) and must not decide what the flow is.
-  if (f.server_ack_valid && f.server_window > 0 &&
-      seq_lt(f.server_ack + f.server_window, seq + static_cast<uint32_t>(payload.size()))) {
-    f.anomalies.add(Anomaly::kOutOfWindow);
-    return;
-  }
   if (f.buffer_slot == kNoSlot) {
     // Without a SYN the stream starts at the first data we see.
     const uint32_t base = f.client_isn_known ? f.client_isn + 1 : seq;
     f.buffer_slot = buffers_.acquire(base);
     if (f.buffer_slot == kNoSlot) {
       ++stats_.first_flight_buffers_exhausted;
+      f.anomalies.add(Anomaly::kBuffersExhausted);
       judge(f, FirstFlightKind::kIncomplete, nullptr, now_ns);
       return;
     }
@@ -313,7 +411,7 @@ void FlowInspector::on_client_data(Flow& f, uint32_t seq, ByteSpan payload, cons
     judge_unfinished(f, now_ns);
     return;
   }
-  try_judge(f, now_ns);
+  if (f.tfo_syn_bytes == 0) try_judge(f, now_ns);  // TFO data waits for the SYN-ACK
 }
 
 // The judged bytes are kept until the server acknowledges them: a client segment that later

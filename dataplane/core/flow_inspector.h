@@ -66,10 +66,16 @@ class FlowInspector {
 
  private:
   bool checksum_trusted(const ParsedPacket& p) const;
+  bool starts_new_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo) const;
   uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                           bool src_is_lo, uint64_t now_ns);
   void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
   void on_udp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
+  void on_client_syn(Flow& f, const ParsedPacket& p, uint64_t now_ns);
+  void on_server_synack(Flow& f, const ParsedPacket& p, uint64_t now_ns);
+  void on_client_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns);
+  void on_server_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns);
+  void on_server_ack(Flow& f, uint32_t ack);
   void on_client_data(Flow& f, uint32_t seq, ByteSpan payload, const ParsedPacket& p,
                       uint64_t now_ns);
   void try_judge(Flow& f, uint64_t now_ns);

@@ -88,9 +88,17 @@ bool parse_tcp_options(ByteSpan options, TcpOptions& out) {
       case 34:  // TCP Fast Open (RFC 7413): empty (cookie request) or a 4-16 byte cookie
         if (len != 2 && (len < 6 || len > 18)) return false;
         out.fast_open = true;
+        out.fast_open_cookie = len > 2;
         break;
       case 254:  // experimental (RFC 6994); 0xF989 is the pre-RFC TFO experiment
-        if (len >= 4 && load_be16(body) == kTfoExperimentMagic) out.fast_open = true;
+        if (len >= 4 && load_be16(body) == kTfoExperimentMagic) {
+          out.fast_open = true;
+          out.fast_open_cookie = len > 4;
+        }
+        break;
+      case 19:  // TCP MD5 signature (RFC 2385)
+      case 29:  // TCP Authentication Option (RFC 5925)
+        out.signature = true;
         break;
       default:
         break;  // unknown kinds are skipped by their length, as a receiver would

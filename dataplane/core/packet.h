@@ -30,6 +30,8 @@ struct TcpOptions {
   uint32_t ts_val = 0;
   uint32_t ts_ecr = 0;
   bool fast_open = false;     // TFO option (kind 34, or experimental 254/0xF989) present
+  bool fast_open_cookie = false;  // ... and it carries a cookie (not just a cookie request)
+  bool signature = false;     // MD5 (19) or TCP-AO (29): a receiver without the key drops it
 };
 
 // How far the L4 checksum could be trusted.

@@ -53,7 +53,7 @@ class Conversation {
   FrameSpec& client_frame() { return c_.frame; }
   FrameSpec& server_frame() { return s_.frame; }
 
-  Bytes syn(Bytes payload = {}, bool tfo = false) {
+  Bytes syn(Bytes payload = {}, bool tfo = false, bool timestamps = false) {
     TcpSpec t = c_;
     t.seq = kClientIsn;
     t.ack = 0;
@@ -61,30 +61,37 @@ class Conversation {
     t.options.mss = 1460;
     t.options.window_scale = 7;
     t.options.sack_permitted = true;
+    if (timestamps) t.options.timestamps = std::make_pair(uint32_t{999}, uint32_t{0});
     if (tfo) t.options.fast_open_cookie = Bytes{1, 2, 3, 4, 5, 6, 7, 8};
     t.payload = std::move(payload);
     return build_tcp_frame(t);
   }
-  Bytes synack(uint16_t window = 65535) {
+  Bytes synack(uint16_t window = 65535, uint32_t syn_data_acked = 0, bool timestamps = false) {
     TcpSpec t = s_;
     t.seq = kServerIsn;
-    t.ack = kClientIsn + 1;
+    t.ack = kClientIsn + 1 + syn_data_acked;
     t.flags = kTcpSyn | kTcpAck;
     t.window = window;
     t.options.mss = 1460;
     t.options.window_scale = 7;
+    if (timestamps) t.options.timestamps = std::make_pair(uint32_t{5000}, uint32_t{999});
     return build_tcp_frame(t);
   }
   Bytes ack() { return client(0, {}, kTcpAck); }
-  // Client bytes at `offset` from the start of its stream.
-  Bytes client(uint32_t offset, Bytes payload, uint8_t flags = kTcpAck | kTcpPsh) {
+  // Client bytes at `offset` from the start of its stream (tsval 0: no timestamp option).
+  TcpSpec client_spec(uint32_t offset, Bytes payload, uint8_t flags, uint32_t tsval) {
     TcpSpec t = c_;
     t.seq = kClientIsn + 1 + offset;
     t.ack = kServerIsn + 1;
     t.flags = flags;
     t.window = 502;
+    if (tsval != 0) t.options.timestamps = std::make_pair(tsval, uint32_t{5000});
     t.payload = std::move(payload);
-    return build_tcp_frame(t);
+    return t;
+  }
+  Bytes client(uint32_t offset, Bytes payload, uint8_t flags = kTcpAck | kTcpPsh,
+               uint32_t tsval = 0) {
+    return build_tcp_frame(client_spec(offset, std::move(payload), flags, tsval));
   }
   Bytes server(uint32_t offset, Bytes payload, uint8_t flags = kTcpAck | kTcpPsh,
                uint32_t client_bytes_acked = 0) {
@@ -255,10 +262,9 @@ TEST_F(FlowInspectorTest, ConflictingRetransmissionBeforeTheVerdict) {
   EXPECT_TRUE(v.anomalies.has(Anomaly::kOverlapConflict));
 }
 
-TEST_F(FlowInspectorTest, ConflictingRetransmissionAfterTheVerdict) {
-  // A whole fake hello with a low TTL goes first (zapret's "fake"): it is judged, but it never
-  // reaches the server, which acknowledges nothing; the real hello follows at the same
-  // sequence numbers. The flow must not end with the decoy's word unchallenged.
+TEST_F(FlowInspectorTest, TtlLimitedFakeHelloIsNotJudged) {
+  // zapret/GoodbyeDPI "fake": a whole hello with another name and a TTL too low to reach the
+  // server goes first at the same sequence numbers, then the real one.
   const Bytes real = hello_records("blocked.example");
   const Bytes decoy = hello_records("allowed.example");
   Conversation c;
@@ -267,10 +273,118 @@ TEST_F(FlowInspectorTest, ConflictingRetransmissionAfterTheVerdict) {
   feed(c.client(0, decoy));
   c.client_frame().ttl = 64;
   feed(c.client(0, real));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "blocked.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kTtlDecoy));
+}
+
+TEST_F(FlowInspectorTest, ConflictingRetransmissionAfterTheVerdict) {
+  // A fake we cannot tell from the real thing by its headers is judged; the real hello follows
+  // at the same sequence numbers before the server acknowledged anything. The flow must not end
+  // with the decoy's word unchallenged.
+  const Bytes real = hello_records("blocked.example");
+  const Bytes decoy = hello_records("allowed.example");
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, decoy));
+  feed(c.client(0, real));
   inspector_->close_some(now_, UINT32_MAX);
   auto closes = sink_.of(AuditKind::kClose);
   ASSERT_EQ(closes.size(), 1u);
   EXPECT_TRUE(closes[0].anomalies.has(Anomaly::kOverlapConflict));
+}
+
+TEST_F(FlowInspectorTest, FakesTheServerWouldDropAreNotTruth) {
+  // Each fake carries a decoy hello; the real hello follows. zapret's fooling methods.
+  const std::vector<std::pair<const char*, Anomaly>> names = {
+      {"md5sig", Anomaly::kSignatureDecoy}, {"badack", Anomaly::kBadAck},
+      {"noack", Anomaly::kBadAck}, {"oldts", Anomaly::kPawsDecoy}};
+  for (const auto& [name, expected] : names) {
+    sink_.events.clear();
+    make();
+    Conversation c;
+    feed(c.syn(Bytes{}, false, /*timestamps=*/true));
+    feed(c.synack(65535, 0, /*timestamps=*/true));
+    feed(c.client(0, {}, kTcpAck, /*tsval=*/1000));
+    TcpSpec fake = c.client_spec(0, hello_records("allowed.example"), kTcpAck | kTcpPsh, 1001);
+    const std::string n = name;
+    if (n == "md5sig") fake.options.raw = Bytes{19, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (n == "badack") fake.ack -= 66000;
+    if (n == "noack") fake.flags = kTcpPsh;
+    if (n == "oldts") fake.options.timestamps = std::make_pair(uint32_t{10}, uint32_t{0});
+    feed(build_tcp_frame(fake));
+    feed(c.client(0, hello_records("blocked.example"), kTcpAck | kTcpPsh, 1002));
+    auto v = only_verdict();
+    EXPECT_EQ(sni_of(v), "blocked.example") << name;
+    EXPECT_TRUE(v.anomalies.has(expected)) << name;
+  }
+}
+
+TEST_F(FlowInspectorTest, FakeSynWithAnotherIsnIsOverruledByTheSynAck) {
+  // A fake SYN (never reaching the server) sets another ISN, and a fake hello follows in that
+  // sequence space; the server's SYN-ACK acknowledges the real SYN's ISN.
+  Conversation c;
+  TcpSpec fake_syn = c.client_spec(0, {}, kTcpSyn, 0);
+  fake_syn.seq = Conversation::kClientIsn + 60000;
+  feed(build_tcp_frame(fake_syn));
+  feed(c.syn());
+  feed(c.synack());
+  feed(c.ack());
+  TcpSpec fake_hello = c.client_spec(0, hello_records("allowed.example"), kTcpAck | kTcpPsh, 0);
+  fake_hello.seq = Conversation::kClientIsn + 60001;
+  feed(build_tcp_frame(fake_hello));
+  feed(c.client(0, hello_records("blocked.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "blocked.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kIsnMismatch) || v.anomalies.has(Anomaly::kOutOfWindow));
+}
+
+TEST_F(FlowInspectorTest, RstOutsideTheWindowDoesNotEndTheFlow) {
+  Conversation c;
+  feed(c.handshake());
+  TcpSpec rst = c.client_spec(0, {}, kTcpRst, 0);
+  rst.seq += 5'000'000;
+  feed(build_tcp_frame(rst));
+  feed(c.client(0, hello_records("after-rst.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "after-rst.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kRstIgnored));
+}
+
+TEST_F(FlowInspectorTest, ServerDataOutsideItsStreamIsNotServerFirst) {
+  Conversation c;
+  feed(c.handshake());
+  const std::string banner = "SSH-2.0-spoofed\r\n";
+  feed(c.server(70000, Bytes(banner.begin(), banner.end())));
+  feed(c.client(0, hello_records("spoof.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kTls);
+  EXPECT_EQ(sni_of(v), "spoof.example");
+}
+
+TEST_F(FlowInspectorTest, NewConnectionOnTheSameFourTuple) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("first.example")));
+  const uint32_t sent = static_cast<uint32_t>(hello_records("first.example").size());
+  feed(c.client(sent, {}, kTcpAck | kTcpFin));
+  feed(c.server(0, {}, kTcpAck | kTcpFin, sent + 1));
+  TcpSpec syn2 = c.client_spec(0, {}, kTcpSyn, 0);
+  syn2.seq = Conversation::kClientIsn + 1'000'000;
+  feed(build_tcp_frame(syn2));
+  inspector_->close_some(now_, UINT32_MAX);
+  EXPECT_EQ(sink_.of(AuditKind::kClose).size(), 2u) << "the old flow ended, a new one began";
+}
+
+TEST_F(FlowInspectorTest, ServerAckOfBytesNeverSeenIsReported) {
+  Conversation c;
+  feed(c.handshake());
+  const Bytes hello = hello_records("partial.example");
+  feed(c.client(0, slice(hello, 0, 100)));
+  feed(c.server(0, {}, kTcpAck, static_cast<uint32_t>(hello.size())));  // acks it all
+  feed(c.client(100, slice(hello, 100, hello.size())));
+  auto v = only_verdict();
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kUnseenAcked));
 }
 
 TEST_F(FlowInspectorTest, BytesAcknowledgedByTheServerEndTheCheck) {
@@ -327,12 +441,26 @@ TEST_F(FlowInspectorTest, SynPayloadWithoutFastOpenIsADecoy) {
   EXPECT_TRUE(v.anomalies.has(Anomaly::kSynPayload));
 }
 
-TEST_F(FlowInspectorTest, SynPayloadWithFastOpenIsTheFirstFlight) {
+TEST_F(FlowInspectorTest, SynPayloadWithFastOpenIsTheFirstFlightOnceAcknowledged) {
+  const Bytes hello = hello_records("tfo.example");
   Conversation c;
-  feed(c.syn(hello_records("tfo.example"), /*tfo=*/true));
+  feed(c.syn(hello, /*tfo=*/true));
+  EXPECT_TRUE(sink_.of(AuditKind::kVerdict).empty()) << "not judged before the SYN-ACK";
+  feed(c.synack(65535, static_cast<uint32_t>(hello.size())));
   auto v = only_verdict();
   EXPECT_EQ(sni_of(v), "tfo.example");
   EXPECT_FALSE(v.anomalies.has(Anomaly::kSynPayload));
+}
+
+TEST_F(FlowInspectorTest, FastOpenDataTheServerRefusedIsNotTruth) {
+  Conversation c;
+  feed(c.syn(hello_records("decoy.example"), /*tfo=*/true));
+  feed(c.synack());  // acknowledges only the SYN
+  feed(c.ack());
+  feed(c.client(0, hello_records("real.example")));
+  auto v = only_verdict();
+  EXPECT_EQ(sni_of(v), "real.example");
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kSynPayload));
 }
 
 TEST_F(FlowInspectorTest, DataBeyondTheServerWindowIsIgnored) {

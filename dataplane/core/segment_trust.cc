@@ -1,0 +1,58 @@
+#include "dataplane/core/segment_trust.h"
+
+#include "dataplane/core/stream_assembler.h"
+
+namespace sluice {
+namespace {
+
+// Shared by both directions: checks that do not depend on sequence space.
+SegmentTrust common_checks(const ParsedPacket& p, uint8_t handshake_ttl, bool signature_allowed) {
+  // A fake that must die before the server (zapret/GoodbyeDPI "ttl" fakes) carries a lower TTL
+  // than the endpoint's own packets, which all travel the same path.
+  if (handshake_ttl != 0 && p.ttl < handshake_ttl) return SegmentTrust::refuse(Anomaly::kTtlDecoy);
+  // A receiver without the MD5/AO key drops signed segments: zapret's "md5sig" fakes.
+  if (p.tcp_options.signature && !signature_allowed)
+    return SegmentTrust::refuse(Anomaly::kSignatureDecoy);
+  return SegmentTrust::ok();
+}
+
+}  // namespace
+
+SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p) {
+  if (SegmentTrust t = common_checks(p, f.client_ttl, f.client_signature); !t.accept) return t;
+  if (p.tcp_flags & kTcpRst) return SegmentTrust::ok();  // rst_in_window() decides
+  if (f.saw_server_synack) {
+    // After the handshake every segment must carry an ACK of data the server really sent
+    // (Linux drops both the ACK-less segment and the "ACK of unsent data"): zapret's badack.
+    if (!(p.tcp_flags & kTcpAck)) return SegmentTrust::refuse(Anomaly::kBadAck);
+    if (seq_lt(p.ack, f.server_isn + 1) || seq_lt(f.server_snd_max, p.ack))
+      return SegmentTrust::refuse(Anomaly::kBadAck);
+  }
+  // PAWS (RFC 7323 5): a timestamp older than one already accepted is dropped.
+  if (f.timestamps && p.tcp_options.has_timestamps && seq_lt(p.tcp_options.ts_val, f.client_ts_recent))
+    return SegmentTrust::refuse(Anomaly::kPawsDecoy);
+  // Data beyond the right edge of the server's window is not accepted (also in a zero window).
+  if (f.server_ack_valid &&
+      seq_lt(f.server_ack + f.server_window, p.seq + static_cast<uint32_t>(p.payload.size())))
+    return SegmentTrust::refuse(Anomaly::kOutOfWindow);
+  return SegmentTrust::ok();
+}
+
+SegmentTrust server_segment_trust(const Flow& f, const ParsedPacket& p) {
+  if (SegmentTrust t = common_checks(p, f.server_ttl, f.client_signature); !t.accept) return t;
+  if (p.tcp_flags & kTcpRst) return SegmentTrust::ok();  // rst_in_window() decides
+  if (f.client_ack_valid &&
+      seq_lt(f.client_ack + f.client_window, p.seq + static_cast<uint32_t>(p.payload.size())))
+    return SegmentTrust::refuse(Anomaly::kOutOfWindow);
+  return SegmentTrust::ok();
+}
+
+bool rst_in_window(const Flow& f, const ParsedPacket& p, bool from_client) {
+  const bool known = from_client ? f.server_ack_valid : f.client_ack_valid;
+  if (!known) return true;  // nothing to hold it to (e.g. a refused SYN)
+  const uint32_t left = from_client ? f.server_ack : f.client_ack;
+  const uint32_t window = from_client ? f.server_window : f.client_window;
+  return seq_leq(left, p.seq) && seq_leq(p.seq, left + (window == 0 ? 1 : window));
+}
+
+}  // namespace sluice

@@ -36,10 +36,11 @@ constexpr uint16_t kExtEch = 0xfe0d;
 
 // Checks as much of a handshake record header as is available (fewer than 5 bytes at the end of
 // the stream are checked byte by byte, so a bad prefix is caught without waiting).
+// Servers check only the major version of a record (OpenSSL and BoringSSL accept 0x0305 or
+// 0x03ff on the first record), so any 3.x is a hello here too; an unusual minor is flagged.
 bool handshake_header_prefix_ok(const uint8_t* p, size_t n) {
   if (n >= 1 && p[0] != kContentHandshake) return false;
   if (n >= 2 && p[1] != 3) return false;
-  if (n >= 3 && p[2] > 4) return false;
   return true;
 }
 
@@ -52,7 +53,6 @@ bool looks_like_records(ByteSpan rest) {
     size_t n = std::min(rest.size() - pos, kRecordHeader);
     if (p[0] < 20 || p[0] > 24) return false;
     if (n >= 2 && p[1] != 3) return false;
-    if (n >= 3 && p[2] > 4) return false;
     if (n < kRecordHeader) return true;
     size_t len = load_be16(p + 3);
     if (len > kMaxCipherRecord) return false;
@@ -87,7 +87,10 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
       // Another content type (alert, CCS, data) before the hello is complete.
       return pos == 0 ? HelloStatus::kNotTls : HelloStatus::kMalformed;
     }
-    if (pos == 0) info.record_version = load_be16(p + 1);
+    if (pos == 0) {
+      info.record_version = load_be16(p + 1);
+      if (p[2] > 4) info.anomalies.add(Anomaly::kTlsRecordVersion);
+    }
     size_t len = load_be16(p + 3);
     if (len > kMaxPlainRecord) return HelloStatus::kMalformed;
     ++f.records;

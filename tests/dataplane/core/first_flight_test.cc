@@ -30,7 +30,9 @@ TEST(FirstFlightTest, TlsRecords) {
   for (char minor = 0; minor <= 4; ++minor) {
     EXPECT_EQ(guess(std::string("\x16\x03", 2) + minor), FlightGuess::kTls);
   }
-  EXPECT_EQ(guess("\x16\x03\x05"), FlightGuess::kNonTls);
+  // Servers accept any 3.x record version on the first record, so it is TLS to us too.
+  EXPECT_EQ(guess("\x16\x03\x05"), FlightGuess::kTls);
+  EXPECT_EQ(guess("\x16\x03\xff"), FlightGuess::kTls);
   EXPECT_EQ(guess("\x16\x02\x01"), FlightGuess::kNonTls);
   EXPECT_EQ(guess("\x17\x03\x03"), FlightGuess::kNonTls);
   EXPECT_EQ(guess("\x16"), FlightGuess::kNeedMore);

@@ -62,6 +62,22 @@ FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
       fragments_(config.ip_reassembly),
       hello_scratch_(config.first_flight_byte_cap) {
   parse_options_.verify_checksums = config.checksum_mode != ChecksumMode::kOff;
+  parse_options_.verify_l4_checksums = false;  // checked below, only where it matters
+}
+
+// Whether this packet can still change what we know about its flow's first flight. Once a flow
+// is judged and the judged bytes are acknowledged, only SYN, FIN and RST matter; everything
+// else is counted and forwarded without checksum or sequence work (the bulk of a busy link).
+bool FlowInspector::still_watching(const Flow& f, const ParsedPacket& p) {
+  if (tracking_sequence_space(f)) return true;
+  return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst));
+}
+
+void FlowInspector::check_checksum(ParsedPacket& p) {
+  if (config_.checksum_mode == ChecksumMode::kOff || p.l4_checksum != ChecksumState::kUnchecked)
+    return;
+  p.l4_checksum = check_l4_checksum(p);
+  if (p.l4_checksum == ChecksumState::kOffloadPartial) ++stats_.checksum_offload_seen;
 }
 
 bool FlowInspector::checksum_trusted(const ParsedPacket& p) const {
@@ -117,14 +133,14 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
       return PacketAction::kDrop;
   }
 
-  if (p.l4_checksum == ChecksumState::kOffloadPartial) ++stats_.checksum_offload_seen;
-
   bool src_is_lo = true;
   const FlowKey key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
                                     p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, src_is_lo);
   const uint64_t hash = hash_flow_key(key);
   uint32_t index = flows_.find(key, hash);
-  if (index != kNoFlow && starts_new_connection(flows_.at(index), p, src_is_lo)) {
+  const bool watching = index == kNoFlow || still_watching(flows_.at(index), p);
+  if (watching) check_checksum(p);
+  if (index != kNoFlow && watching && starts_new_connection(flows_.at(index), p, src_is_lo)) {
     const Flow& old = flows_.at(index);
     close_flow(index, old.client_fin && old.server_fin ? CloseReason::kFin : CloseReason::kReused,
                now_ns);
@@ -145,7 +161,10 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
     f.bytes_to_client += frame.size();
   }
   if (reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
-
+  if (!watching) {
+    touch(index, now_ns);
+    return PacketAction::kForward;
+  }
   if (p.l4_protocol == kTcp) {
     on_tcp(index, p, from_client, now_ns);
   } else {

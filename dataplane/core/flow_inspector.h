@@ -66,6 +66,8 @@ class FlowInspector {
 
  private:
   bool checksum_trusted(const ParsedPacket& p) const;
+  static bool still_watching(const Flow& f, const ParsedPacket& p);
+  void check_checksum(ParsedPacket& p);
   bool starts_new_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo) const;
   uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                           bool src_is_lo, uint64_t now_ns);

@@ -108,6 +108,22 @@ bool parse_tcp_options(ByteSpan options, TcpOptions& out) {
   return true;
 }
 
+}  // namespace
+
+ChecksumState check_l4_checksum(const ParsedPacket& p) {
+  if (p.l4_protocol == kProtoTcp && p.l4.size() >= 20)
+    return classify_checksum(p, kProtoTcp, p.l4, load_be16(p.l4.data() + 16));
+  if (p.l4_protocol != kProtoUdp || p.l4.size() < 8) return ChecksumState::kUnchecked;
+  const uint16_t stored = load_be16(p.l4.data() + 6);
+  if (stored == 0) {
+    // IPv4: "no checksum". IPv6 forbids it (RFC 8200 8.1) and receivers drop it.
+    return p.ip_version == 4 ? ChecksumState::kUnchecked : ChecksumState::kInvalid;
+  }
+  return classify_checksum(p, kProtoUdp, p.l4, stored);
+}
+
+namespace {
+
 ParseResult parse_tcp(ByteSpan segment, const ParseOptions& options, ParsedPacket& out) {
   if (segment.size() < 20) return malformed(Malformed::kTcpTruncated);
   const uint8_t* h = segment.data();
@@ -129,10 +145,9 @@ ParseResult parse_tcp(ByteSpan segment, const ParseOptions& options, ParsedPacke
   if (!parse_tcp_options(segment.subspan(20, header_len - 20), out.tcp_options)) {
     return malformed(Malformed::kTcpBadOptions);
   }
+  out.l4 = segment;
   out.payload = segment.subspan(header_len);
-  if (options.verify_checksums) {
-    out.l4_checksum = classify_checksum(out, kProtoTcp, segment, load_be16(h + 16));
-  }
+  if (options.verify_checksums && options.verify_l4_checksums) out.l4_checksum = check_l4_checksum(out);
   return status(ParseStatus::kOk);
 }
 
@@ -145,16 +160,9 @@ ParseResult parse_udp(ByteSpan datagram, const ParseOptions& options, ParsedPack
   datagram = datagram.first(length);
   out.src_port = load_be16(h);
   out.dst_port = load_be16(h + 2);
+  out.l4 = datagram;
   out.payload = datagram.subspan(8);
-  uint16_t stored = load_be16(h + 6);
-  if (options.verify_checksums) {
-    if (stored == 0) {
-      // IPv4: "no checksum". IPv6 forbids it (RFC 8200 8.1) and receivers drop it.
-      out.l4_checksum = out.ip_version == 4 ? ChecksumState::kUnchecked : ChecksumState::kInvalid;
-    } else {
-      out.l4_checksum = classify_checksum(out, kProtoUdp, datagram, stored);
-    }
-  }
+  if (options.verify_checksums && options.verify_l4_checksums) out.l4_checksum = check_l4_checksum(out);
   return status(ParseStatus::kOk);
 }
 

@@ -74,6 +74,7 @@ struct ParsedPacket {
   uint16_t urgent_pointer = 0;
   TcpOptions tcp_options;
   ChecksumState l4_checksum = ChecksumState::kUnchecked;
+  ByteSpan l4;              // the whole TCP segment / UDP datagram (header and payload)
   ByteSpan payload;         // L4 payload, IP padding removed
 };
 
@@ -91,8 +92,15 @@ struct ParseResult {
 };
 
 struct ParseOptions {
-  bool verify_checksums = true;  // IPv4 header and L4 checksums
+  bool verify_checksums = true;     // IPv4 header and L4 checksums
+  // With false, the L4 checksum is left kUnchecked for the caller to check with
+  // check_l4_checksum() only where it matters: most packets of a busy link belong to flows whose
+  // first flight is long judged, and summing 1.5 KB for them would be wasted work.
+  bool verify_l4_checksums = true;
 };
+
+// Classifies the TCP/UDP checksum of a packet parsed with status kOk (its `l4` span).
+ChecksumState check_l4_checksum(const ParsedPacket& p);
 
 // Parses an Ethernet frame.
 ParseResult parse_frame(ByteSpan frame, const ParseOptions& options, ParsedPacket& out);

@@ -20,7 +20,7 @@ SegmentTrust common_checks(const ParsedPacket& p, uint8_t handshake_ttl, bool si
 
 SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p) {
   if (SegmentTrust t = common_checks(p, f.client_ttl, f.client_signature); !t.accept) return t;
-  if (p.tcp_flags & kTcpRst) return SegmentTrust::ok();  // rst_in_window() decides
+  if ((p.tcp_flags & kTcpRst) || !tracking_sequence_space(f)) return SegmentTrust::ok();
   if (f.saw_server_synack) {
     // After the handshake every segment must carry an ACK of data the server really sent
     // (Linux drops both the ACK-less segment and the "ACK of unsent data"): zapret's badack.
@@ -40,7 +40,7 @@ SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p) {
 
 SegmentTrust server_segment_trust(const Flow& f, const ParsedPacket& p) {
   if (SegmentTrust t = common_checks(p, f.server_ttl, f.client_signature); !t.accept) return t;
-  if (p.tcp_flags & kTcpRst) return SegmentTrust::ok();  // rst_in_window() decides
+  if ((p.tcp_flags & kTcpRst) || !tracking_sequence_space(f)) return SegmentTrust::ok();
   if (f.client_ack_valid &&
       seq_lt(f.client_ack + f.client_window, p.seq + static_cast<uint32_t>(p.payload.size())))
     return SegmentTrust::refuse(Anomaly::kOutOfWindow);
@@ -48,6 +48,7 @@ SegmentTrust server_segment_trust(const Flow& f, const ParsedPacket& p) {
 }
 
 bool rst_in_window(const Flow& f, const ParsedPacket& p, bool from_client) {
+  if (!tracking_sequence_space(f)) return true;  // windows are no longer tracked
   const bool known = from_client ? f.server_ack_valid : f.client_ack_valid;
   if (!known) return true;  // nothing to hold it to (e.g. a refused SYN)
   const uint32_t left = from_client ? f.server_ack : f.client_ack;

@@ -19,6 +19,11 @@ struct SegmentTrust {
   static SegmentTrust refuse(Anomaly why) { return {false, why}; }
 };
 
+// Sequence numbers, acknowledgements and windows are tracked only while the first flight is
+// watched (not judged yet, or judged bytes not yet acknowledged); afterwards they are stale, and
+// only the checks that need no sequence state apply.
+inline bool tracking_sequence_space(const Flow& f) { return !f.judged || f.buffer_slot != kNoSlot; }
+
 // A non-SYN segment from the client, as the server would see it after the handshake.
 SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p);
 

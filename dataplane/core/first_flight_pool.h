@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "dataplane/core/flow.h"
@@ -17,6 +18,7 @@ class FirstFlightPool {
   struct Slot {
     StreamAssembler stream;
     uint32_t parse_at = 0;  // contiguous length at which a new parse attempt is worth it
+    uint32_t scanned = 0;   // bytes already searched for the end of an HTTP request head
   };
 
   FirstFlightPool(uint32_t slots, uint32_t byte_cap);
@@ -26,13 +28,16 @@ class FirstFlightPool {
   void release(uint32_t slot);
   Slot& at(uint32_t slot) { return slots_[slot]; }
   uint32_t in_use() const { return in_use_; }
+  uint32_t capacity() const { return static_cast<uint32_t>(slots_.size()); }
   uint32_t byte_cap() const { return byte_cap_; }
 
  private:
   uint32_t byte_cap_;
   uint32_t words_per_slot_;
-  std::vector<uint8_t> bytes_;
-  std::vector<uint64_t> seen_;
+  // Not zero-filled: a slot's bitmap is cleared when it is handed out, and its bytes are only
+  // read where the bitmap says they were written. Untouched slots cost no page faults.
+  std::unique_ptr<uint8_t[]> bytes_;
+  std::unique_ptr<uint64_t[]> seen_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   uint32_t in_use_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "dataplane/core/segment_trust.h"
 
@@ -40,6 +41,12 @@ bool is_tls_port(uint16_t port) {
   }
 }
 
+// CRLF CRLF, or bare LF LF as servers also accept.
+bool contains_head_end(ByteSpan bytes) {
+  const std::string_view s = as_string_view(bytes);
+  return s.find("\r\n\r\n") != std::string_view::npos || s.find("\n\n") != std::string_view::npos;
+}
+
 bool looks_like_quic_long_header(ByteSpan payload) {
   // Long header form bit and fixed bit set, and a version field (RFC 9000 17.2).
   return payload.size() >= 7 && (payload[0] & 0xc0) == 0xc0;
@@ -57,7 +64,8 @@ void copy_name(std::array<char, N>& dst, std::string_view src) {
 FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
     : config_(config),
       sink_(sink),
-      flows_(config.flow_capacity),
+      flows_(config.flow_capacity, config.flow_hash_seed != 0 ? config.flow_hash_seed
+                                                             : std::random_device{}() | (uint64_t{std::random_device{}()} << 32)),
       buffers_(config.first_flight_buffers, config.first_flight_byte_cap),
       fragments_(config.ip_reassembly),
       hello_scratch_(config.first_flight_byte_cap) {
@@ -136,7 +144,7 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
   bool src_is_lo = true;
   const FlowKey key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
                                     p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, src_is_lo);
-  const uint64_t hash = hash_flow_key(key);
+  const uint64_t hash = flows_.hash(key);
   uint32_t index = flows_.find(key, hash);
   const bool watching = index == kNoFlow || still_watching(flows_.at(index), p);
   if (watching) check_checksum(p);
@@ -457,6 +465,15 @@ void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
       judge(f, FirstFlightKind::kNonTls, nullptr, now_ns);
       return;
     case FlightGuess::kHttp: {
+      // Wait for the end of the request head, looking only at bytes not looked at before, so a
+      // head sent a byte at a time costs linear work.
+      const size_t from = slot.scanned > 3 ? slot.scanned - 3 : 0;
+      const bool head_ended = contains_head_end(stream.subspan(from));
+      slot.scanned = static_cast<uint32_t>(stream.size());
+      if (!head_ended && !at_cap) {
+        slot.parse_at = static_cast<uint32_t>(stream.size() + 1);
+        return;
+      }
       char host[kMaxSniLength + 1];
       uint16_t host_length = 0;
       const HttpHostStatus s = find_http_host(stream, host, host_length);
@@ -510,6 +527,10 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   if (hello) f.anomalies.merge(hello->anomalies);
   f.judged_length =
       f.buffer_slot != kNoSlot ? buffers_.at(f.buffer_slot).stream.contiguous_length() : 0;
+  // Keeping judged bytes until the server acknowledges them is a check, not a need: under
+  // pressure (a quarter of the pool left) the buffer goes back at once, so flows that never get
+  // an acknowledgement cannot starve new first flights.
+  if (buffers_.in_use() * 4 > buffers_.capacity() * 3) release_buffer(f);
   ++stats_.first_flights_judged;
 
   fill_event_header(f, AuditKind::kVerdict, now_ns);
@@ -600,11 +621,12 @@ TimeoutClass FlowInspector::class_of(const Flow& f) const {
   return TimeoutClass::kHandshake;
 }
 
-void FlowInspector::expire(uint64_t now_ns) {
+uint32_t FlowInspector::expire(uint64_t now_ns, uint32_t max_flows) {
   fragments_.expire(now_ns, stats_);
+  uint32_t done = 0;
   // First flights past their time cap: judged as incomplete, the flow lives on.
-  for (uint32_t i = flows_.oldest(TimeoutClass::kFirstFlight); i != kNoFlow;
-       i = flows_.oldest(TimeoutClass::kFirstFlight)) {
+  for (uint32_t i = flows_.oldest(TimeoutClass::kFirstFlight); i != kNoFlow && done < max_flows;
+       i = flows_.oldest(TimeoutClass::kFirstFlight), ++done) {
     Flow& f = flows_.at(i);
     if (now_ns - f.first_payload_ns <= config_.first_flight_time_cap_ns) break;
     f.anomalies.add(Anomaly::kFirstFlightTimeout);
@@ -614,13 +636,15 @@ void FlowInspector::expire(uint64_t now_ns) {
   for (uint8_t c = 0; c < static_cast<uint8_t>(TimeoutClass::kCount); ++c) {
     const auto cls = static_cast<TimeoutClass>(c);
     const uint64_t timeout = config_.timeouts.of(cls);
-    for (uint32_t i = flows_.oldest(cls); i != kNoFlow; i = flows_.oldest(cls)) {
+    for (uint32_t i = flows_.oldest(cls); i != kNoFlow && done < max_flows;
+         i = flows_.oldest(cls), ++done) {
       const Flow& f = flows_.at(i);
       if (now_ns - f.last_ns <= timeout) break;
       close_flow(i, (f.client_fin && f.server_fin) ? CloseReason::kFin : CloseReason::kIdle,
                  now_ns);
     }
   }
+  return done;
 }
 
 uint32_t FlowInspector::close_some(uint64_t now_ns, uint32_t max_flows) {

@@ -31,6 +31,7 @@ enum class ChecksumMode : uint8_t { kOn, kAuto, kOff };
 struct InspectorConfig {
   uint16_t worker_id = 0;
   uint32_t flow_capacity = 65536;
+  uint64_t flow_hash_seed = 0;  // 0: a random seed per inspector
   uint32_t first_flight_buffers = 4096;
   uint32_t first_flight_byte_cap = 16384;
   uint64_t first_flight_time_cap_ns = 5'000'000'000ULL;
@@ -52,8 +53,10 @@ class FlowInspector {
   PacketAction on_frame(ByteSpan frame, uint64_t now_ns);
 
   // Timers: first-flight time cap, idle timeouts, fragment timeouts. Call every loop iteration
-  // or so; cost is proportional to what expires.
-  void expire(uint64_t now_ns);
+  // or so; it handles at most `max_flows` flows (so one call never floods the audit ring after
+  // a quiet spell) and returns how many it handled.
+  static constexpr uint32_t kExpireBatch = 128;
+  uint32_t expire(uint64_t now_ns, uint32_t max_flows = kExpireBatch);
 
   // Ends up to `max_flows` flows (judging any first flight still open as incomplete), e.g. at
   // the end of a capture or on shutdown; returns how many remain. Bounded so the caller can

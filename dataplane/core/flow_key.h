@@ -35,11 +35,23 @@ struct FlowKey {
     return k;
   }
 
-  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+  // Compared as 64-bit words: this runs for every packet, and the defaulted comparison goes
+  // through memcmp per array.
+  friend bool operator==(const FlowKey& a, const FlowKey& b) {
+    uint64_t x[4], y[4];
+    std::memcpy(x, a.lo.ip.bytes.data(), 16);
+    std::memcpy(x + 2, a.hi.ip.bytes.data(), 16);
+    std::memcpy(y, b.lo.ip.bytes.data(), 16);
+    std::memcpy(y + 2, b.hi.ip.bytes.data(), 16);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0 &&
+           a.lo.port == b.lo.port && a.hi.port == b.hi.port && a.vlan == b.vlan &&
+           a.protocol == b.protocol;
+  }
 };
 
-// Symmetric by construction (the key is canonical). A 64-bit mix of the key's words.
-inline uint64_t hash_flow_key(const FlowKey& k) {
+// Symmetric by construction (the key is canonical). A 64-bit mix of the key's words, keyed by a
+// per-process random seed so that nobody can compute, offline, 5-tuples that share a bucket.
+inline uint64_t hash_flow_key(const FlowKey& k, uint64_t seed = 0) {
   auto mix = [](uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     return h * 0xff51afd7ed558ccdULL;
@@ -47,7 +59,7 @@ inline uint64_t hash_flow_key(const FlowKey& k) {
   uint64_t w[4];
   std::memcpy(w, k.lo.ip.bytes.data(), 16);
   std::memcpy(w + 2, k.hi.ip.bytes.data(), 16);
-  uint64_t h = 0x243f6a8885a308d3ULL;
+  uint64_t h = 0x243f6a8885a308d3ULL ^ seed;
   for (uint64_t v : w) h = mix(h, v);
   h = mix(h, (uint64_t{k.lo.port} << 32) | (uint64_t{k.hi.port} << 16) | k.protocol);
   h = mix(h, k.vlan);

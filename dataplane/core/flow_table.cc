@@ -1,6 +1,9 @@
 #include "dataplane/core/flow_table.h"
 
 #include <bit>
+#include <memory>
+#include <new>
+#include <type_traits>
 
 namespace sluice {
 
@@ -21,16 +24,19 @@ uint64_t FlowTimeouts::of(TimeoutClass c) const {
   return udp_ns;
 }
 
-FlowTable::FlowTable(uint32_t capacity) : flows_(capacity == 0 ? 1 : capacity) {
+static_assert(std::is_trivially_destructible_v<Flow>, "flows are reused without destruction");
+
+FlowTable::FlowTable(uint32_t capacity, uint64_t seed)
+    : flows_(std::allocator<Flow>().allocate(capacity == 0 ? 1 : capacity)),
+      capacity_(capacity == 0 ? 1 : capacity),
+      seed_(seed) {
   // Two buckets per flow keeps chains short at full load.
-  const uint64_t buckets = std::bit_ceil(uint64_t{flows_.size()} * 2);
+  const uint64_t buckets = std::bit_ceil(uint64_t{capacity_} * 2);
   buckets_.assign(buckets, kNoFlow);
   bucket_mask_ = buckets - 1;
-  // Free list threaded through hash_next.
-  for (uint32_t i = 0; i < flows_.size(); ++i)
-    flows_[i].hash_next = i + 1 < flows_.size() ? i + 1 : kNoFlow;
-  free_head_ = 0;
 }
+
+FlowTable::~FlowTable() { std::allocator<Flow>().deallocate(flows_, capacity_); }
 
 uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const {
   for (uint32_t i = buckets_[bucket_of(hash)]; i != kNoFlow; i = flows_[i].hash_next)
@@ -39,11 +45,16 @@ uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const {
 }
 
 uint32_t FlowTable::insert(const FlowKey& key, uint64_t hash, uint64_t now_ns) {
-  if (free_head_ == kNoFlow) return kNoFlow;
-  const uint32_t index = free_head_;
-  free_head_ = flows_[index].hash_next;
-  Flow& f = flows_[index];
-  f = Flow{};
+  uint32_t index;
+  if (free_head_ != kNoFlow) {
+    index = free_head_;
+    free_head_ = flows_[index].hash_next;
+  } else if (never_used_ < capacity_) {
+    index = never_used_++;
+  } else {
+    return kNoFlow;
+  }
+  Flow& f = *new (&flows_[index]) Flow{};
   f.key = key;
   f.in_use = true;
   f.first_ns = f.last_ns = now_ns;
@@ -65,7 +76,7 @@ void FlowTable::touch(uint32_t index, TimeoutClass cls, uint64_t now_ns) {
 
 void FlowTable::remove(uint32_t index) {
   Flow& f = flows_[index];
-  const uint32_t b = bucket_of(hash_flow_key(f.key));
+  const uint32_t b = bucket_of(hash(f.key));
   uint32_t* link = &buckets_[b];
   while (*link != index) link = &flows_[*link].hash_next;
   *link = f.hash_next;

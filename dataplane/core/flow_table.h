@@ -24,8 +24,13 @@ struct FlowTimeouts {
 
 class FlowTable {
  public:
-  // capacity: flows held at most.
-  explicit FlowTable(uint32_t capacity);
+  // capacity: flows held at most. seed keys the hash (see hash_flow_key).
+  explicit FlowTable(uint32_t capacity, uint64_t seed = 0);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  uint64_t hash(const FlowKey& key) const { return hash_flow_key(key, seed_); }
 
   // Returns the index of the flow with this key, or kNoFlow.
   uint32_t find(const FlowKey& key, uint64_t hash) const;
@@ -48,7 +53,7 @@ class FlowTable {
   Flow& at(uint32_t index) { return flows_[index]; }
   const Flow& at(uint32_t index) const { return flows_[index]; }
   uint32_t size() const { return size_; }
-  uint32_t capacity() const { return static_cast<uint32_t>(flows_.size()); }
+  uint32_t capacity() const { return capacity_; }
 
  private:
   struct List {
@@ -59,10 +64,15 @@ class FlowTable {
   void lru_append(uint32_t index, TimeoutClass cls);
   uint32_t bucket_of(uint64_t hash) const { return static_cast<uint32_t>(hash & bucket_mask_); }
 
-  std::vector<Flow> flows_;
+  // Raw storage: a flow is constructed when first inserted, so a large table costs no page
+  // faults until it fills (start-up time, and memory that was configured but is not yet used).
+  Flow* flows_ = nullptr;
+  uint32_t capacity_ = 0;
+  uint32_t never_used_ = 0;  // flows_[never_used_..capacity_) have never been handed out
+  uint64_t seed_ = 0;
   std::vector<uint32_t> buckets_;
   uint64_t bucket_mask_ = 0;
-  uint32_t free_head_ = kNoFlow;
+  uint32_t free_head_ = kNoFlow;  // flows returned by remove(), threaded through hash_next
   uint32_t size_ = 0;
   std::array<List, static_cast<size_t>(TimeoutClass::kCount)> lists_{};
 };

@@ -605,6 +605,45 @@ TEST_F(FlowInspectorTest, PlainHttpOnPort443IsNonTlsWithItsHost) {
   EXPECT_EQ(v.http_host_view(), "tunnel.example");
 }
 
+TEST_F(FlowInspectorTest, PlainHttpHeadSentAByteAtATime) {
+  Conversation c(40000, 80);
+  feed(c.handshake());
+  const std::string req = "GET /x HTTP/1.1\r\nUser-Agent: t\r\nHost: slow.example\r\n\r\n";
+  for (uint32_t i = 0; i < req.size(); ++i) feed(c.client(i, Bytes{static_cast<uint8_t>(req[i])}));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kHttp);
+  EXPECT_EQ(v.http_host_view(), "slow.example");
+}
+
+TEST_F(FlowInspectorTest, ExpiryIsBatchedSoTheAuditRingIsNotFlooded) {
+  for (uint16_t i = 0; i < 300; ++i) {
+    Conversation c(static_cast<uint16_t>(20000 + i));
+    feed(c.handshake());
+    feed(c.client(0, hello_records("batch.example")));
+  }
+  sink_.events.clear();
+  const uint64_t later = now_ + config_.timeouts.established_ns + kSecond;
+  EXPECT_EQ(inspector_->expire(later), FlowInspector::kExpireBatch);
+  EXPECT_EQ(sink_.events.size(), FlowInspector::kExpireBatch);
+  while (inspector_->expire(later) > 0) {
+  }
+  EXPECT_EQ(inspector_->active_flows(), 0u);
+  EXPECT_EQ(sink_.of(AuditKind::kClose).size(), 300u);
+}
+
+TEST_F(FlowInspectorTest, JudgedBytesAreNotKeptWhenThePoolRunsLow) {
+  // 64 buffers: flows whose server never acknowledges keep theirs only while the pool has room.
+  for (uint16_t i = 0; i < 200; ++i) {
+    Conversation c(static_cast<uint16_t>(20000 + i));
+    feed(c.handshake());
+    feed(c.client(0, hello_records("unacked.example")));
+  }
+  EXPECT_LE(inspector_->held_first_flights(), config_.first_flight_buffers * 3 / 4 + 1);
+  EXPECT_EQ(inspector_->stats().first_flight_buffers_exhausted, 0u);
+  inspector_->close_some(now_, UINT32_MAX);
+  for (const auto& v : sink_.of(AuditKind::kVerdict)) EXPECT_EQ(sni_of(v), "unacked.example");
+}
+
 TEST_F(FlowInspectorTest, OtherBytesAreNonTls) {
   Conversation c;
   feed(c.handshake());

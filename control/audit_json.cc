@@ -99,19 +99,23 @@ void append_rfc3339_micros(std::string& out, uint64_t unix_ns) {
   out.append(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
-void append_flow_record(std::string& out, const AuditEvent& verdict, const AuditEvent& close) {
+void append_judgement(std::string& out, const AuditEvent& verdict) {
+  JsonWriter w(out);
+  add_first_flight(w, verdict);
+  w.field("verdict", verdict_name(verdict.verdict));
+  w.field("rule", verdict.rule_view());
+}
+
+void append_flow_record(std::string& out, std::string_view judgement, const AuditEvent& close) {
   std::string time;
   JsonWriter w(out);
   w.begin_object();
   add_time(w, time, "ts", close.start_ns);
   w.field("flow_id", close.flow_id);
   add_endpoints(w, close);
-  add_first_flight(w, verdict);
-  AnomalySet anomalies = verdict.anomalies;
-  anomalies.merge(close.anomalies);
-  add_anomalies(w, anomalies);
-  w.field("verdict", verdict_name(verdict.verdict));
-  w.field("rule", verdict.rule_view());
+  w.raw_members(judgement);
+  // The close event's anomalies include the verdict's: a flow's anomalies only accumulate.
+  add_anomalies(w, close.anomalies);
   add_totals(w, close);
   w.field("close_reason", close_reason_name(close.close_reason));
   w.end_object();

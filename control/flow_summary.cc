@@ -6,20 +6,20 @@
 
 namespace sluice {
 
-void FlowSummary::add(const AuditEvent& verdict, const AuditEvent& close) {
-  ++flows_;
-  ++by_first_flight_[std::string(first_flight_name(verdict.first_flight))];
-  ++by_verdict_[std::string(verdict_name(verdict.verdict))];
-  AnomalySet anomalies = verdict.anomalies;
-  anomalies.merge(close.anomalies);
-  anomalies.for_each([&](Anomaly a) { ++by_anomaly_[std::string(anomaly_name(a))]; });
-  std::string name;
+void FlowSummary::add_verdict(const AuditEvent& verdict) {
+  std::string_view name;
   if (verdict.first_flight == FirstFlightKind::kTls) name = verdict.hello.sni_view();
   if (verdict.http_host_length > 0) name = verdict.http_host_view();
-  if (!name.empty()) {
-    ++with_name_;
-    ++by_name_[name];
-  }
+  if (name.empty()) return;
+  ++with_name_;
+  ++by_name_[std::string(name)];
+}
+
+void FlowSummary::add_close(const AuditEvent& close) {
+  ++flows_;
+  ++by_first_flight_[std::string(first_flight_name(close.first_flight))];
+  ++by_verdict_[std::string(verdict_name(close.verdict))];
+  close.anomalies.for_each([&](Anomaly a) { ++by_anomaly_[std::string(anomaly_name(a))]; });
 }
 
 namespace {

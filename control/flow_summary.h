@@ -13,8 +13,10 @@ namespace sluice {
 
 class FlowSummary {
  public:
-  // Adds one finished flow (its verdict and close events).
-  void add(const AuditEvent& verdict, const AuditEvent& close);
+  // Counts the server name of a judged flow.
+  void add_verdict(const AuditEvent& verdict);
+  // Counts a finished flow: its kind, verdict and anomalies.
+  void add_close(const AuditEvent& close);
 
   // Multi-line text for people. `elapsed_s` is wall time of the run.
   std::string render(const WorkerStats& stats, double elapsed_s, size_t top_names = 10) const;

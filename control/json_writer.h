@@ -31,6 +31,12 @@ class JsonWriter {
   void field_null(std::string_view key);
   // An array element.
   void element(std::string_view value) { comma(); string(value); }
+  // Members written earlier by another JsonWriter (a "key":value,... list without braces).
+  void raw_members(std::string_view members) {
+    if (members.empty()) return;
+    comma();
+    out_ += members;
+  }
 
  private:
   void key(std::string_view k);

@@ -26,8 +26,8 @@ constexpr unsigned kDrainBatch = 256;
 // net_pcap returns an empty burst only at the end of the file; a few in a row to be sure.
 constexpr int kEmptyBurstsAtEnd = 4;
 
-// The management side of a replay: pairs each flow's verdict event with its close event and
-// prints one record per flow.
+// The management side of a replay: keeps each flow's judgement from its verdict event until
+// its close event, and prints one record per flow.
 class ReplayPrinter {
  public:
   ReplayPrinter(bool print_records) : print_records_(print_records) { line_.reserve(2048); }
@@ -39,29 +39,33 @@ class ReplayPrinter {
     }
   }
   const FlowSummary& summary() const { return summary_; }
-  size_t unmatched() const { return verdicts_.size(); }
 
  private:
   void handle(const AuditEvent& e) {
     if (e.kind == AuditKind::kVerdict) {
-      verdicts_[e.flow_id] = e;
+      summary_.add_verdict(e);
+      if (print_records_) append_judgement(judgements_[e.flow_id], e);
       return;
     }
-    auto it = verdicts_.find(e.flow_id);
-    const AuditEvent& verdict = it != verdicts_.end() ? it->second : e;
-    summary_.add(verdict, e);
-    if (print_records_) {
-      line_.clear();
-      append_flow_record(line_, verdict, e);
-      line_ += '\n';
-      std::fwrite(line_.data(), 1, line_.size(), stdout);
+    summary_.add_close(e);
+    if (!print_records_) return;
+    auto it = judgements_.find(e.flow_id);
+    if (it == judgements_.end()) {
+      // The verdict event was lost (counted as audit_dropped): say what the close event knows.
+      it = judgements_.emplace(e.flow_id, std::string()).first;
+      append_judgement(it->second, e);
     }
-    if (it != verdicts_.end()) verdicts_.erase(it);
+    line_.clear();
+    append_flow_record(line_, it->second, e);
+    line_ += '\n';
+    std::fwrite(line_.data(), 1, line_.size(), stdout);
+    judgements_.erase(it);
   }
 
   bool print_records_;
   std::vector<AuditEvent> batch_ = std::vector<AuditEvent>(kDrainBatch);
-  std::unordered_map<uint64_t, AuditEvent> verdicts_;
+  // Open flows' judgements, already as JSON (a few hundred bytes, not the whole event).
+  std::unordered_map<uint64_t, std::string> judgements_;
   FlowSummary summary_;
   std::string line_;
 };

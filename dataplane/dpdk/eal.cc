@@ -2,6 +2,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,21 @@ absl::Status init_eal(const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+// The CPUs this process may run on, as an EAL cpu set ("0,1"): the main lcore floats over them
+// instead of being pinned to CPU 0, so `taskset` and a shared test machine are respected.
+std::string allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return "0";
+  std::string cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    if (!cpus.empty()) cpus += ',';
+    cpus += std::to_string(cpu);
+  }
+  return cpus.empty() ? "0" : cpus;
+}
+
 std::vector<std::string> no_hardware_eal_args(const std::string& program, int memory_mb) {
   return {program,
           "--no-huge",
@@ -36,7 +52,7 @@ std::vector<std::string> no_hardware_eal_args(const std::string& program, int me
           "--no-telemetry",
           "--log-level=*:warning",
           "--lcores",
-          "0@(0-1)"};
+          absl::StrCat("0@(", allowed_cpus(), ")")};
 }
 
 }  // namespace sluice

@@ -39,41 +39,52 @@ StreamAssembler::AddResult StreamAssembler::add(uint32_t seq, ByteSpan payload) 
   }
   result.out_of_order = offset > contiguous_;
 
-  // Walk the segment in runs of seen / unseen bytes: copy unseen runs, compare seen runs.
-  uint32_t i = 0;
-  while (i < length) {
-    const uint32_t at = offset + i;
+  // Walk the segment in runs of seen / unseen bytes: copy unseen runs, compare seen runs. The
+  // common case, the next in-order segment, is a single unseen run.
+  const uint32_t end_offset = offset + static_cast<uint32_t>(length);
+  uint32_t at = offset;
+  while (at < end_offset) {
     const bool seen = is_seen(at);
-    uint32_t run = 1;
-    while (i + run < length && is_seen(at + run) == seen) ++run;
+    const uint32_t run_end = find_bit(at, end_offset, !seen);
+    const uint8_t* src = payload.data() + (at - offset);
     if (seen) {
-      if (std::memcmp(data_.data() + at, payload.data() + i, run) != 0) result.conflict = true;
+      if (std::memcmp(data_.data() + at, src, run_end - at) != 0) result.conflict = true;
     } else {
-      std::memcpy(data_.data() + at, payload.data() + i, run);
-      for (uint32_t k = 0; k < run; ++k) mark_seen(at + k);
-      result.new_bytes += run;
+      std::memcpy(data_.data() + at, src, run_end - at);
+      set_bits(at, run_end);
+      result.new_bytes += run_end - at;
     }
-    i += run;
+    at = run_end;
   }
-  highest_ = std::max(highest_, offset + static_cast<uint32_t>(length));
+  highest_ = std::max(highest_, end_offset);
   advance_contiguous();
   return result;
 }
 
-void StreamAssembler::advance_contiguous() {
-  const uint32_t cap = capacity();
-  while (contiguous_ < cap) {
-    const uint32_t word = contiguous_ >> 6;
-    const uint32_t bit = contiguous_ & 63;
-    const uint64_t unseen_from_here = ~seen_[word] >> bit;
-    if (unseen_from_here == 0) {
-      contiguous_ += 64 - bit;
-      continue;
-    }
-    contiguous_ += static_cast<uint32_t>(std::countr_zero(unseen_from_here));
-    break;
+uint32_t StreamAssembler::find_bit(uint32_t from, uint32_t to, bool value) const {
+  while (from < to) {
+    const uint32_t bit = from & 63;
+    uint64_t word = seen_[from >> 6];
+    if (!value) word = ~word;
+    word >>= bit;
+    if (word != 0) return std::min(to, from + static_cast<uint32_t>(std::countr_zero(word)));
+    from += 64 - bit;
   }
-  contiguous_ = std::min(contiguous_, cap);
+  return to;
+}
+
+void StreamAssembler::set_bits(uint32_t from, uint32_t to) {
+  while (from < to) {
+    const uint32_t bit = from & 63;
+    const uint32_t n = std::min<uint32_t>(64 - bit, to - from);
+    const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
+    seen_[from >> 6] |= mask;
+    from += n;
+  }
+}
+
+void StreamAssembler::advance_contiguous() {
+  contiguous_ = find_bit(contiguous_, capacity(), false);
 }
 
 }  // namespace sluice

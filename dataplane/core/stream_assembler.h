@@ -41,7 +41,9 @@ class StreamAssembler {
 
  private:
   bool is_seen(uint32_t offset) const { return (seen_[offset >> 6] >> (offset & 63)) & 1; }
-  void mark_seen(uint32_t offset) { seen_[offset >> 6] |= uint64_t{1} << (offset & 63); }
+  // First offset in [from, to) whose bit is `value`, or `to`; whole words at a time.
+  uint32_t find_bit(uint32_t from, uint32_t to, bool value) const;
+  void set_bits(uint32_t from, uint32_t to);  // marks [from, to) as seen
   void advance_contiguous();
 
   MutableByteSpan data_;

@@ -30,7 +30,8 @@ struct Flow {
   FlowKey key;
   uint64_t id = 0;
   uint64_t first_ns = 0;
-  uint64_t last_ns = 0;
+  uint64_t last_ns = 0;           // the flow's latest packet
+  uint64_t lru_ns = 0;            // when it was put at the tail of its timeout list
   uint64_t first_payload_ns = 0;  // when the client's first payload byte arrived
 
   bool client_is_lo = true;  // which key endpoint is the client

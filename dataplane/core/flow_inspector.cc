@@ -169,10 +169,7 @@ PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
     f.bytes_to_client += frame.size();
   }
   if (reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
-  if (!watching) {
-    touch(index, now_ns);
-    return PacketAction::kForward;
-  }
+  if (!watching) return PacketAction::kForward;  // last_ns is set; the class cannot change
   if (p.l4_protocol == kTcp) {
     on_tcp(index, p, from_client, now_ns);
   } else {
@@ -397,16 +394,10 @@ void FlowInspector::on_server_ack(Flow& f, uint32_t ack) {
   if (f.judged && static_cast<uint32_t>(acked) >= f.judged_length) release_buffer(f);
 }
 
-// First-flight flows stay in the order they started holding bytes, so the head of that list is
-// always the one whose time cap ends first; every other class is kept in LRU order.
+// Flows stay in their list in the order they entered it: for the first-flight list that is the
+// order their time caps end in.
 void FlowInspector::touch(uint32_t index, uint64_t now_ns) {
-  Flow& f = flows_.at(index);
-  const TimeoutClass cls = class_of(f);
-  if (cls == TimeoutClass::kFirstFlight && f.timeout_class == cls) {
-    f.last_ns = now_ns;
-  } else {
-    flows_.touch(index, cls, now_ns);
-  }
+  flows_.touch(index, class_of(flows_.at(index)), now_ns);
 }
 
 void FlowInspector::on_client_data(Flow& f, uint32_t seq, ByteSpan payload, const ParsedPacket& p,
@@ -515,6 +506,10 @@ void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
 
 void FlowInspector::judge_unfinished(Flow& f, uint64_t now_ns) {
   const bool client_sent = f.buffer_slot != kNoSlot || f.first_payload_ns != 0;
+  // A hello that started but never finished: the flow ended (or the time cap came) first.
+  if (f.buffer_slot != kNoSlot &&
+      guess_first_flight(buffers_.at(f.buffer_slot).stream.contiguous()) == FlightGuess::kTls)
+    f.anomalies.add(Anomaly::kTlsTruncated);
   judge(f, client_sent ? FirstFlightKind::kIncomplete : FirstFlightKind::kNone, nullptr, now_ns);
 }
 
@@ -631,7 +626,9 @@ uint32_t FlowInspector::expire(uint64_t now_ns, uint32_t max_flows) {
     if (now_ns - f.first_payload_ns <= config_.first_flight_time_cap_ns) break;
     f.anomalies.add(Anomaly::kFirstFlightTimeout);
     judge_unfinished(f, now_ns);
-    flows_.touch(i, class_of(f), f.last_ns);  // last_ns stays the time of the last packet
+    const uint64_t last_packet = f.last_ns;
+    flows_.touch(i, class_of(f), now_ns);  // into its new list now...
+    f.last_ns = last_packet;               // ...but its last packet is still the one it had
   }
   for (uint8_t c = 0; c < static_cast<uint8_t>(TimeoutClass::kCount); ++c) {
     const auto cls = static_cast<TimeoutClass>(c);
@@ -639,7 +636,11 @@ uint32_t FlowInspector::expire(uint64_t now_ns, uint32_t max_flows) {
     for (uint32_t i = flows_.oldest(cls); i != kNoFlow && done < max_flows;
          i = flows_.oldest(cls), ++done) {
       const Flow& f = flows_.at(i);
-      if (now_ns - f.last_ns <= timeout) break;
+      if (now_ns - f.lru_ns <= timeout) break;  // every flow behind it was placed later
+      if (now_ns - f.last_ns <= timeout) {
+        flows_.requeue(i, now_ns);  // active since it was placed: a second chance
+        continue;
+      }
       close_flow(i, (f.client_fin && f.server_fin) ? CloseReason::kFin : CloseReason::kIdle,
                  now_ns);
     }

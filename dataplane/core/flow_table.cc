@@ -57,7 +57,7 @@ uint32_t FlowTable::insert(const FlowKey& key, uint64_t hash, uint64_t now_ns) {
   Flow& f = *new (&flows_[index]) Flow{};
   f.key = key;
   f.in_use = true;
-  f.first_ns = f.last_ns = now_ns;
+  f.first_ns = f.last_ns = f.lru_ns = now_ns;
   const uint32_t b = bucket_of(hash);
   f.hash_next = buckets_[b];
   buckets_[b] = index;
@@ -70,8 +70,17 @@ uint32_t FlowTable::insert(const FlowKey& key, uint64_t hash, uint64_t now_ns) {
 void FlowTable::touch(uint32_t index, TimeoutClass cls, uint64_t now_ns) {
   Flow& f = flows_[index];
   f.last_ns = now_ns;
+  if (cls == f.timeout_class) return;
   lru_unlink(index);
+  f.lru_ns = now_ns;
   lru_append(index, cls);
+}
+
+void FlowTable::requeue(uint32_t index, uint64_t now_ns) {
+  Flow& f = flows_[index];
+  lru_unlink(index);
+  f.lru_ns = now_ns;
+  lru_append(index, f.timeout_class);
 }
 
 void FlowTable::remove(uint32_t index) {

@@ -1,7 +1,11 @@
 // A worker's flow table: bounded, all memory allocated at construction, never shared with
-// another worker. Chained hashing over one array of flows; per-timeout-class LRU lists give
-// O(1) touch and O(expired) expiry. When the table is full, the oldest flow still in its
-// handshake is evicted first (a SYN flood costs only those), then the oldest of the others.
+// another worker. Chained hashing over one array of flows. Flows sit in one list per timeout
+// class, in the order they were placed there (lru_ns); a packet of a flow that stays in its
+// class only updates last_ns, without touching its neighbours' cache lines, and expiry moves a
+// head that turns out to be active back to the tail ("second chance"). So a flow idles out
+// between one and two timeouts after its last packet, and expiry stays O(expired + requeued).
+// When the table is full, the oldest flow still in its handshake is evicted first (a SYN flood
+// costs only those), then the oldest of the others.
 #pragma once
 
 #include <array>
@@ -39,8 +43,11 @@ class FlowTable {
   // the caller then evicts with oldest_victim() and retries.
   uint32_t insert(const FlowKey& key, uint64_t hash, uint64_t now_ns);
 
-  // Marks activity: moves the flow to the tail of its (possibly new) class list.
+  // Marks activity; a flow changing class goes to the tail of its new list.
   void touch(uint32_t index, TimeoutClass cls, uint64_t now_ns);
+
+  // Puts a flow at the tail of its list as if placed now (expiry's second chance).
+  void requeue(uint32_t index, uint64_t now_ns);
 
   void remove(uint32_t index);
 

@@ -134,7 +134,8 @@ struct IpReassembler::Impl {
   }
 
   void expire(uint64_t now_ns, WorkerStats& stats) {
-    for (uint32_t i = 0; i < contexts.size(); ++i) {
+    // Called once per RX burst: nothing to scan in the usual case of no fragments in flight.
+    for (uint32_t i = 0; used > 0 && i < contexts.size(); ++i) {
       if (contexts[i].in_use && expired(contexts[i], now_ns)) {
         release(i);
         stats.count_malformed(Malformed::kFragmentTimeout);

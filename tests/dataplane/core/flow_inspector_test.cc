@@ -554,6 +554,7 @@ TEST_F(FlowInspectorTest, TruncatedHelloIsIncompleteAtClose) {
   feed(c.client(static_cast<uint32_t>(hello.size() / 2), {}, kTcpAck | kTcpFin));
   auto v = only_verdict();
   EXPECT_EQ(v.first_flight, FirstFlightKind::kIncomplete);
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kTlsTruncated));
 }
 
 TEST_F(FlowInspectorTest, TimeCapJudgesAStalledHello) {

@@ -49,7 +49,7 @@ TEST(FlowTableTest, InsertFindRemove) {
   EXPECT_NE(t.insert(extra, hash_flow_key(extra), 0), kNoFlow);
 }
 
-TEST(FlowTableTest, ListsStayInLeastRecentlyUsedOrder) {
+TEST(FlowTableTest, ListsKeepPlacementOrderAndRequeueMovesToTheTail) {
   FlowTable t(10);
   std::vector<uint32_t> idx;
   for (uint32_t i = 0; i < 3; ++i) {
@@ -57,11 +57,20 @@ TEST(FlowTableTest, ListsStayInLeastRecentlyUsedOrder) {
     idx.push_back(t.insert(k, hash_flow_key(k), i));
   }
   EXPECT_EQ(t.oldest(TimeoutClass::kHandshake), idx[0]);
+  // Activity within the same class only records the time: no list work per packet.
   t.touch(idx[0], TimeoutClass::kHandshake, 10);
+  EXPECT_EQ(t.oldest(TimeoutClass::kHandshake), idx[0]);
+  EXPECT_EQ(t.at(idx[0]).last_ns, 10u);
+  EXPECT_EQ(t.at(idx[0]).lru_ns, 0u);
+  // Expiry's second chance moves it behind the others.
+  t.requeue(idx[0], 11);
   EXPECT_EQ(t.oldest(TimeoutClass::kHandshake), idx[1]);
-  t.touch(idx[1], TimeoutClass::kEstablished, 11);
+  EXPECT_EQ(t.at(idx[0]).lru_ns, 11u);
+  // A change of class moves it to the tail of the new list.
+  t.touch(idx[1], TimeoutClass::kEstablished, 12);
   EXPECT_EQ(t.oldest(TimeoutClass::kHandshake), idx[2]);
   EXPECT_EQ(t.oldest(TimeoutClass::kEstablished), idx[1]);
+  EXPECT_EQ(t.at(idx[1]).lru_ns, 12u);
 }
 
 TEST(FlowTableTest, EvictionPrefersHandshakeFlows) {

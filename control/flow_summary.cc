@@ -17,9 +17,9 @@ void FlowSummary::add_verdict(const AuditEvent& verdict) {
 
 void FlowSummary::add_close(const AuditEvent& close) {
   ++flows_;
-  ++by_first_flight_[std::string(first_flight_name(close.first_flight))];
-  ++by_verdict_[std::string(verdict_name(close.verdict))];
-  close.anomalies.for_each([&](Anomaly a) { ++by_anomaly_[std::string(anomaly_name(a))]; });
+  ++by_first_flight_.at(static_cast<size_t>(close.first_flight));
+  ++by_verdict_.at(static_cast<size_t>(close.verdict));
+  close.anomalies.for_each([&](Anomaly a) { ++by_anomaly_[static_cast<size_t>(a)]; });
 }
 
 namespace {
@@ -30,12 +30,20 @@ void append(std::string& out, const char* fmt, auto... args) {
   out += line;
 }
 
-void append_counts(std::string& out, const char* title, const std::map<std::string, uint64_t>& m) {
-  if (m.empty()) return;
+// Lists the non-zero counts of an enum-indexed array, sorted by name.
+template <size_t N, typename Enum>
+void append_counts(std::string& out, const char* title, const std::array<uint64_t, N>& counts,
+                   std::string_view (*name_of)(Enum)) {
+  std::vector<std::pair<std::string_view, uint64_t>> rows;
+  for (size_t i = 0; i < N; ++i)
+    if (counts[i] != 0) rows.emplace_back(name_of(static_cast<Enum>(i)), counts[i]);
+  if (rows.empty()) return;
+  std::sort(rows.begin(), rows.end());
   out += title;
   out += "\n";
-  for (const auto& [name, count] : m)
-    append(out, "  %-28s %10llu\n", name.c_str(), static_cast<unsigned long long>(count));
+  for (const auto& [name, count] : rows)
+    append(out, "  %-28s %10llu\n", std::string(name).c_str(),
+           static_cast<unsigned long long>(count));
 }
 
 }  // namespace
@@ -47,14 +55,15 @@ std::string FlowSummary::render(const WorkerStats& stats, double elapsed_s,
   append(out, "sluice: %llu packets, %llu flows, %llu with a server name, in %.3f s (%.0f packets/s)\n",
          static_cast<unsigned long long>(stats.rx_packets), static_cast<unsigned long long>(flows_),
          static_cast<unsigned long long>(with_name_), elapsed_s, pps);
-  append_counts(out, "first flight:", by_first_flight_);
-  append_counts(out, "verdict:", by_verdict_);
-  append_counts(out, "anomalies (flows):", by_anomaly_);
+  append_counts(out, "first flight:", by_first_flight_, first_flight_name);
+  append_counts(out, "verdict:", by_verdict_, verdict_name);
+  append_counts(out, "anomalies (flows):", by_anomaly_, anomaly_name);
 
   if (!by_name_.empty()) {
     std::vector<std::pair<std::string, uint64_t>> names(by_name_.begin(), by_name_.end());
-    std::stable_sort(names.begin(), names.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
     append(out, "top server names (of %zu):\n", names.size());
     for (size_t i = 0; i < names.size() && i < top_names; ++i)
       append(out, "  %-50s %6llu\n", names[i].first.c_str(),

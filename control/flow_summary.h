@@ -3,8 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <array>
 #include <string>
+#include <unordered_map>
 
 #include "dataplane/core/audit_event.h"
 #include "dataplane/core/stats.h"
@@ -26,10 +27,11 @@ class FlowSummary {
  private:
   uint64_t flows_ = 0;
   uint64_t with_name_ = 0;
-  std::map<std::string, uint64_t> by_first_flight_;
-  std::map<std::string, uint64_t> by_verdict_;
-  std::map<std::string, uint64_t> by_anomaly_;
-  std::map<std::string, uint64_t> by_name_;
+  // Indexed by enum value: counted for every flow, so no string work there.
+  std::array<uint64_t, 8> by_first_flight_{};
+  std::array<uint64_t, 4> by_verdict_{};
+  std::array<uint64_t, static_cast<size_t>(Anomaly::kCount)> by_anomaly_{};
+  std::unordered_map<std::string, uint64_t> by_name_;
 };
 
 }  // namespace sluice

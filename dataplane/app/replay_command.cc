@@ -21,7 +21,8 @@ namespace sluice {
 namespace {
 
 constexpr char kPortName[] = "net_pcap_replay";
-constexpr unsigned kRingSize = 8192;
+// Drained after every burst, which produces at most a few events per packet plus one expiry batch.
+constexpr unsigned kRingSize = 2048;
 constexpr unsigned kDrainBatch = 256;
 // net_pcap returns an empty burst only at the end of the file; a few in a row to be sure.
 constexpr int kEmptyBurstsAtEnd = 4;

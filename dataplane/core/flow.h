@@ -3,6 +3,7 @@
 // itself leaves with the verdict event and is not kept.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "dataplane/core/anomaly.h"
@@ -26,20 +27,39 @@ enum class TimeoutClass : uint8_t {
 inline constexpr uint32_t kNoFlow = UINT32_MAX;
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
 
-struct Flow {
+// The first two cache lines hold everything a packet of an already-judged flow touches (the
+// table lookup and the fast path in FlowInspector::on_frame); the handshake and first-flight
+// state behind them is read only while the first flight is watched.
+struct alignas(64) Flow {
+  // --- hot: every packet ---
   FlowKey key;
-  uint64_t id = 0;
-  uint64_t first_ns = 0;
-  uint64_t last_ns = 0;           // the flow's latest packet
-  uint64_t lru_ns = 0;            // when it was put at the tail of its timeout list
-  uint64_t first_payload_ns = 0;  // when the client's first payload byte arrived
-
+  uint32_t hash_next = kNoFlow;  // flow-table chain (indices, not pointers: one array)
+  // FirstFlightPool slot while the first flight is held, and after the verdict until the server
+  // has acknowledged the judged bytes.
+  uint32_t buffer_slot = kNoSlot;
+  uint64_t last_ns = 0;  // the flow's latest packet
+  uint64_t packets_to_server = 0;
+  uint64_t packets_to_client = 0;
+  uint64_t bytes_to_server = 0;
+  uint64_t bytes_to_client = 0;
   bool client_is_lo = true;  // which key endpoint is the client
   bool judged = false;
-  bool saw_client_syn = false;
-  bool saw_server_synack = false;
   bool client_fin = false;
   bool server_fin = false;
+  TimeoutClass timeout_class = TimeoutClass::kHandshake;
+  bool in_use = false;
+
+  // --- the rest of the table's bookkeeping ---
+  uint32_t lru_prev = kNoFlow;
+  uint32_t lru_next = kNoFlow;
+  uint64_t lru_ns = 0;  // when it was put at the tail of its timeout list
+  uint64_t id = 0;
+  uint64_t first_ns = 0;
+  uint64_t first_payload_ns = 0;  // when the client's first payload byte arrived
+
+  // --- the handshake and the first flight ---
+  bool saw_client_syn = false;
+  bool saw_server_synack = false;
   bool client_tfo = false;
   bool client_isn_known = false;  // from the SYN, or from the SYN-ACK's ack when the SYN was missed
   bool server_sent_data = false;
@@ -56,6 +76,7 @@ struct Flow {
   uint32_t client_window = 0;
   bool client_ack_valid = false;
   uint32_t server_snd_max = 0;   // one past the highest sequence number the server has sent
+  uint32_t client_fin_seq = 0;   // sequence number of the client's FIN (valid if client_fin)
 
   // What the handshake established, so later segments can be held to it.
   uint8_t client_ttl = 0;        // highest TTL/hop limit of the client's SYNs (0: unknown)
@@ -64,30 +85,15 @@ struct Flow {
   bool timestamps = false;       // both SYNs carried timestamps (PAWS applies)
   uint32_t client_ts_recent = 0; // newest client TSval accepted
   uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
-
-  // FirstFlightPool slot while the first flight is held, and after the verdict until the server
-  // has acknowledged the judged bytes.
-  uint32_t buffer_slot = kNoSlot;
-  uint32_t judged_length = 0;  // first-flight bytes that were judged
+  uint32_t judged_length = 0;    // first-flight bytes that were judged
 
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
   AnomalySet anomalies;
 
-  uint64_t packets_to_server = 0;
-  uint64_t packets_to_client = 0;
-  uint64_t bytes_to_server = 0;
-  uint64_t bytes_to_client = 0;
-
-  // Flow-table links (indices, not pointers, so the table can be one array).
-  uint32_t hash_next = kNoFlow;
-  uint32_t lru_prev = kNoFlow;
-  uint32_t lru_next = kNoFlow;
-  TimeoutClass timeout_class = TimeoutClass::kHandshake;
-  bool in_use = false;
-
   const Endpoint& client() const { return client_is_lo ? key.lo : key.hi; }
   const Endpoint& server() const { return client_is_lo ? key.hi : key.lo; }
 };
+static_assert(offsetof(Flow, in_use) < 128, "the fast path's fields fit two cache lines");
 
 }  // namespace sluice

@@ -353,7 +353,10 @@ void FlowInspector::on_client_segment(Flow& f, const ParsedPacket& p, uint64_t n
       check_after_verdict(f, p.seq, p.payload);
     }
   }
-  if (p.tcp_flags & kTcpFin) f.client_fin = true;
+  if ((p.tcp_flags & kTcpFin) && !f.client_fin) {
+    f.client_fin = true;
+    f.client_fin_seq = p.seq + static_cast<uint32_t>(p.payload.size());
+  }
 }
 
 void FlowInspector::on_server_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
@@ -365,7 +368,14 @@ void FlowInspector::on_server_segment(Flow& f, const ParsedPacket& p, uint64_t n
     f.server_ack_valid = true;
     const int shift = (f.client_wscale >= 0 && f.server_wscale >= 0) ? f.server_wscale : 0;
     f.server_window = uint32_t{p.window} << shift;
-    if (f.buffer_slot != kNoSlot) on_server_ack(f, p.ack);
+    // The client's FIN takes a sequence number too: an ACK of it acknowledges no data.
+    const uint32_t data_acked =
+        f.client_fin && p.ack == f.client_fin_seq + 1 ? f.client_fin_seq : p.ack;
+    if (f.buffer_slot != kNoSlot) {
+      on_server_ack(f, data_acked);
+    } else if (!f.judged && f.client_isn_known && seq_lt(f.client_isn + 1, data_acked)) {
+      f.anomalies.add(Anomaly::kUnseenAcked);  // acked client bytes, none of which we accepted
+    }
   }
   if (!p.payload.empty() && !f.judged) {
     f.server_sent_data = true;
@@ -505,7 +515,9 @@ void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
 }
 
 void FlowInspector::judge_unfinished(Flow& f, uint64_t now_ns) {
-  const bool client_sent = f.buffer_slot != kNoSlot || f.first_payload_ns != 0;
+  // The server acknowledging client bytes is proof the client sent some, seen by us or not.
+  const bool client_sent = f.buffer_slot != kNoSlot || f.first_payload_ns != 0 ||
+                           f.anomalies.has(Anomaly::kUnseenAcked);
   // A hello that started but never finished: the flow ended (or the time cap came) first.
   if (f.buffer_slot != kNoSlot &&
       guess_first_flight(buffers_.at(f.buffer_slot).stream.contiguous()) == FlightGuess::kTls)

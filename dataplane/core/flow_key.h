@@ -17,6 +17,16 @@ struct Endpoint {
   friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
 };
 
+// Any fixed total order makes keys canonical; comparing native 64-bit words is the cheapest.
+inline bool canonical_less(const Endpoint& a, const Endpoint& b) {
+  uint64_t x[2], y[2];
+  std::memcpy(x, a.ip.bytes.data(), 16);
+  std::memcpy(y, b.ip.bytes.data(), 16);
+  if (x[0] != y[0]) return x[0] < y[0];
+  if (x[1] != y[1]) return x[1] < y[1];
+  return a.port < b.port;
+}
+
 struct FlowKey {
   Endpoint lo;  // the smaller endpoint
   Endpoint hi;
@@ -27,7 +37,7 @@ struct FlowKey {
   static FlowKey make(const Endpoint& src, const Endpoint& dst, uint8_t protocol, uint16_t vlan,
                       bool& src_is_lo) {
     FlowKey k;
-    src_is_lo = !(dst < src);
+    src_is_lo = !canonical_less(dst, src);
     k.lo = src_is_lo ? src : dst;
     k.hi = src_is_lo ? dst : src;
     k.vlan = vlan;

@@ -376,6 +376,20 @@ TEST_F(FlowInspectorTest, NewConnectionOnTheSameFourTuple) {
   EXPECT_EQ(sink_.of(AuditKind::kClose).size(), 2u) << "the old flow ended, a new one began";
 }
 
+TEST_F(FlowInspectorTest, HelloNeverSeenButAcknowledgedIsNotNone) {
+  // The real hello never reaches us (e.g. its fragments were spoiled by a fake overlapping one
+  // that died before the server), but the server acknowledges it.
+  Conversation c;
+  feed(c.handshake());
+  c.client_frame().ttl = 2;
+  feed(c.client(0, hello_records("decoy.example")));  // refused: lower TTL than the SYN
+  feed(c.server(0, {}, kTcpAck, 300));
+  auto v = only_verdict();
+  EXPECT_EQ(v.first_flight, FirstFlightKind::kIncomplete);
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kTtlDecoy));
+  EXPECT_TRUE(v.anomalies.has(Anomaly::kUnseenAcked));
+}
+
 TEST_F(FlowInspectorTest, ServerAckOfBytesNeverSeenIsReported) {
   Conversation c;
   feed(c.handshake());

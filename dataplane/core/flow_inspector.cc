@@ -102,73 +102,113 @@ bool FlowInspector::checksum_trusted(const ParsedPacket& p) const {
 }
 
 PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
+  Packet pk;
+  PacketAction action;
+  if (!prepare(frame, now_ns, pk, action)) return action;
+  return process(pk, now_ns);
+}
+
+void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uint16_t n,
+                             PacketAction* actions) {
+  // Three passes over the burst so that the flow-table lines each packet needs are on their way
+  // from memory while other packets are parsed: parse and hash, prefetch the bucket, prefetch
+  // the flow, then process in arrival order. A fragment that completes a datagram points into
+  // the reassembler's storage, which the next fragment may reuse, so it closes a chunk and is
+  // processed before anything after it is prepared.
+  Packet packets[kMaxBurst];
+  bool ready[kMaxBurst];
+  uint16_t start = 0;
+  while (start < n) {
+    uint16_t end = start;
+    while (end < n && end - start < kMaxBurst) {
+      const uint16_t k = end - start;
+      ready[k] = prepare(frames[end], now_ns[end], packets[k], actions[end]);
+      ++end;
+      if (ready[k] && packets[k].reassembled) break;
+      if (ready[k]) flows_.prefetch_bucket(packets[k].hash);
+    }
+    for (uint16_t i = start; i < end; ++i)
+      if (ready[i - start]) flows_.prefetch_flow(packets[i - start].hash);
+    for (uint16_t i = start; i < end; ++i)
+      if (ready[i - start]) actions[i] = process(packets[i - start], now_ns[i]);
+    start = end;
+  }
+}
+
+bool FlowInspector::prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action) {
   ++stats_.rx_packets;
   stats_.rx_bytes += frame.size();
-
-  ParsedPacket p;
+  action = PacketAction::kForward;
+  pk.frame_size = static_cast<uint32_t>(frame.size());
+  pk.reassembled = false;
+  ParsedPacket& p = pk.p;
   ParseResult r = parse_frame(frame, parse_options_, p);
-  bool reassembled = false;
   if (r.status == ParseStatus::kFragment) {
     ByteSpan l4;
     switch (fragments_.add(p, now_ns, stats_, l4)) {
       case IpReassembler::Result::kIncomplete:
-        return PacketAction::kForward;
+        return false;
       case IpReassembler::Result::kDropped:
-        return PacketAction::kDrop;
+        action = PacketAction::kDrop;
+        return false;
       case IpReassembler::Result::kComplete:
         break;
     }
     p.l4_protocol = p.fragment.next_protocol;
     if (p.l4_protocol != kTcp && p.l4_protocol != kUdp) {
       ++stats_.non_tcp_udp;
-      return PacketAction::kForward;
+      return false;
     }
     r = parse_l4(l4, parse_options_, p);
-    reassembled = true;
+    pk.reassembled = true;
   }
   switch (r.status) {
     case ParseStatus::kOk:
       break;
     case ParseStatus::kNotIp:
       ++stats_.non_ip;
-      return PacketAction::kForward;
+      return false;
     case ParseStatus::kOtherL4:
       ++stats_.non_tcp_udp;
-      return PacketAction::kForward;
+      return false;
     case ParseStatus::kFragment:  // parse_l4 never returns it
     case ParseStatus::kMalformed:
       stats_.count_malformed(r.reason);
-      return PacketAction::kDrop;
+      action = PacketAction::kDrop;
+      return false;
   }
+  pk.key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
+                         p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, pk.src_is_lo);
+  pk.hash = flows_.hash(pk.key);
+  return true;
+}
 
-  bool src_is_lo = true;
-  const FlowKey key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
-                                    p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, src_is_lo);
-  const uint64_t hash = flows_.hash(key);
-  uint32_t index = flows_.find(key, hash);
+PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
+  ParsedPacket& p = pk.p;
+  uint32_t index = flows_.find(pk.key, pk.hash);
   const bool watching = index == kNoFlow || still_watching(flows_.at(index), p);
   if (watching) check_checksum(p);
-  if (index != kNoFlow && watching && starts_new_connection(flows_.at(index), p, src_is_lo)) {
+  if (index != kNoFlow && watching && starts_new_connection(flows_.at(index), p, pk.src_is_lo)) {
     const Flow& old = flows_.at(index);
     close_flow(index, old.client_fin && old.server_fin ? CloseReason::kFin : CloseReason::kReused,
                now_ns);
     index = kNoFlow;
   }
   if (index == kNoFlow) {
-    index = find_or_create(p, key, hash, src_is_lo, now_ns);
+    index = find_or_create(p, pk.key, pk.hash, pk.src_is_lo, now_ns);
     if (index == kNoFlow) return PacketAction::kForward;
   }
   Flow& f = flows_.at(index);
   f.last_ns = now_ns;
-  const bool from_client = src_is_lo == f.client_is_lo;
+  const bool from_client = pk.src_is_lo == f.client_is_lo;
   if (from_client) {
     ++f.packets_to_server;
-    f.bytes_to_server += frame.size();
+    f.bytes_to_server += pk.frame_size;
   } else {
     ++f.packets_to_client;
-    f.bytes_to_client += frame.size();
+    f.bytes_to_client += pk.frame_size;
   }
-  if (reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
+  if (pk.reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
   if (!watching) return PacketAction::kForward;  // last_ns is set; the class cannot change
   if (p.l4_protocol == kTcp) {
     on_tcp(index, p, from_client, now_ns);

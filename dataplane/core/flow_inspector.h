@@ -52,6 +52,11 @@ class FlowInspector {
 
   PacketAction on_frame(ByteSpan frame, uint64_t now_ns);
 
+  // The same for a burst of frames (what a worker gets from one RX call), with the flow-table
+  // memory each needs prefetched ahead. actions[i] is the action for frames[i].
+  static constexpr uint16_t kMaxBurst = 64;
+  void on_burst(const ByteSpan* frames, const uint64_t* now_ns, uint16_t n, PacketAction* actions);
+
   // Timers: first-flight time cap, idle timeouts, fragment timeouts. Call every loop iteration
   // or so; it handles at most `max_flows` flows (so one call never floods the audit ring after
   // a quiet spell) and returns how many it handled.
@@ -68,6 +73,19 @@ class FlowInspector {
   uint32_t held_first_flights() const { return buffers_.in_use(); }
 
  private:
+  // A frame parsed and keyed, ready to meet its flow.
+  struct Packet {
+    ParsedPacket p;
+    FlowKey key;
+    uint64_t hash = 0;
+    uint32_t frame_size = 0;
+    bool src_is_lo = true;
+    bool reassembled = false;
+  };
+  // Parses and keys a frame; false when it ends there (not IP, malformed, a fragment that does
+  // not complete a datagram), with `action` set.
+  bool prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action);
+  PacketAction process(Packet& pk, uint64_t now_ns);
   bool checksum_trusted(const ParsedPacket& p) const;
   static bool still_watching(const Flow& f, const ParsedPacket& p);
   void check_checksum(ParsedPacket& p);

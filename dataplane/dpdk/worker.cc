@@ -37,13 +37,26 @@ uint64_t Worker::packet_time(const rte_mbuf* m) {
 uint16_t Worker::poll_once() {
   rte_mbuf* pkts[kBurst];
   const uint16_t n = rte_eth_rx_burst(rx_.port_id, rx_.queue_id, pkts, kBurst);
+  ByteSpan frames[kBurst];
+  uint64_t times[kBurst];
+  PacketAction actions[kBurst];
+  uint16_t count = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     rte_mbuf* m = pkts[i];
-    const uint32_t len = std::min<uint32_t>(m->pkt_len, sizeof(linear_));
-    const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, linear_));
-    if (data != nullptr) inspector_.on_frame(ByteSpan(data, len), packet_time(m));
+    const uint32_t len = std::min<uint32_t>(m->pkt_len, kLinearBytes);
+    if (m->nb_segs == 1) {
+      rte_prefetch0(rte_pktmbuf_mtod(m, void*));
+      frames[count] = ByteSpan(rte_pktmbuf_mtod(m, const uint8_t*), len);
+    } else {
+      // A chain: copied into this packet's own linear buffer, which lives until the burst ends.
+      uint8_t* linear = linear_ + size_t{count} * kLinearBytes;
+      const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, linear));
+      if (data == nullptr) continue;
+      frames[count] = ByteSpan(data, len);
+    }
+    times[count++] = packet_time(m);
   }
+  inspector_.on_burst(frames, times, count, actions);
   if (n > 0) rte_pktmbuf_free_bulk(pkts, n);
   if (n == 0 && !rx_.capture_timestamps) packet_time(nullptr);
   inspector_.expire(now_ns_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "dataplane/core/flow_inspector.h"
 
@@ -41,8 +42,11 @@ class Worker {
   uint64_t tsc_hz_ = 0;
   uint64_t tsc_base_ = 0;
   uint64_t wall_base_ns_ = 0;
-  // Frames that arrive as mbuf chains are copied here before parsing.
-  alignas(64) uint8_t linear_[65536 + 2048];
+  // Frames that arrive as mbuf chains are copied here before parsing, one area per burst slot
+  // (heap-allocated once at construction: too large for an lcore's stack).
+  static constexpr uint32_t kLinearBytes = 65536 + 2048;
+  std::unique_ptr<uint8_t[]> linear_storage_{new uint8_t[size_t{kBurst} * kLinearBytes]};
+  uint8_t* linear_ = linear_storage_.get();
 };
 
 }  // namespace sluice

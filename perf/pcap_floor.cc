@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pcap_floor: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  rte_mempool* pool = rte_pktmbuf_pool_create("floor_mbufs", 8191, 256, 0,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  rte_mempool* pool = sluice::create_capture_mbuf_pool("floor_mbufs");
   if (pool == nullptr) {
     std::fprintf(stderr, "pcap_floor: cannot allocate packet buffers\n");
     return 1;

@@ -83,8 +83,7 @@ int run_replay(const ReplayOptions& options) {
     std::fprintf(stderr, "sluice replay: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  rte_mempool* pool = rte_pktmbuf_pool_create("replay_mbufs", 8191, 256, 0,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  rte_mempool* pool = create_capture_mbuf_pool("replay_mbufs");
   if (pool == nullptr) {
     std::fprintf(stderr, "sluice replay: cannot allocate packet buffers (raise -m)\n");
     return 1;

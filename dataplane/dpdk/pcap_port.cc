@@ -4,6 +4,7 @@
 #include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
 #include <cerrno>
@@ -13,6 +14,10 @@
 #include "absl/strings/str_cat.h"
 
 namespace sluice {
+
+rte_mempool* create_capture_mbuf_pool(const char* name) {
+  return rte_pktmbuf_pool_create(name, 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+}
 
 absl::Status check_capture_file(const std::string& path) {
   std::ifstream probe(path, std::ios::binary);

@@ -18,6 +18,10 @@ struct PcapPort {
   uint64_t timestamp_flag = 0;  // ol_flags bit set when the timestamp is valid
 };
 
+// The packet buffers a capture port receives into (replay and its benchmark floor use the same):
+// 8191 standard mbufs; larger frames arrive as chains. nullptr when DPDK memory is short.
+rte_mempool* create_capture_mbuf_pool(const char* name);
+
 // Checks that `path` is a readable pcap or pcapng file, with a one-line reason if it is not.
 absl::Status check_capture_file(const std::string& path);
 

@@ -8,6 +8,14 @@ import socket
 import ssl
 
 
+def add_connection_args(ap):
+    """The options every sample client takes: where to connect and which name to send."""
+    ap.add_argument("--connect", required=True, help="server address")
+    ap.add_argument("--port", type=int, default=443)
+    ap.add_argument("--sni", required=True)
+    ap.add_argument("--cafile", help="CA to verify the server with (default: no verification)")
+
+
 def make_tls(sni, cafile=None, alpn=("http/1.1",)):
     """Returns (sslobj, incoming, outgoing) for a client handshake to `sni`."""
     if cafile:

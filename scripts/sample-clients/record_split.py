@@ -43,10 +43,7 @@ def describe_reply(data):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--connect", required=True, help="server address")
-    ap.add_argument("--port", type=int, default=443)
-    ap.add_argument("--sni", required=True)
-    ap.add_argument("--cafile", help="CA to verify the server with (default: no verification)")
+    hc.add_connection_args(ap)
     ap.add_argument("--record-size", type=int, default=50, help="handshake bytes per record")
     args = ap.parse_args()
 

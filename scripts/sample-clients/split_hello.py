@@ -18,10 +18,7 @@ import hello_common as hc
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--connect", required=True, help="server address")
-    ap.add_argument("--port", type=int, default=443)
-    ap.add_argument("--sni", required=True)
-    ap.add_argument("--cafile", help="CA to verify the server with (default: no verification)")
+    hc.add_connection_args(ap)
     ap.add_argument("--min", type=int, default=1, help="smallest piece, bytes")
     ap.add_argument("--max", type=int, default=7, help="largest piece, bytes")
     ap.add_argument("--delay-ms", type=float, default=4.0, help="pause between pieces")

@@ -25,10 +25,14 @@ cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_PERF=OFF >/dev/null
 targets=()
 for src in "$root"/tests/fuzz/*_fuzz.cc; do targets+=("$(basename "$src" .cc)"); done
-cmake --build "$root/build-fuzz" -j"$(nproc)" --target core_tests "${targets[@]}" >/dev/null
+unit_tests=(core_tests)
+for lib in policy config; do
+  if compgen -G "$root/tests/dataplane/$lib/*_test.cc" >/dev/null; then unit_tests+=("${lib}_tests"); fi
+done
+cmake --build "$root/build-fuzz" -j"$(nproc)" --target "${unit_tests[@]}" "${targets[@]}" >/dev/null
 
 echo "== unit tests under ASan+UBSan"
-"$root/build-fuzz/tests/core_tests" --gtest_brief=1
+for t in "${unit_tests[@]}"; do "$root/build-fuzz/tests/$t" --gtest_brief=1; done
 
 fuzz_failed=0
 for t in "${targets[@]}"; do

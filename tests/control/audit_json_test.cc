@@ -1,0 +1,71 @@
+#include "control/audit_json.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "control/json_writer.h"
+
+namespace sluice {
+namespace {
+
+TEST(JsonWriterTest, EscapesControlQuotesAndInvalidUtf8) {
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.field("s", std::string_view("a\"b\\c\n\x01\x7f\0", 9));  // with a NUL
+  w.field("u", std::string_view("caf\xc3\xa9", 5));           // valid UTF-8 kept
+  w.field("bad", std::string_view("x\xff\xc3", 3));           // invalid bytes replaced
+  w.field("n", uint64_t{42});
+  w.field("t", true);
+  w.field_null("z");
+  w.begin_array("list");
+  w.element("one");
+  w.element("two");
+  w.end_array();
+  w.end_object();
+  EXPECT_EQ(out,
+            "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001\\u007f\\u0000\",\"u\":\"caf\xc3\xa9\",\"bad\":\"x\\ufffd"
+            "\\ufffd\",\"n\":42,\"t\":true,\"z\":null,\"list\":[\"one\",\"two\"]}");
+}
+
+TEST(AuditJsonTest, Rfc3339WithMicroseconds) {
+  std::string out;
+  append_rfc3339_micros(out, 1'795'790'955'378'073'123ull);
+  EXPECT_EQ(out, "2026-11-27T14:49:15.378073Z");
+}
+
+TEST(AuditJsonTest, FlowRecordHasEveryField) {
+  AuditEvent v;
+  v.kind = AuditKind::kVerdict;
+  v.first_flight = FirstFlightKind::kTls;
+  const char sni[] = "www.example.com";
+  std::memcpy(v.hello.sni.data(), sni, sizeof(sni) - 1);
+  v.hello.sni_length = sizeof(sni) - 1;
+  v.hello.versions[0] = 0x0304;
+  v.hello.version_count = 1;
+  std::memcpy(v.rule.data(), "no_policy", 9);
+  AuditEvent c = v;
+  c.kind = AuditKind::kClose;
+  c.start_ns = 1'000'000'000;
+  c.last_packet_ns = 1'250'000'000;
+  c.transport = 6;
+  c.close_reason = CloseReason::kFin;
+  c.anomalies.add(Anomaly::kOverlapConflict);
+  std::string judgement;
+  append_judgement(judgement, v);
+  std::string out;
+  append_flow_record(out, judgement, c);
+  for (const char* field : {"\"ts\":", "\"client_ip\":", "\"server_port\":", "\"transport\":\"tcp\"",
+                            "\"first_flight\":\"tls\"", "\"sni\":\"www.example.com\"",
+                            "\"tls_versions\":[\"TLSv1.3\"]", "\"ech\":false", "\"ja4\":null",
+                            "\"anomalies\":[\"overlap_conflict\"]", "\"verdict\":\"pass\"",
+                            "\"duration_ms\":250.000", "\"close_reason\":\"fin\""}) {
+    EXPECT_NE(out.find(field), std::string::npos) << field << " in " << out;
+  }
+  EXPECT_EQ(out.front(), '{');
+  EXPECT_EQ(out.back(), '}');
+}
+
+}  // namespace
+}  // namespace sluice

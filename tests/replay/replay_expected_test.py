@@ -122,6 +122,11 @@ def main():
                     problems.append(f"first_flight {r['first_flight']!r}, expected {want_kind!r}")
                 if "transport" in row and r["transport"] != row["transport"]:
                     problems.append(f"transport {r['transport']!r}, expected {row['transport']!r}")
+                # Optional column: anomalies the record must carry (comma-separated, "-": none).
+                wanted = [a for a in row.get("anomalies", "-").split(",") if a and a != "-"]
+                missing = [a for a in wanted if a not in r["anomalies"]]
+                if missing:
+                    problems.append(f"anomalies {r['anomalies']} lack {missing}")
             if problems:
                 failed += 1
                 print(f"FAIL {name}: " + "; ".join(problems))

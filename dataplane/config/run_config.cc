@@ -1,0 +1,1010 @@
+#include "dataplane/config/run_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "dataplane/config/config_values.h"
+#include "yaml-cpp/yaml.h"
+
+namespace sluice {
+namespace {
+
+using config::closest_match;
+using config::format_duration;
+
+// Limits of Debian's DPDK 22.11 build (rte_build_config.h, rte_mempool.h). Repeated here so the
+// config library needs no DPDK headers; a value beyond them would fail inside rte_eal_init.
+constexpr uint32_t kMaxLcore = 128;       // RTE_MAX_LCORE
+constexpr size_t kMaxPorts = 32;          // RTE_MAX_ETHPORTS
+constexpr uint32_t kMaxMempoolCache = 512;  // RTE_MEMPOOL_CACHE_MAX_SIZE
+constexpr size_t kMaxWorkers = 64;        // queues per port we are prepared to set up
+constexpr size_t kMaxErrors = 30;         // beyond this, more messages stop helping
+
+using Keys = std::initializer_list<absl::string_view>;
+
+bool valid_name(absl::string_view s, size_t max_length) {
+  if (s.empty() || s.size() > max_length) return false;
+  if (!absl::ascii_isalnum(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+           c == '.';
+  });
+}
+
+// The YAML node kind in words, for "expected a map, got a list".
+std::string kind_of(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return n.Scalar().size() > 40 ? "a long value" : absl::StrCat("'", n.Scalar(), "'");
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "an undefined node";
+  }
+}
+
+std::string powers_of_two_near(uint64_t v) {
+  const uint64_t lower = std::bit_floor(v);
+  return absl::StrCat(lower, " or ", lower * 2);
+}
+
+// Reads one document into a RunConfig, collecting every error rather than stopping at the first,
+// so one round of edits can fix them all.
+class Parser {
+ public:
+  Parser(absl::string_view file, const ConfigParseOptions& options)
+      : file_(file), options_(options) {}
+
+  void parse(const YAML::Node& root, RunConfig& c);
+
+  void error(const YAML::Mark& mark, absl::string_view path, absl::string_view reason) {
+    errors_.push_back({mark.is_null() ? -1 : mark.line, mark.is_null() ? -1 : mark.column,
+                       path.empty() ? absl::StrCat(where(mark), ": ", reason)
+                                    : absl::StrCat(where(mark), ": ", path, ": ", reason)});
+  }
+  // All errors in file order (the checks run section by section), at most kMaxErrors.
+  std::vector<std::string> errors() const {
+    std::vector<Error> sorted = errors_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Error& a, const Error& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    std::vector<std::string> out;
+    for (const Error& e : sorted) {
+      if (out.size() == kMaxErrors) {
+        out.push_back(absl::StrCat("(", sorted.size() - kMaxErrors, " more errors not shown)"));
+        break;
+      }
+      out.push_back(e.text);
+    }
+    return out;
+  }
+  std::string where(const YAML::Mark& mark) const {
+    if (mark.is_null()) return file_;
+    return absl::StrCat(file_, ":", mark.line + 1, ":", mark.column + 1);
+  }
+
+ private:
+  // Checks that `n` is a map whose keys are all in `keys`, each once. Unknown keys get a
+  // "did you mean"; returns false (nothing more to read) when `n` is not a map.
+  bool map(const YAML::Node& n, const std::string& path, Keys keys) {
+    if (!n.IsMap()) {
+      error(n.Mark(), path, absl::StrCat("expected a map of keys (", absl::StrJoin(keys, ", "),
+                                         "), got ", kind_of(n)));
+      return false;
+    }
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : n) {
+      const YAML::Node& key = kv.first;
+      if (!key.IsScalar()) {
+        error(key.Mark(), path, "keys must be plain words");
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      const std::string key_path = path.empty() ? name : absl::StrCat(path, ".", name);
+      if (std::find(keys.begin(), keys.end(), name) == keys.end()) {
+        const absl::string_view guess = closest_match(name, keys);
+        error(key.Mark(), "",
+              guess.empty()
+                  ? absl::StrCat("unknown key '", key_path, "' (known here: ",
+                                 absl::StrJoin(keys, ", "), ")")
+                  : absl::StrCat("unknown key '", key_path, "'; did you mean '", guess, "'?"));
+        continue;
+      }
+      auto [it, inserted] = seen.emplace(name, key.Mark());
+      if (!inserted)
+        error(key.Mark(), key_path,
+              absl::StrCat("given twice (first at line ", it->second.line + 1, ")"));
+    }
+    return true;
+  }
+
+  // Where `key` itself is written in map `n` (for "this key does not belong here").
+  static YAML::Mark key_mark(const YAML::Node& n, absl::string_view key) {
+    for (const auto& kv : n)
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.first.Mark();
+    return n.Mark();
+  }
+
+  // A required child: reports it missing (at the parent) and returns false.
+  bool required(const YAML::Node& parent, absl::string_view key, const std::string& path) {
+    if (parent[std::string(key)].IsDefined()) return true;
+    error(parent.Mark(), path, absl::StrCat("missing required key '", key, "'"));
+    return false;
+  }
+
+  bool scalar(const YAML::Node& n, const std::string& path, absl::string_view what) {
+    if (n.IsScalar()) return true;
+    error(n.Mark(), path, absl::StrCat("expected ", what, ", got ", kind_of(n)));
+    return false;
+  }
+
+  // Strings: any plain or quoted scalar.
+  bool string(const YAML::Node& n, const std::string& path, std::string& out) {
+    if (!n.IsDefined()) return false;
+    if (!scalar(n, path, "a string")) return false;
+    if (n.Scalar().empty()) {
+      error(n.Mark(), path, "must not be empty");
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  bool boolean(const YAML::Node& n, const std::string& path, bool& out) {
+    if (!n.IsDefined() || !scalar(n, path, "true or false")) return false;
+    if (n.Tag() == "?" && (n.Scalar() == "true" || n.Scalar() == "false")) {
+      out = n.Scalar() == "true";
+      return true;
+    }
+    // yes/no/on/off are booleans in YAML 1.1 only; refusing them avoids guessing.
+    error(n.Mark(), path, absl::StrCat("expected true or false, got '", n.Scalar(), "'"));
+    return false;
+  }
+
+  // A whole number in [lo, hi]; `pow2` also requires a power of two (DPDK rings and most PMD
+  // descriptor rings).
+  template <typename T>
+  bool number(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi, T& out,
+              bool pow2 = false) {
+    if (!n.IsDefined() || !scalar(n, path, "a whole number")) return false;
+    const std::string& text = n.Scalar();
+    uint64_t v = 0;
+    if (n.Tag() != "?") {
+      error(n.Mark(), path, absl::StrCat("expected a whole number, got the quoted string '",
+                                         text, "'"));
+      return false;
+    }
+    if (!text.empty() && text[0] == '-') {
+      int64_t negative = 0;
+      if (absl::SimpleAtoi(text, &negative)) {
+        error(n.Mark(), path, absl::StrCat(text, " is out of range (", lo, " to ", hi, ")"));
+        return false;
+      }
+    }
+    if (text.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(text[0])) ||
+        !absl::SimpleAtoi(text, &v)) {
+      error(n.Mark(), path, absl::StrCat("expected a whole number, got '", text, "'"));
+      return false;
+    }
+    if (v < lo || v > hi) {
+      error(n.Mark(), path, absl::StrCat(v, " is out of range (", lo, " to ", hi, ")"));
+      return false;
+    }
+    if (pow2 && !std::has_single_bit(v)) {
+      error(n.Mark(), path,
+            absl::StrCat(v, " is not a power of two (DPDK needs one here); use ",
+                         powers_of_two_near(v)));
+      return false;
+    }
+    out = static_cast<T>(v);
+    return true;
+  }
+
+  // A duration with a unit, in [lo, hi] nanoseconds; 0 is accepted when `zero_ok` (meaning
+  // "off") even below lo.
+  bool duration(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi,
+                uint64_t& out, bool zero_ok = false) {
+    if (!n.IsDefined() || !scalar(n, path, "a duration such as 10s")) return false;
+    absl::StatusOr<uint64_t> ns = config::parse_duration_ns(n.Scalar());
+    if (!ns.ok()) {
+      error(n.Mark(), path, ns.status().message());
+      return false;
+    }
+    if ((*ns < lo && !(zero_ok && *ns == 0)) || *ns > hi) {
+      error(n.Mark(), path,
+            absl::StrCat(n.Scalar(), " is out of range (", zero_ok ? "0 or " : "",
+                         format_duration(lo), " to ", format_duration(hi), ")"));
+      return false;
+    }
+    out = *ns;
+    return true;
+  }
+
+  template <typename T>
+  bool bytes(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi, T& out,
+             bool zero_ok = false) {
+    if (!n.IsDefined() || !scalar(n, path, "a size such as 16KiB")) return false;
+    absl::StatusOr<uint64_t> v = config::parse_byte_size(n.Scalar());
+    if (!v.ok()) {
+      error(n.Mark(), path, v.status().message());
+      return false;
+    }
+    if ((*v < lo && !(zero_ok && *v == 0)) || *v > hi) {
+      error(n.Mark(), path,
+            absl::StrCat(n.Scalar(), " is out of range (", zero_ok ? "0 or " : "", lo, " to ",
+                         hi, " bytes)"));
+      return false;
+    }
+    out = static_cast<T>(*v);
+    return true;
+  }
+
+  // One of a fixed set of words.
+  template <typename E>
+  bool choice(const YAML::Node& n, const std::string& path,
+              std::initializer_list<std::pair<absl::string_view, E>> options, E& out) {
+    if (!n.IsDefined()) return false;
+    std::vector<absl::string_view> words;
+    for (const auto& [word, value] : options) words.push_back(word);
+    if (!scalar(n, path, absl::StrCat("one of ", absl::StrJoin(words, ", ")))) return false;
+    for (const auto& [word, value] : options) {
+      if (n.Scalar() == word) {
+        out = value;
+        return true;
+      }
+    }
+    std::string reason = absl::StrCat("'", n.Scalar(), "' is not one of ",
+                                      absl::StrJoin(words, ", "));
+    absl::string_view guess;
+    size_t best = SIZE_MAX;
+    for (absl::string_view w : words) {
+      const absl::string_view g = closest_match(n.Scalar(), {w});
+      if (!g.empty() && w.size() < best) {
+        guess = g;
+        best = w.size();
+      }
+    }
+    if (!guess.empty()) absl::StrAppend(&reason, "; did you mean '", guess, "'?");
+    error(n.Mark(), path, reason);
+    return false;
+  }
+
+  bool verdict(const YAML::Node& n, const std::string& path, Verdict& out,
+               bool allow_intercept = true) {
+    if (allow_intercept)
+      return choice<Verdict>(n, path,
+                             {{"pass", Verdict::kPass},
+                              {"block", Verdict::kBlock},
+                              {"intercept", Verdict::kIntercept}},
+                             out);
+    return choice<Verdict>(n, path, {{"pass", Verdict::kPass}, {"block", Verdict::kBlock}}, out);
+  }
+
+  // A list; a missing one is fine (empty), anything else is a type error.
+  bool sequence(const YAML::Node& n, const std::string& path, absl::string_view of) {
+    if (!n.IsDefined()) return false;
+    if (n.IsSequence()) return true;
+    error(n.Mark(), path, absl::StrCat("expected a list of ", of, ", got ", kind_of(n)));
+    return false;
+  }
+
+  std::string resolve(const std::string& p) const {
+    if (options_.base_dir.empty() || p.empty() || p[0] == '/') return p;
+    return (std::filesystem::path(options_.base_dir) / p).lexically_normal().string();
+  }
+
+  // Port name -> index, reporting an undefined one.
+  bool port_ref(const YAML::Node& n, const std::string& path, const RunConfig& c, size_t& out) {
+    std::string name;
+    if (!string(n, path, name)) return false;
+    out = c.port_index(name);
+    if (out < c.ports.size()) return true;
+    std::vector<absl::string_view> names;
+    for (const PortConfig& p : c.ports) names.push_back(p.name);
+    std::string reason = absl::StrCat("no port is named '", name, "'");
+    if (names.empty()) {
+      absl::StrAppend(&reason, " (no ports are defined)");
+    } else {
+      absl::StrAppend(&reason, " (defined: ", absl::StrJoin(names, ", "), ")");
+    }
+    error(n.Mark(), path, reason);
+    return false;
+  }
+
+  void parse_eal(const YAML::Node& n, RunConfig& c);
+  void parse_ports(const YAML::Node& n, RunConfig& c);
+  void parse_topology(const YAML::Node& root, RunConfig& c);
+  void parse_lcores(const YAML::Node& n, RunConfig& c);
+  void parse_sizes(const YAML::Node& root, RunConfig& c);
+  void parse_flows(const YAML::Node& root, RunConfig& c);
+  void parse_policy(const YAML::Node& n, RunConfig& c);
+  void parse_rule(const YAML::Node& n, const std::string& path, PolicyRuleConfig& rule);
+  void parse_audit(const YAML::Node& n, RunConfig& c);
+  void parse_stats(const YAML::Node& n, RunConfig& c);
+
+  struct Error {
+    int line;
+    int column;
+    std::string text;
+  };
+  std::string file_;
+  ConfigParseOptions options_;
+  std::vector<Error> errors_;
+  std::vector<YAML::Mark> port_marks_;  // of each entry in RunConfig::ports
+};
+
+void Parser::parse(const YAML::Node& root, RunConfig& c) {
+  if (!root.IsDefined() || root.IsNull()) {
+    error(YAML::Mark(), "", "the file is empty; see deploy/config/REFERENCE.md for what it needs");
+    return;
+  }
+  if (!map(root, "",
+           {"eal", "ports", "mode", "pairs", "monitor", "lcores", "queues", "mempool", "flows",
+            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats"}))
+    return;
+  if (root["eal"]) parse_eal(root["eal"], c);
+  if (required(root, "ports", "")) parse_ports(root["ports"], c);
+  parse_topology(root, c);
+  if (required(root, "lcores", "")) parse_lcores(root["lcores"], c);
+  parse_flows(root, c);
+  parse_sizes(root, c);
+  if (root["policy"]) parse_policy(root["policy"], c);
+  if (root["audit"]) parse_audit(root["audit"], c);
+  if (root["stats"]) parse_stats(root["stats"], c);
+
+  // Cross-checks that need more than one section.
+  if (!c.eal.pci) {
+    for (size_t i = 0; i < c.ports.size(); ++i) {
+      if (c.ports[i].kind == PortKind::kPci)
+        error(port_marks_[i], absl::StrCat("ports[", i, "]"),
+              absl::StrCat("'", c.ports[i].name,
+                           "' is a PCI device but eal.pci is false (--no-pci)"));
+    }
+  }
+}
+
+void Parser::parse_eal(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "eal", {"huge_pages", "memory_mb", "pci", "file_prefix", "args"})) return;
+  boolean(n["huge_pages"], "eal.huge_pages", c.eal.huge_pages);
+  number(n["memory_mb"], "eal.memory_mb", 64, 1u << 20, c.eal.memory_mb);
+  boolean(n["pci"], "eal.pci", c.eal.pci);
+  if (string(n["file_prefix"], "eal.file_prefix", c.eal.file_prefix) &&
+      !valid_name(c.eal.file_prefix, 64))
+    error(n["file_prefix"].Mark(), "eal.file_prefix",
+          "use letters, digits, '_', '-' and '.' only (it names files under /run/dpdk)");
+  if (!c.eal.huge_pages && c.eal.memory_mb == 0)
+    error(n.Mark(), "eal",
+          "memory_mb is required when huge_pages is false (e.g. memory_mb: 1024); without "
+          "hugepages DPDK reserves only what -m asks for");
+
+  // Options that sluice derives from other sections: given here too, they would disagree.
+  static constexpr std::pair<absl::string_view, absl::string_view> kDerived[] = {
+      {"-l", "lcores"},           {"-c", "lcores"},           {"--lcores", "lcores"},
+      {"--main-lcore", "lcores"}, {"--master-lcore", "lcores"}, {"-a", "ports"},
+      {"--allow", "ports"},       {"-w", "ports"},            {"--vdev", "ports"},
+      {"--no-huge", "eal.huge_pages"}, {"-m", "eal.memory_mb"}, {"--no-pci", "eal.pci"},
+      {"--file-prefix", "eal.file_prefix"}, {"--no-telemetry", "stats.telemetry"}};
+  const YAML::Node args = n["args"];
+  if (!sequence(args, "eal.args", "EAL arguments")) return;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string path = absl::StrCat("eal.args[", i, "]");
+    std::string arg;
+    if (!string(args[i], path, arg)) continue;
+    const absl::string_view option = absl::string_view(arg).substr(0, arg.find('='));
+    bool derived = false;
+    for (const auto& [flag, section] : kDerived) {
+      // "-l" also catches "-l0-3"; long options only match exactly (before any '=').
+      const bool match = flag.size() == 2 ? absl::string_view(arg).substr(0, 2) == flag &&
+                                                (arg.size() == 2 || arg[1] != '-')
+                                          : option == flag;
+      if (!match) continue;
+      error(args[i].Mark(), path,
+            absl::StrCat("'", flag, "' is set by sluice from '", section,
+                         "'; configure it there instead"));
+      derived = true;
+      break;
+    }
+    if (!derived) c.eal.extra_args.push_back(arg);
+  }
+}
+
+void Parser::parse_ports(const YAML::Node& n, RunConfig& c) {
+  if (!sequence(n, "ports", "ports ({name, device})")) return;
+  if (n.size() == 0) error(n.Mark(), "ports", "at least one port is needed");
+  if (n.size() > kMaxPorts)
+    error(n.Mark(), "ports", absl::StrCat("at most ", kMaxPorts, " ports (RTE_MAX_ETHPORTS)"));
+  std::map<std::string, std::string> devices;  // PCI address or vdev name -> port name
+  for (size_t i = 0; i < n.size(); ++i) {
+    const YAML::Node p = n[i];
+    const std::string path = absl::StrCat("ports[", i, "]");
+    if (!map(p, path, {"name", "device"})) continue;
+    PortConfig port;
+    port.defined_at = where(p.Mark());
+    port_marks_.resize(c.ports.size() + 1);
+    port_marks_[c.ports.size()] = p.Mark();
+    const bool has_name = required(p, "name", path);
+    const bool has_device = required(p, "device", path);
+    if (has_name && string(p["name"], path + ".name", port.name)) {
+      if (!valid_name(port.name, 32)) {
+        error(p["name"].Mark(), path + ".name",
+              absl::StrCat("'", port.name,
+                           "' is not a port name: up to 32 letters, digits, '_', '-', '.'"));
+      } else if (c.port_index(port.name) < c.ports.size()) {
+        error(p["name"].Mark(), path + ".name",
+              absl::StrCat("port name '", port.name, "' is already used by ports[",
+                           c.port_index(port.name), "]"));
+      }
+    }
+    if (has_device && string(p["device"], path + ".device", port.device)) {
+      const YAML::Node d = p["device"];
+      std::string key;
+      if (port.device.rfind("net_", 0) == 0) {
+        absl::StatusOr<config::Vdev> vdev = config::parse_vdev(port.device);
+        if (vdev.ok()) {
+          port.kind = PortKind::kVdev;
+          port.driver = vdev->driver;
+          port.vdev_name = vdev->name;
+          key = vdev->name;
+        } else {
+          error(d.Mark(), path + ".device", vdev.status().message());
+        }
+      } else {
+        absl::StatusOr<std::string> pci = config::parse_pci_address(port.device);
+        if (pci.ok()) {
+          port.kind = PortKind::kPci;
+          port.device = *pci;
+          key = *pci;
+        } else {
+          error(d.Mark(), path + ".device",
+                absl::StrCat(pci.status().message(), ", or a vdev such as net_af_packet0,iface=X"));
+        }
+      }
+      if (!key.empty()) {
+        auto [it, inserted] = devices.emplace(key, port.name);
+        if (!inserted)
+          error(d.Mark(), path + ".device",
+                absl::StrCat("device '", key, "' is already port '", it->second,
+                             "'; each device can be opened once"));
+      }
+    }
+    c.ports.push_back(std::move(port));
+  }
+}
+
+void Parser::parse_topology(const YAML::Node& root, RunConfig& c) {
+  const YAML::Node mode = root["mode"];
+  choice<RunMode>(mode, "mode", {{"inline", RunMode::kInline}, {"monitor", RunMode::kMonitor}},
+                  c.mode);
+  const YAML::Node pairs = root["pairs"];
+  const YAML::Node monitor = root["monitor"];
+  // A missing section is reported at `mode` when it was written, since that is what asks for it.
+  const YAML::Mark mode_mark = mode.IsDefined() ? mode.Mark() : root.Mark();
+  if (c.mode == RunMode::kInline) {
+    if (monitor.IsDefined())
+      error(key_mark(root, "monitor"), "monitor",
+            "only used with mode: monitor (this config is inline)");
+    if (!pairs.IsDefined()) {
+      error(mode_mark, "",
+            "missing required key 'pairs': inline mode bridges at least one inside/outside pair");
+      return;
+    }
+    if (!sequence(pairs, "pairs", "{inside, outside} port pairs")) return;
+    if (pairs.size() == 0) error(pairs.Mark(), "pairs", "at least one pair is needed");
+    std::map<size_t, std::string> used;  // port index -> where it was paired
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      const YAML::Node p = pairs[i];
+      const std::string path = absl::StrCat("pairs[", i, "]");
+      if (!map(p, path, {"inside", "outside"})) continue;
+      PortPair pair;
+      const bool has_inside = required(p, "inside", path);
+      const bool has_outside = required(p, "outside", path);
+      const bool inside_ok = has_inside && port_ref(p["inside"], path + ".inside", c, pair.inside);
+      const bool outside_ok =
+          has_outside && port_ref(p["outside"], path + ".outside", c, pair.outside);
+      if (!inside_ok || !outside_ok) continue;
+      if (pair.inside == pair.outside) {
+        error(p["outside"].Mark(), path, "inside and outside must be different ports");
+        continue;
+      }
+      for (const char* side : {"inside", "outside"}) {
+        const size_t port = side[0] == 'i' ? pair.inside : pair.outside;
+        auto [it, inserted] = used.emplace(port, absl::StrCat(path, ".", side));
+        if (!inserted)
+          error(p[side].Mark(), absl::StrCat(path, ".", side),
+                absl::StrCat("port '", c.ports[port].name, "' is already in ", it->second,
+                             "; a port belongs to one pair"));
+      }
+      c.pairs.push_back(pair);
+    }
+    return;
+  }
+  if (pairs.IsDefined())
+    error(key_mark(root, "pairs"), "pairs", "only used with mode: inline (this config is monitor)");
+  if (!monitor.IsDefined()) {
+    error(mode_mark, "",
+          "missing required key 'monitor': monitor mode needs a mirror port and an inject port");
+    return;
+  }
+  if (!map(monitor, "monitor", {"mirror", "inject"})) return;
+  if (required(monitor, "mirror", "monitor"))
+    port_ref(monitor["mirror"], "monitor.mirror", c, c.monitor.mirror);
+  if (required(monitor, "inject", "monitor"))
+    port_ref(monitor["inject"], "monitor.inject", c, c.monitor.inject);
+}
+
+void Parser::parse_lcores(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "lcores", {"management", "workers", "cpus", "idle_backoff"})) return;
+  LcoreConfig& l = c.lcores;
+  number(n["management"], "lcores.management", 0, kMaxLcore - 1, l.management);
+  if (required(n, "workers", "lcores") &&
+      sequence(n["workers"], "lcores.workers", "lcore ids")) {
+    const YAML::Node w = n["workers"];
+    if (w.size() == 0) error(w.Mark(), "lcores.workers", "at least one worker lcore is needed");
+    if (w.size() > kMaxWorkers)
+      error(w.Mark(), "lcores.workers", absl::StrCat("at most ", kMaxWorkers, " workers"));
+    for (size_t i = 0; i < w.size(); ++i) {
+      const std::string path = absl::StrCat("lcores.workers[", i, "]");
+      uint32_t id = 0;
+      if (!number(w[i], path, 0, kMaxLcore - 1, id)) continue;
+      if (id == l.management) {
+        error(w[i].Mark(), path,
+              absl::StrCat("lcore ", id, " is the management lcore; a worker needs its own"));
+      } else if (std::find(l.workers.begin(), l.workers.end(), id) != l.workers.end()) {
+        error(w[i].Mark(), path, absl::StrCat("lcore ", id, " is listed twice"));
+      } else {
+        l.workers.push_back(id);
+      }
+    }
+  }
+  const YAML::Node b = n["idle_backoff"];
+  if (b.IsDefined() && map(b, "lcores.idle_backoff", {"enabled", "empty_polls", "max_sleep"})) {
+    boolean(b["enabled"], "lcores.idle_backoff.enabled", l.idle_backoff.enabled);
+    number(b["empty_polls"], "lcores.idle_backoff.empty_polls", 1, 1'000'000,
+           l.idle_backoff.empty_polls);
+    duration(b["max_sleep"], "lcores.idle_backoff.max_sleep", 1'000, 100'000'000,
+             l.idle_backoff.max_sleep_ns);
+  }
+  const YAML::Node cpus = n["cpus"];
+  if (!cpus.IsDefined()) return;
+  if (!cpus.IsMap()) {
+    error(cpus.Mark(), "lcores.cpus",
+          absl::StrCat("expected a map of lcore: CPU (e.g. {0: 0, 1: 1}), got ", kind_of(cpus)));
+    return;
+  }
+  for (const auto& kv : cpus) {
+    uint32_t lcore = 0;
+    uint32_t cpu = 0;
+    if (!number(kv.first, "lcores.cpus", 0, kMaxLcore - 1, lcore)) continue;
+    const std::string path = absl::StrCat("lcores.cpus.", lcore);
+    if (!number(kv.second, path, 0, 4095, cpu)) continue;
+    const bool in_use = lcore == l.management ||
+                        std::find(l.workers.begin(), l.workers.end(), lcore) != l.workers.end();
+    if (!in_use) {
+      error(kv.first.Mark(), path,
+            absl::StrCat("lcore ", lcore, " is neither the management lcore nor a worker"));
+    } else if (!l.cpus.emplace(lcore, cpu).second) {
+      error(kv.first.Mark(), path, "given twice");
+    }
+  }
+  if (l.cpus.empty()) return;
+  std::vector<uint32_t> all = l.workers;
+  all.push_back(l.management);
+  std::map<uint32_t, std::vector<uint32_t>> on_cpu;
+  for (uint32_t lcore : all) {
+    auto it = l.cpus.find(lcore);
+    if (it == l.cpus.end()) {
+      error(cpus.Mark(), "lcores.cpus",
+            absl::StrCat("lcore ", lcore, " has no CPU; once cpus is given, every lcore needs one"));
+    } else {
+      on_cpu[it->second].push_back(lcore);
+    }
+  }
+  // Two pure-polling lcores on one CPU take turns by the scheduler's time slice: milliseconds of
+  // latency and lost packets. Allowed only with the back-off that makes idle lcores sleep.
+  if (!l.idle_backoff.enabled) {
+    for (const auto& [cpu, lcores] : on_cpu) {
+      if (lcores.size() > 1)
+        error(cpus.Mark(), "lcores.cpus",
+              absl::StrCat("lcores ", absl::StrJoin(lcores, " and "), " share CPU ", cpu,
+                           " while polling without pause; give each its own CPU or set "
+                           "lcores.idle_backoff.enabled: true"));
+    }
+  }
+}
+
+void Parser::parse_flows(const YAML::Node& root, RunConfig& c) {
+  InspectorConfig& in = c.inspector;
+  const YAML::Node f = root["flows"];
+  if (f.IsDefined() && map(f, "flows", {"capacity", "timeouts"})) {
+    number(f["capacity"], "flows.capacity", 1024, 1u << 24, in.flow_capacity);
+    const YAML::Node t = f["timeouts"];
+    if (t.IsDefined() &&
+        map(t, "flows.timeouts", {"handshake", "first_flight", "established", "closing", "udp"})) {
+      constexpr uint64_t kMs = 1'000'000;
+      constexpr uint64_t kS = 1'000 * kMs;
+      duration(t["handshake"], "flows.timeouts.handshake", 100 * kMs, 600 * kS,
+               in.timeouts.handshake_ns);
+      duration(t["first_flight"], "flows.timeouts.first_flight", 100 * kMs, 600 * kS,
+               in.timeouts.first_flight_ns);
+      duration(t["established"], "flows.timeouts.established", kS, 86'400 * kS,
+               in.timeouts.established_ns);
+      duration(t["closing"], "flows.timeouts.closing", 100 * kMs, 600 * kS,
+               in.timeouts.closing_ns);
+      duration(t["udp"], "flows.timeouts.udp", kS, 86'400 * kS, in.timeouts.udp_ns);
+    }
+  }
+  const YAML::Node ff = root["first_flight"];
+  if (ff.IsDefined() && map(ff, "first_flight", {"buffers", "byte_cap", "time_cap"})) {
+    if (number(ff["buffers"], "first_flight.buffers", 16, 1u << 24, in.first_flight_buffers) &&
+        in.first_flight_buffers > in.flow_capacity)
+      error(ff["buffers"].Mark(), "first_flight.buffers",
+            absl::StrCat(in.first_flight_buffers, " is more than flows.capacity (",
+                         in.flow_capacity, "); a flow holds at most one buffer"));
+    // A ClientHello with post-quantum key shares is ~1.8 KB; 64 KiB is a full TLS record set.
+    bytes(ff["byte_cap"], "first_flight.byte_cap", 1024, 65536, in.first_flight_byte_cap);
+    duration(ff["time_cap"], "first_flight.time_cap", 10'000'000, 60'000'000'000,
+             in.first_flight_time_cap_ns);
+  }
+  choice<ChecksumMode>(root["checksum"], "checksum",
+                       {{"on", ChecksumMode::kOn},
+                        {"auto", ChecksumMode::kAuto},
+                        {"off", ChecksumMode::kOff}},
+                       in.checksum_mode);
+  const YAML::Node r = root["ip_reassembly"];
+  if (r.IsDefined() &&
+      map(r, "ip_reassembly",
+          {"max_datagrams", "max_datagram_bytes", "max_fragments", "timeout"})) {
+    number(r["max_datagrams"], "ip_reassembly.max_datagrams", 1, 65536,
+           in.ip_reassembly.max_datagrams);
+    bytes(r["max_datagram_bytes"], "ip_reassembly.max_datagram_bytes", 1500, 65535,
+          in.ip_reassembly.max_datagram_bytes);
+    number(r["max_fragments"], "ip_reassembly.max_fragments", 2, 1024,
+           in.ip_reassembly.max_fragments);
+    duration(r["timeout"], "ip_reassembly.timeout", 100'000'000, 60'000'000'000,
+             in.ip_reassembly.timeout_ns);
+  }
+}
+
+void Parser::parse_sizes(const YAML::Node& root, RunConfig& c) {
+  const YAML::Node q = root["queues"];
+  if (q.IsDefined() && map(q, "queues", {"rx_descriptors", "tx_descriptors", "burst"})) {
+    number(q["rx_descriptors"], "queues.rx_descriptors", 64, 32768, c.queues.rx_descriptors,
+           true);
+    number(q["tx_descriptors"], "queues.tx_descriptors", 64, 32768, c.queues.tx_descriptors,
+           true);
+    number(q["burst"], "queues.burst", 1, FlowInspector::kMaxBurst, c.queues.burst);
+  }
+  const YAML::Node m = root["mempool"];
+  if (m.IsDefined() && map(m, "mempool", {"mbufs", "cache", "data_room"})) {
+    number(m["mbufs"], "mempool.mbufs", 1023, 1u << 26, c.mempool.mbufs);
+    number(m["cache"], "mempool.cache", 0, kMaxMempoolCache, c.mempool.cache);
+    number(m["data_room"], "mempool.data_room", 1664, 65535, c.mempool.data_room);
+  }
+  // rte_mempool_create refuses a cache larger than n / 1.5.
+  if (uint64_t{c.mempool.cache} * 3 > uint64_t{c.mempool.mbufs} * 2)
+    error(m.IsDefined() ? m.Mark() : root.Mark(), "mempool",
+          absl::StrCat("cache ", c.mempool.cache, " is too large for ", c.mempool.mbufs,
+                       " mbufs (DPDK needs cache <= mbufs / 1.5)"));
+  // Every descriptor of every queue can hold an mbuf, every lcore caches some, and every worker
+  // has a burst in hand: below that, RX starves under load instead of dropping visibly.
+  const uint64_t workers = std::max<size_t>(c.lcores.workers.size(), 1);
+  const uint64_t lcores = workers + 1;
+  const uint64_t needed =
+      c.ports.size() * workers * (c.queues.rx_descriptors + c.queues.tx_descriptors) +
+      lcores * c.mempool.cache + workers * c.queues.burst;
+  if (c.mempool.mbufs < needed)
+    error(m.IsDefined() ? m.Mark() : root.Mark(), "mempool.mbufs",
+          absl::StrCat(c.mempool.mbufs, " mbufs cannot fill the queues: ", c.ports.size(),
+                       " ports x ", workers, " queues x (", c.queues.rx_descriptors, " RX + ",
+                       c.queues.tx_descriptors, " TX descriptors) + caches need at least ",
+                       needed, " (", std::bit_ceil(needed + 1) - 1, " is a good size)"));
+}
+
+void Parser::parse_rule(const YAML::Node& n, const std::string& path, PolicyRuleConfig& rule) {
+  rule.defined_at = where(n.Mark());
+  if (required(n, "name", path) && string(n["name"], path + ".name", rule.name) &&
+      !valid_name(rule.name, kMaxRuleName))
+    error(n["name"].Mark(), path + ".name",
+          absl::StrCat("'", rule.name, "' is not a rule name: up to ", kMaxRuleName,
+                       " letters, digits, '_', '-', '.' (it is written into audit records)"));
+  if (required(n, "kind", path))
+    choice<RuleKind>(n["kind"], path + ".kind",
+                     {{"domains", RuleKind::kDomains},
+                      {"hosts", RuleKind::kHosts},
+                      {"patterns", RuleKind::kPatterns},
+                      {"cidrs", RuleKind::kCidrs}},
+                     rule.kind);
+  if (required(n, "action", path)) verdict(n["action"], path + ".action", rule.action);
+  boolean(n["audit"], path + ".audit", rule.audit);
+  if (required(n, "files", path)) {
+    const YAML::Node files = n["files"];
+    const std::string files_path = path + ".files";
+    if (sequence(files, files_path, "list file paths")) {
+      if (files.size() == 0) error(files.Mark(), files_path, "at least one file is needed");
+      for (size_t i = 0; i < files.size(); ++i) {
+        const std::string file_path = absl::StrCat(files_path, "[", i, "]");
+        std::string file;
+        if (!string(files[i], file_path, file)) continue;
+        file = resolve(file);
+        if (options_.check_files && access(file.c_str(), R_OK) != 0)
+          error(files[i].Mark(), file_path,
+                absl::StrCat("cannot read '", file, "': ", std::strerror(errno)));
+        rule.files.push_back(std::move(file));
+      }
+    }
+  }
+  if (sequence(n["clients"], path + ".clients", "client subnets")) {
+    const YAML::Node clients = n["clients"];
+    for (size_t i = 0; i < clients.size(); ++i) {
+      const std::string client_path = absl::StrCat(path, ".clients[", i, "]");
+      std::string text;
+      if (!string(clients[i], client_path, text)) continue;
+      absl::StatusOr<IpPrefix> prefix = config::parse_ip_prefix(text);
+      if (!prefix.ok()) {
+        error(clients[i].Mark(), client_path, prefix.status().message());
+        continue;
+      }
+      rule.clients.push_back(*std::move(prefix));
+    }
+  }
+}
+
+void Parser::parse_policy(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "policy", {"rules", "defaults", "intercept_fallback", "block_response"})) return;
+  PolicyConfig& p = c.policy;
+  const YAML::Node rules = n["rules"];
+  if (sequence(rules, "policy.rules", "rules")) {
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const std::string path = absl::StrCat("policy.rules[", i, "]");
+      if (!map(rules[i], path, {"name", "kind", "files", "action", "audit", "clients"})) continue;
+      PolicyRuleConfig rule;
+      parse_rule(rules[i], path, rule);
+      for (const PolicyRuleConfig& other : p.rules) {
+        if (!rule.name.empty() && other.name == rule.name)
+          error(rules[i]["name"].Mark(), path + ".name",
+                absl::StrCat("rule name '", rule.name, "' is already used at ",
+                             other.defined_at, "; audit records must name one rule"));
+      }
+      p.rules.push_back(std::move(rule));
+    }
+  }
+  const YAML::Node d = n["defaults"];
+  if (d.IsDefined() &&
+      map(d, "policy.defaults",
+          {"no_sni", "non_tls_443", "ech", "incomplete", "anomalies", "final"})) {
+    verdict(d["no_sni"], "policy.defaults.no_sni", p.defaults.no_sni);
+    verdict(d["non_tls_443"], "policy.defaults.non_tls_443", p.defaults.non_tls_443);
+    verdict(d["ech"], "policy.defaults.ech", p.defaults.ech);
+    verdict(d["incomplete"], "policy.defaults.incomplete", p.defaults.incomplete);
+    verdict(d["final"], "policy.defaults.final", p.defaults.final);
+    const YAML::Node a = d["anomalies"];
+    if (a.IsDefined() && !a.IsMap()) {
+      error(a.Mark(), "policy.defaults.anomalies",
+            absl::StrCat("expected a map of anomaly: action (e.g. overlap_conflict: block), got ",
+                         kind_of(a)));
+    } else if (a.IsDefined()) {
+      for (const auto& kv : a) {
+        if (!scalar(kv.first, "policy.defaults.anomalies", "an anomaly name")) continue;
+        const std::string& name = kv.first.Scalar();
+        const std::string path = absl::StrCat("policy.defaults.anomalies.", name);
+        size_t found = static_cast<size_t>(Anomaly::kCount);
+        std::vector<absl::string_view> names;
+        for (size_t i = 0; i < static_cast<size_t>(Anomaly::kCount); ++i) {
+          const std::string_view an = anomaly_name(static_cast<Anomaly>(i));
+          names.emplace_back(an.data(), an.size());
+          if (names.back() == name) found = i;
+        }
+        if (found == static_cast<size_t>(Anomaly::kCount)) {
+          absl::string_view guess;
+          for (absl::string_view candidate : names)
+            if (guess.empty()) guess = closest_match(name, {candidate});
+          error(kv.first.Mark(), "",
+                guess.empty()
+                    ? absl::StrCat("unknown anomaly '", name, "' (known: ",
+                                   absl::StrJoin(names, ", "), ")")
+                    : absl::StrCat("unknown anomaly '", name, "'; did you mean '", guess, "'?"));
+          continue;
+        }
+        const Anomaly anomaly = static_cast<Anomaly>(found);
+        Verdict v = Verdict::kPass;
+        if (!verdict(kv.second, path, v)) continue;
+        const bool repeated =
+            std::any_of(p.defaults.anomalies.begin(), p.defaults.anomalies.end(),
+                        [&](const auto& entry) { return entry.first == anomaly; });
+        if (repeated) {
+          error(kv.first.Mark(), path, "given twice");
+          continue;
+        }
+        p.defaults.anomalies.emplace_back(anomaly, v);
+      }
+    }
+  }
+  if (n["intercept_fallback"].IsDefined() &&
+      n["intercept_fallback"].IsScalar() && n["intercept_fallback"].Scalar() == "intercept") {
+    error(n["intercept_fallback"].Mark(), "policy.intercept_fallback",
+          "must be pass or block: it is what an intercept verdict becomes while interception "
+          "is unavailable");
+  } else {
+    verdict(n["intercept_fallback"], "policy.intercept_fallback", p.intercept_fallback, false);
+  }
+  choice<BlockResponse>(n["block_response"], "policy.block_response",
+                        {{"reset", BlockResponse::kReset},
+                         {"tls_alert", BlockResponse::kTlsAlertAndReset}},
+                        p.block_response);
+}
+
+void Parser::parse_audit(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "audit", {"ring_size", "sinks"})) return;
+  number(n["ring_size"], "audit.ring_size", 1024, 1u << 22, c.audit.ring_size, true);
+  const YAML::Node sinks = n["sinks"];
+  if (!sequence(sinks, "audit.sinks", "sinks ({type: file, path, ...})")) return;
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    const YAML::Node s = sinks[i];
+    const std::string path = absl::StrCat("audit.sinks[", i, "]");
+    if (!s.IsMap()) {
+      map(s, path, {"type"});
+      continue;
+    }
+    if (!required(s, "type", path)) continue;
+    std::string type;
+    if (!string(s["type"], path + ".type", type)) continue;
+    if (type == "syslog" || type == "kafka") {
+      // Accepting them and writing nothing would lose audit records without anyone knowing.
+      error(s["type"].Mark(), path + ".type",
+            absl::StrCat("sink type '", type,
+                         "' is not implemented in this build; only 'file' is (remove this sink "
+                         "or use a file sink and ship the file)"));
+      continue;
+    }
+    if (type != "file") {
+      const absl::string_view guess = closest_match(type, {"file", "syslog", "kafka"});
+      error(s["type"].Mark(), path + ".type",
+            absl::StrCat("unknown sink type '", type, "' (supported: file)",
+                         guess.empty() ? "" : absl::StrCat("; did you mean '", guess, "'?")));
+      continue;
+    }
+    if (!map(s, path, {"type", "path", "rotate_size", "rotate_interval", "keep"})) continue;
+    AuditFileOptions file;
+    if (required(s, "path", path) && string(s["path"], path + ".path", file.path)) {
+      file.path = resolve(file.path);
+      const std::filesystem::path dir = std::filesystem::path(file.path).parent_path();
+      std::error_code ec;
+      if (options_.check_files && !dir.empty() && !std::filesystem::is_directory(dir, ec))
+        error(s["path"].Mark(), path + ".path",
+              absl::StrCat("directory '", dir.string(), "' does not exist"));
+      for (const AuditFileOptions& other : c.audit.files)
+        if (other.path == file.path)
+          error(s["path"].Mark(), path + ".path",
+                absl::StrCat("'", file.path, "' is already written by another sink"));
+    }
+    bytes(s["rotate_size"], path + ".rotate_size", 1ULL << 20, 1ULL << 40, file.max_bytes,
+          true);
+    duration(s["rotate_interval"], path + ".rotate_interval", 60'000'000'000ULL,
+             7 * 86'400'000'000'000ULL, file.max_age_ns, true);
+    number(s["keep"], path + ".keep", 1, 10000, file.keep);
+    c.audit.files.push_back(std::move(file));
+  }
+}
+
+void Parser::parse_stats(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "stats", {"telemetry", "print_on_exit", "log_interval"})) return;
+  boolean(n["telemetry"], "stats.telemetry", c.stats.telemetry);
+  boolean(n["print_on_exit"], "stats.print_on_exit", c.stats.print_on_exit);
+  duration(n["log_interval"], "stats.log_interval", 1'000'000'000ULL, 86'400'000'000'000ULL,
+           c.stats.log_interval_ns, true);
+}
+
+}  // namespace
+
+std::string_view rule_kind_name(RuleKind k) {
+  switch (k) {
+    case RuleKind::kDomains:
+      return "domains";
+    case RuleKind::kHosts:
+      return "hosts";
+    case RuleKind::kPatterns:
+      return "patterns";
+    case RuleKind::kCidrs:
+      return "cidrs";
+  }
+  return "?";
+}
+
+size_t RunConfig::port_index(std::string_view name) const {
+  for (size_t i = 0; i < ports.size(); ++i)
+    if (ports[i].name == name) return i;
+  return ports.size();
+}
+
+absl::StatusOr<RunConfig> parse_run_config(std::string_view yaml, std::string_view name_for_errors,
+                                           const ConfigParseOptions& options) {
+  Parser parser(absl::string_view(name_for_errors.data(), name_for_errors.size()), options);
+  RunConfig config;
+  config.source = std::string(name_for_errors);
+  // yaml-cpp reports by exception; this is the boundary where they become a Status.
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+    if (docs.size() > 1) {
+      parser.error(docs[1].Mark(), "",
+                   "the file holds more than one YAML document ('---'); sluice reads one");
+    } else {
+      parser.parse(docs.empty() ? YAML::Node() : docs[0], config);
+    }
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp's message is lower-case and terse ("end of map not found"); say it is syntax.
+    return absl::InvalidArgumentError(
+        absl::StrCat(parser.where(e.mark), ": YAML syntax error: ", e.msg));
+  }
+  if (!parser.errors().empty())
+    return absl::InvalidArgumentError(absl::StrJoin(parser.errors(), "\n"));
+  return config;
+}
+
+absl::StatusOr<RunConfig> load_run_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open the configuration file: ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat(path, ": cannot read the configuration file"));
+  ConfigParseOptions options;
+  options.base_dir = std::filesystem::path(path).parent_path().string();
+  if (options.base_dir.empty()) options.base_dir = ".";
+  options.check_files = true;
+  return parse_run_config(text.str(), path, options);
+}
+
+std::vector<std::string> eal_arguments(const RunConfig& c, const std::string& program) {
+  std::vector<std::string> args = {program};
+  std::vector<uint32_t> lcores = c.lcores.workers;
+  lcores.push_back(c.lcores.management);
+  std::sort(lcores.begin(), lcores.end());
+  if (c.lcores.cpus.empty()) {
+    args.push_back("-l");
+    args.push_back(absl::StrJoin(lcores, ","));
+  } else {
+    std::vector<std::string> mapping;
+    for (uint32_t lcore : lcores)
+      mapping.push_back(absl::StrCat(lcore, "@", c.lcores.cpus.at(lcore)));
+    args.push_back(absl::StrCat("--lcores=", absl::StrJoin(mapping, ",")));
+  }
+  args.push_back(absl::StrCat("--main-lcore=", c.lcores.management));
+  args.push_back(absl::StrCat("--file-prefix=", c.eal.file_prefix));
+  if (!c.eal.huge_pages) args.push_back("--no-huge");
+  if (c.eal.memory_mb != 0) {
+    args.push_back("-m");
+    args.push_back(absl::StrCat(c.eal.memory_mb));
+  }
+  if (!c.eal.pci) args.push_back("--no-pci");
+  if (!c.stats.telemetry) args.push_back("--no-telemetry");
+  for (const PortConfig& p : c.ports) {
+    args.push_back(p.kind == PortKind::kPci ? "-a" : "--vdev");
+    args.push_back(p.device);
+  }
+  args.insert(args.end(), c.eal.extra_args.begin(), c.eal.extra_args.end());
+  return args;
+}
+
+}  // namespace sluice

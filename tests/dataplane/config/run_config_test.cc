@@ -1,0 +1,600 @@
+#include "dataplane/config/run_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace sluice {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::filesystem::path kSourceDir = std::filesystem::path(__FILE__).parent_path();
+const std::filesystem::path kDataDir = kSourceDir / "../../data/config";
+const std::filesystem::path kDeployDir = kSourceDir / "../../../deploy/config";
+
+std::string read(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The smallest valid config: one pair, one worker. Tests append or replace lines.
+constexpr const char* kMinimal = R"(ports:
+  - name: in
+    device: "0000:3b:00.0"
+  - name: out
+    device: "0000:3b:00.1"
+pairs:
+  - inside: in
+    outside: out
+lcores:
+  workers: [1]
+)";
+
+// The error message for `yaml`, which must be refused.
+std::string error_of(const std::string& yaml) {
+  absl::StatusOr<RunConfig> c = parse_run_config(yaml, "test.yaml");
+  EXPECT_FALSE(c.ok()) << "accepted:\n" << yaml;
+  if (c.ok()) return "";
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(c.status().message());
+}
+
+TEST(RunConfig, MinimalConfigTakesTheDocumentedDefaults) {
+  absl::StatusOr<RunConfig> c = parse_run_config(kMinimal, "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  // Values from deploy/config/REFERENCE.md.
+  EXPECT_TRUE(c->eal.huge_pages);
+  EXPECT_EQ(c->eal.memory_mb, 0u);
+  EXPECT_TRUE(c->eal.pci);
+  EXPECT_EQ(c->eal.file_prefix, "sluice");
+  EXPECT_TRUE(c->eal.extra_args.empty());
+  EXPECT_EQ(c->mode, RunMode::kInline);
+  EXPECT_EQ(c->lcores.management, 0u);
+  EXPECT_THAT(c->lcores.workers, ElementsAre(1u));
+  EXPECT_TRUE(c->lcores.cpus.empty());
+  EXPECT_FALSE(c->lcores.idle_backoff.enabled);
+  EXPECT_EQ(c->lcores.idle_backoff.empty_polls, 100u);
+  EXPECT_EQ(c->lcores.idle_backoff.max_sleep_ns, 1'000'000u);
+  EXPECT_EQ(c->queues.rx_descriptors, 1024);
+  EXPECT_EQ(c->queues.tx_descriptors, 1024);
+  EXPECT_EQ(c->queues.burst, 32);
+  EXPECT_EQ(c->mempool.mbufs, 65535u);
+  EXPECT_EQ(c->mempool.cache, 256u);
+  EXPECT_EQ(c->mempool.data_room, 2176);
+  EXPECT_EQ(c->inspector.flow_capacity, 65536u);
+  EXPECT_EQ(c->inspector.timeouts.handshake_ns, 10'000'000'000u);
+  EXPECT_EQ(c->inspector.timeouts.first_flight_ns, 10'000'000'000u);
+  EXPECT_EQ(c->inspector.timeouts.established_ns, 300'000'000'000u);
+  EXPECT_EQ(c->inspector.timeouts.closing_ns, 10'000'000'000u);
+  EXPECT_EQ(c->inspector.timeouts.udp_ns, 60'000'000'000u);
+  EXPECT_EQ(c->inspector.first_flight_buffers, 4096u);
+  EXPECT_EQ(c->inspector.first_flight_byte_cap, 16384u);
+  EXPECT_EQ(c->inspector.first_flight_time_cap_ns, 5'000'000'000u);
+  EXPECT_EQ(c->inspector.checksum_mode, ChecksumMode::kOn);
+  EXPECT_EQ(c->inspector.ip_reassembly.max_datagrams, 256u);
+  EXPECT_EQ(c->inspector.ip_reassembly.max_datagram_bytes, 20480u);
+  EXPECT_EQ(c->inspector.ip_reassembly.max_fragments, 64u);
+  EXPECT_EQ(c->inspector.ip_reassembly.timeout_ns, 2'000'000'000u);
+  EXPECT_TRUE(c->policy.rules.empty());
+  EXPECT_EQ(c->policy.defaults.no_sni, Verdict::kPass);
+  EXPECT_EQ(c->policy.defaults.non_tls_443, Verdict::kPass);
+  EXPECT_EQ(c->policy.defaults.ech, Verdict::kPass);
+  EXPECT_EQ(c->policy.defaults.incomplete, Verdict::kPass);
+  EXPECT_TRUE(c->policy.defaults.anomalies.empty());
+  EXPECT_EQ(c->policy.defaults.final, Verdict::kPass);
+  EXPECT_EQ(c->policy.intercept_fallback, Verdict::kPass);
+  EXPECT_EQ(c->policy.block_response, BlockResponse::kReset);
+  EXPECT_EQ(c->audit.ring_size, 16384u);
+  EXPECT_TRUE(c->audit.files.empty());
+  EXPECT_TRUE(c->stats.telemetry);
+  EXPECT_TRUE(c->stats.print_on_exit);
+  EXPECT_EQ(c->stats.log_interval_ns, 0u);
+}
+
+TEST(RunConfig, FileSinkDefaults) {
+  absl::StatusOr<RunConfig> c = parse_run_config(
+      std::string(kMinimal) + "audit:\n  sinks:\n    - {type: file, path: /tmp/a.jsonl}\n",
+      "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->audit.files.size(), 1u);
+  EXPECT_EQ(c->audit.files[0].path, "/tmp/a.jsonl");
+  EXPECT_EQ(c->audit.files[0].max_bytes, 256u << 20);
+  EXPECT_EQ(c->audit.files[0].max_age_ns, 86'400'000'000'000u);
+  EXPECT_EQ(c->audit.files[0].keep, 14u);
+}
+
+TEST(RunConfig, RuleDefaults) {
+  absl::StatusOr<RunConfig> c = parse_run_config(
+      std::string(kMinimal) +
+          "policy:\n  rules:\n    - {name: r, kind: domains, files: [x], action: block}\n",
+      "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->policy.rules.size(), 1u);
+  EXPECT_TRUE(c->policy.rules[0].audit);
+  EXPECT_TRUE(c->policy.rules[0].clients.empty());
+  EXPECT_EQ(c->policy.rules[0].defined_at, "test.yaml:13:7");
+}
+
+TEST(RunConfig, FullConfigRoundTrip) {
+  ConfigParseOptions options;
+  options.base_dir = "/etc/sluice";
+  absl::StatusOr<RunConfig> c = parse_run_config(read(kDataDir / "full.yaml"), "full.yaml", options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->source, "full.yaml");
+
+  EXPECT_FALSE(c->eal.huge_pages);
+  EXPECT_EQ(c->eal.memory_mb, 2048u);
+  EXPECT_FALSE(c->eal.pci);
+  EXPECT_EQ(c->eal.file_prefix, "full-test");
+  EXPECT_THAT(c->eal.extra_args, ElementsAre("--log-level=lib.eal:debug", "--iova-mode=va"));
+
+  ASSERT_EQ(c->ports.size(), 4u);
+  EXPECT_EQ(c->ports[0].name, "in0");
+  EXPECT_EQ(c->ports[0].kind, PortKind::kVdev);
+  EXPECT_EQ(c->ports[0].device, "net_af_packet0,iface=veth1");
+  EXPECT_EQ(c->ports[0].driver, "net_af_packet");
+  EXPECT_EQ(c->ports[0].vdev_name, "net_af_packet0");
+  EXPECT_EQ(c->ports[0].defined_at, "full.yaml:9:5");
+  EXPECT_EQ(c->ports[1].driver, "net_tap");
+  EXPECT_EQ(c->ports[2].driver, "net_ring");
+  EXPECT_EQ(c->ports[3].device, "net_null1,size=64");
+
+  EXPECT_EQ(c->mode, RunMode::kInline);
+  ASSERT_EQ(c->pairs.size(), 2u);
+  EXPECT_EQ(c->pairs[0].inside, 0u);
+  EXPECT_EQ(c->pairs[0].outside, 1u);
+  EXPECT_EQ(c->pairs[1].inside, 2u);
+  EXPECT_EQ(c->pairs[1].outside, 3u);
+
+  EXPECT_EQ(c->lcores.management, 3u);
+  EXPECT_THAT(c->lcores.workers, ElementsAre(5u, 4u));
+  EXPECT_EQ(c->lcores.cpus, (std::map<uint32_t, uint32_t>{{3, 0}, {4, 1}, {5, 1}}));
+  EXPECT_TRUE(c->lcores.idle_backoff.enabled);
+  EXPECT_EQ(c->lcores.idle_backoff.empty_polls, 500u);
+  EXPECT_EQ(c->lcores.idle_backoff.max_sleep_ns, 250'000u);
+
+  EXPECT_EQ(c->queues.rx_descriptors, 256);
+  EXPECT_EQ(c->queues.tx_descriptors, 128);
+  EXPECT_EQ(c->queues.burst, 16);
+  EXPECT_EQ(c->mempool.mbufs, 16383u);
+  EXPECT_EQ(c->mempool.cache, 128u);
+  EXPECT_EQ(c->mempool.data_room, 4096);
+
+  const InspectorConfig& in = c->inspector;
+  EXPECT_EQ(in.flow_capacity, 2048u);
+  EXPECT_EQ(in.timeouts.handshake_ns, 3'000'000'000u);
+  EXPECT_EQ(in.timeouts.first_flight_ns, 7'000'000'000u);
+  EXPECT_EQ(in.timeouts.established_ns, 7'200'000'000'000u);
+  EXPECT_EQ(in.timeouts.closing_ns, 300'000'000u);
+  EXPECT_EQ(in.timeouts.udp_ns, 90'000'000'000u);
+  EXPECT_EQ(in.first_flight_buffers, 512u);
+  EXPECT_EQ(in.first_flight_byte_cap, 32768u);
+  EXPECT_EQ(in.first_flight_time_cap_ns, 1'500'000'000u);
+  EXPECT_EQ(in.checksum_mode, ChecksumMode::kAuto);
+  EXPECT_EQ(in.ip_reassembly.max_datagrams, 128u);
+  EXPECT_EQ(in.ip_reassembly.max_datagram_bytes, 30000u);
+  EXPECT_EQ(in.ip_reassembly.max_fragments, 32u);
+  EXPECT_EQ(in.ip_reassembly.timeout_ns, 4'000'000'000u);
+
+  const PolicyConfig& p = c->policy;
+  ASSERT_EQ(p.rules.size(), 4u);
+  EXPECT_EQ(p.rules[0].name, "staff-block");
+  EXPECT_EQ(p.rules[0].kind, RuleKind::kHosts);
+  EXPECT_THAT(p.rules[0].files, ElementsAre("/etc/sluice/a.hosts", "/abs/b.hosts"));
+  EXPECT_EQ(p.rules[0].action, Verdict::kBlock);
+  EXPECT_FALSE(p.rules[0].audit);
+  ASSERT_EQ(p.rules[0].clients.size(), 3u);
+  EXPECT_EQ(p.rules[0].clients[0].text, "10.20.0.0/16");
+  EXPECT_EQ(p.rules[0].clients[0].network.to_string(), "10.20.0.0");
+  EXPECT_EQ(p.rules[0].clients[0].prefix_length, 96 + 16);
+  EXPECT_EQ(p.rules[0].clients[1].prefix_length, 32);
+  EXPECT_EQ(p.rules[0].clients[2].prefix_length, 128);
+  EXPECT_EQ(p.rules[1].kind, RuleKind::kPatterns);
+  EXPECT_EQ(p.rules[1].action, Verdict::kIntercept);
+  EXPECT_TRUE(p.rules[1].audit);
+  EXPECT_EQ(p.rules[2].kind, RuleKind::kCidrs);
+  EXPECT_EQ(p.rules[2].action, Verdict::kPass);
+  EXPECT_EQ(p.rules[3].kind, RuleKind::kDomains);
+  EXPECT_EQ(p.defaults.no_sni, Verdict::kBlock);
+  EXPECT_EQ(p.defaults.non_tls_443, Verdict::kIntercept);
+  EXPECT_EQ(p.defaults.ech, Verdict::kBlock);
+  EXPECT_EQ(p.defaults.incomplete, Verdict::kBlock);
+  EXPECT_EQ(p.defaults.final, Verdict::kBlock);
+  ASSERT_EQ(p.defaults.anomalies.size(), 2u);
+  EXPECT_EQ(p.defaults.anomalies[0].first, Anomaly::kOverlapConflict);
+  EXPECT_EQ(p.defaults.anomalies[0].second, Verdict::kBlock);
+  EXPECT_EQ(p.defaults.anomalies[1].first, Anomaly::kTtlDecoy);
+  EXPECT_EQ(p.defaults.anomalies[1].second, Verdict::kIntercept);
+  EXPECT_EQ(p.intercept_fallback, Verdict::kBlock);
+  EXPECT_EQ(p.block_response, BlockResponse::kTlsAlertAndReset);
+
+  EXPECT_EQ(c->audit.ring_size, 2048u);
+  ASSERT_EQ(c->audit.files.size(), 2u);
+  EXPECT_EQ(c->audit.files[0].path, "/etc/sluice/logs/audit.jsonl");
+  EXPECT_EQ(c->audit.files[0].max_bytes, 10u << 20);
+  EXPECT_EQ(c->audit.files[0].max_age_ns, 3'600'000'000'000u);
+  EXPECT_EQ(c->audit.files[0].keep, 5u);
+  EXPECT_EQ(c->audit.files[1].path, "/var/log/other.jsonl");
+
+  EXPECT_FALSE(c->stats.telemetry);
+  EXPECT_FALSE(c->stats.print_on_exit);
+  EXPECT_EQ(c->stats.log_interval_ns, 30'000'000'000u);
+
+  EXPECT_THAT(eal_arguments(*c, "sluice"),
+              ElementsAre("sluice", "--lcores=3@0,4@1,5@1", "--main-lcore=3",
+                          "--file-prefix=full-test", "--no-huge", "-m", "2048", "--no-pci",
+                          "--no-telemetry", "--vdev", "net_af_packet0,iface=veth1", "--vdev",
+                          "net_tap0,iface=sluice0", "--vdev", "net_ring0", "--vdev",
+                          "net_null1,size=64", "--log-level=lib.eal:debug", "--iova-mode=va"));
+}
+
+TEST(RunConfig, MonitorMode) {
+  absl::StatusOr<RunConfig> c = parse_run_config(R"(ports:
+  - {name: span, device: "0000:3b:00.0"}
+  - {name: tx, device: "3B:00.1"}
+mode: monitor
+monitor:
+  mirror: span
+  inject: tx
+lcores: {management: 0, workers: [1, 2]}
+)",
+                                                 "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->mode, RunMode::kMonitor);
+  EXPECT_EQ(c->monitor.mirror, 0u);
+  EXPECT_EQ(c->monitor.inject, 1u);
+  EXPECT_TRUE(c->pairs.empty());
+  EXPECT_EQ(c->ports[1].device, "0000:3b:00.1");  // normalised
+  EXPECT_THAT(eal_arguments(*c, "sluice"),
+              ElementsAre("sluice", "-l", "0,1,2", "--main-lcore=0", "--file-prefix=sluice",
+                          "-a", "0000:3b:00.0", "-a", "0000:3b:00.1"));
+}
+
+TEST(RunConfig, ShippedExamplesParse) {
+  for (const char* name : {"sluice-2x10g.yaml", "sluice-test-namespaces.yaml"}) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<RunConfig> c = parse_run_config(read(kDeployDir / name), name);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_FALSE(c->policy.rules.empty());
+    EXPECT_EQ(c->audit.files.size(), 1u);
+  }
+  absl::StatusOr<RunConfig> box =
+      parse_run_config(read(kDeployDir / "sluice-2x10g.yaml"), "sluice-2x10g.yaml");
+  ASSERT_TRUE(box.ok());
+  EXPECT_EQ(box->ports.size(), 4u);
+  EXPECT_EQ(box->pairs.size(), 2u);
+  EXPECT_EQ(box->lcores.workers.size(), 4u);
+  EXPECT_TRUE(box->eal.huge_pages);
+  EXPECT_FALSE(box->lcores.idle_backoff.enabled);
+  EXPECT_GT(box->audit.files[0].max_bytes, 0u);
+  EXPECT_GT(box->audit.files[0].max_age_ns, 0u);
+
+  absl::StatusOr<RunConfig> ns = parse_run_config(read(kDeployDir / "sluice-test-namespaces.yaml"),
+                                                  "sluice-test-namespaces.yaml");
+  ASSERT_TRUE(ns.ok());
+  EXPECT_EQ(ns->lcores.workers.size(), 2u);
+  EXPECT_TRUE(ns->lcores.idle_backoff.enabled);
+  EXPECT_EQ(ns->ports[0].driver, "net_af_packet");
+  const std::vector<std::string> args = eal_arguments(*ns, "sluice");
+  EXPECT_THAT(args, testing::Contains("--no-huge"));
+  EXPECT_THAT(args, testing::Contains("--no-pci"));
+  EXPECT_THAT(args, testing::Contains("--lcores=0@0,1@0,2@1"));
+}
+
+// --- Mistakes: each names the line and column and says what to do. ---
+
+TEST(RunConfigErrors, YamlSyntaxErrorHasItsMark) {
+  EXPECT_EQ(error_of("ports: [a, b\nlcores: {}\n"),
+            "test.yaml:2:7: YAML syntax error: end of sequence flow not found");
+  EXPECT_THAT(error_of("ports:\n  - name: a\n   device: b\n"),
+              HasSubstr("test.yaml:3:4: YAML syntax error: end of sequence not found"));
+}
+
+TEST(RunConfigErrors, EmptyOrNotAMap) {
+  EXPECT_THAT(error_of(""), HasSubstr("test.yaml:1:1: the file is empty"));
+  EXPECT_THAT(error_of("- a\n- b\n"), HasSubstr("test.yaml:1:1: expected a map of keys"));
+  EXPECT_THAT(error_of(std::string(kMinimal) + "---\nports: []\n"),
+              HasSubstr("test.yaml:12:1: the file holds more than one YAML document"));
+}
+
+TEST(RunConfigErrors, UnknownKeyWithSuggestion) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "queues:\n  rx_descriptor: 512\n"),
+            "test.yaml:12:3: unknown key 'queues.rx_descriptor'; did you mean 'rx_descriptors'?");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "polcy: {}\n"),
+            "test.yaml:11:1: unknown key 'polcy'; did you mean 'policy'?");
+  EXPECT_THAT(error_of(std::string(kMinimal) + "colour: blue\n"),
+              HasSubstr("test.yaml:11:1: unknown key 'colour' (known here: eal, ports,"));
+}
+
+TEST(RunConfigErrors, DuplicateKey) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "checksum: on\nchecksum: off\n"),
+            "test.yaml:12:1: checksum: given twice (first at line 11)");
+}
+
+TEST(RunConfigErrors, WrongTypes) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "queues: 512\n"),
+            "test.yaml:11:9: queues: expected a map of keys (rx_descriptors, tx_descriptors, "
+            "burst), got '512'");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {capacity: lots}\n"),
+            "test.yaml:11:19: flows.capacity: expected a whole number, got 'lots'");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {capacity: \"4096\"}\n"),
+            "test.yaml:11:19: flows.capacity: expected a whole number, got the quoted string "
+            "'4096'");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "stats: {telemetry: yes}\n"),
+            "test.yaml:11:20: stats.telemetry: expected true or false, got 'yes'");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "eal: {args: --no-huge}\n"),
+            "test.yaml:11:13: eal.args: expected a list of EAL arguments, got '--no-huge'");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "checksum: [on]\n"),
+            "test.yaml:11:11: checksum: expected one of on, auto, off, got a list");
+}
+
+TEST(RunConfigErrors, OutOfRangeNumbers) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "queues: {rx_descriptors: 1000}\n"),
+            "test.yaml:11:26: queues.rx_descriptors: 1000 is not a power of two (DPDK needs one "
+            "here); use 512 or 1024");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "queues: {burst: 65}\n"),
+            "test.yaml:11:17: queues.burst: 65 is out of range (1 to 64)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {capacity: -1}\n"),
+            "test.yaml:11:19: flows.capacity: -1 is out of range (1024 to 16777216)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "mempool: {mbufs: 2047}\n"),
+            "test.yaml:11:10: mempool.mbufs: 2047 mbufs cannot fill the queues: 2 ports x 1 "
+            "queues x (1024 RX + 1024 TX descriptors) + caches need at least 4640 (8191 is a "
+            "good size)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "first_flight: {byte_cap: 1MiB}\n"),
+            "test.yaml:11:26: first_flight.byte_cap: 1MiB is out of range (1024 to 65536 "
+            "bytes)");
+  EXPECT_THAT(error_of(std::string(kMinimal) + "first_flight: {buffers: 100000}\n"),
+              HasSubstr("first_flight.buffers: 100000 is more than flows.capacity (65536)"));
+}
+
+TEST(RunConfigErrors, BadDurations) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "flows:\n  timeouts:\n    established: 5\n"),
+            "test.yaml:13:18: flows.timeouts.established: '5' is not a duration: write a whole "
+            "number and a unit (ns, us, ms, s, m, h), e.g. 300ms, 10s, 5m");
+  EXPECT_THAT(error_of(std::string(kMinimal) + "first_flight: {time_cap: 1.5s}\n"),
+              HasSubstr("test.yaml:11:26: first_flight.time_cap: '1.5s' is not a duration: use "
+                        "a whole number with a smaller unit (1500ms, not 1.5s)"));
+  EXPECT_EQ(error_of(std::string(kMinimal) + "first_flight: {time_cap: 5sec}\n"),
+            "test.yaml:11:26: first_flight.time_cap: '5sec' has an unknown unit 'sec': use ns, "
+            "us, ms, s, m or h");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {timeouts: {handshake: 2h}}\n"),
+            "test.yaml:11:31: flows.timeouts.handshake: 2h is out of range (100ms to 10m)");
+}
+
+TEST(RunConfigErrors, DuplicatePortsAndLcores) {
+  EXPECT_EQ(error_of(R"(ports:
+  - {name: in, device: "0000:3b:00.0"}
+  - {name: out, device: "0000:3B:00.0"}
+pairs: [{inside: in, outside: out}]
+lcores: {workers: [1]}
+)"),
+            "test.yaml:3:25: ports[1].device: device '0000:3b:00.0' is already port 'in'; each "
+            "device can be opened once");
+  EXPECT_EQ(error_of(R"(ports:
+  - {name: in, device: "net_af_packet0,iface=a"}
+  - {name: in, device: "net_af_packet1,iface=b"}
+eal: {pci: false, huge_pages: false, memory_mb: 512}
+pairs: [{inside: in, outside: in}]
+lcores: {workers: [1]}
+)"),
+            "test.yaml:3:12: ports[1].name: port name 'in' is already used by ports[0]\n"
+            "test.yaml:5:31: pairs[0]: inside and outside must be different ports");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "  management: 1\n"),
+            "test.yaml:10:13: lcores.workers[0]: lcore 1 is the management lcore; a worker "
+            "needs its own");
+  EXPECT_EQ(error_of(R"(ports: [{name: a, device: "01:00.0"}, {name: b, device: "01:00.1"}]
+pairs: [{inside: a, outside: b}]
+lcores: {workers: [1, 2, 1]}
+)"),
+            "test.yaml:3:26: lcores.workers[2]: lcore 1 is listed twice");
+  EXPECT_EQ(error_of(R"(ports: [{name: a, device: "01:00.0"}, {name: b, device: "01:00.1"},
+        {name: c, device: "02:00.0"}]
+pairs: [{inside: a, outside: b}, {inside: c, outside: a}]
+lcores: {workers: [1]}
+)"),
+            "test.yaml:3:55: pairs[1].outside: port 'a' is already in pairs[0].inside; a port "
+            "belongs to one pair");
+}
+
+TEST(RunConfigErrors, PairNamesAnUndefinedPort) {
+  EXPECT_EQ(error_of(R"(ports:
+  - {name: inside0, device: "0000:3b:00.0"}
+  - {name: outside0, device: "0000:3b:00.1"}
+pairs:
+  - inside: inside0
+    outside: outside1
+lcores: {workers: [1]}
+)"),
+            "test.yaml:6:14: pairs[0].outside: no port is named 'outside1' (defined: inside0, "
+            "outside0)");
+  EXPECT_EQ(error_of(R"(ports: [{name: a, device: "01:00.0"}]
+mode: monitor
+monitor: {mirror: a, inject: b}
+lcores: {workers: [1]}
+)"),
+            "test.yaml:3:30: monitor.inject: no port is named 'b' (defined: a)");
+}
+
+TEST(RunConfigErrors, MissingRequiredFields) {
+  EXPECT_EQ(error_of("lcores: {workers: [1]}\n"),
+            "test.yaml:1:1: missing required key 'ports'\n"
+            "test.yaml:1:1: missing required key 'pairs': inline mode bridges at least one "
+            "inside/outside pair");
+  EXPECT_EQ(error_of(R"(ports:
+  - name: a
+  - {name: b, device: "01:00.1"}
+pairs: [{inside: a}]
+lcores: {workers: []}
+)"),
+            "test.yaml:2:5: ports[0]: missing required key 'device'\n"
+            "test.yaml:4:9: pairs[0]: missing required key 'outside'\n"
+            "test.yaml:5:19: lcores.workers: at least one worker lcore is needed");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "mode: monitor\n"),
+            "test.yaml:6:1: pairs: only used with mode: inline (this config is monitor)\n"
+            "test.yaml:11:7: missing required key 'monitor': monitor mode needs a mirror port "
+            "and an inject port");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "policy:\n  rules:\n    - {name: r, kind: domains}\n"),
+            "test.yaml:13:7: policy.rules[0]: missing required key 'action'\n"
+            "test.yaml:13:7: policy.rules[0]: missing required key 'files'");
+}
+
+TEST(RunConfigErrors, BadDevices) {
+  EXPECT_EQ(error_of(R"(ports: [{name: a, device: "0000:3b:00"}, {name: b, device: "net_tap,iface=x"}]
+pairs: [{inside: a, outside: b}]
+lcores: {workers: [1]}
+)"),
+            "test.yaml:1:27: ports[0].device: '0000:3b:00' is not a PCI address: expected "
+            "DDDD:BB:DD.F, e.g. 0000:3b:00.0 (see `dpdk-devbind.py --status`), or a vdev such as "
+            "net_af_packet0,iface=X\n"
+            "test.yaml:1:60: ports[1].device: 'net_tap,iface=x' is not a vdev: the name must end "
+            "with an instance number (expected net_<driver><n>[,key=value...], e.g. "
+            "net_af_packet0,iface=veth1)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "eal: {pci: false, huge_pages: false, memory_mb: 1024}\n"),
+            "test.yaml:2:5: ports[0]: 'in' is a PCI device but eal.pci is false (--no-pci)\n"
+            "test.yaml:4:5: ports[1]: 'out' is a PCI device but eal.pci is false (--no-pci)");
+}
+
+TEST(RunConfigErrors, EalOptionsThatSluiceDerives) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "eal:\n  args: [\"-l\", \"0-3\", \"--vdev=net_null0\"]\n"),
+            "test.yaml:12:10: eal.args[0]: '-l' is set by sluice from 'lcores'; configure it "
+            "there instead\n"
+            "test.yaml:12:23: eal.args[2]: '--vdev' is set by sluice from 'ports'; configure it "
+            "there instead");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "eal: {huge_pages: false}\n"),
+            "test.yaml:11:6: eal: memory_mb is required when huge_pages is false (e.g. "
+            "memory_mb: 1024); without hugepages DPDK reserves only what -m asks for");
+}
+
+TEST(RunConfigErrors, LcoreCpuSharingNeedsBackoff) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "  cpus: {0: 0, 1: 0}\n"),
+            "test.yaml:11:9: lcores.cpus: lcores 1 and 0 share CPU 0 while polling without "
+            "pause; give each its own CPU or set lcores.idle_backoff.enabled: true");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "  cpus: {0: 0, 7: 1}\n"),
+            "test.yaml:11:9: lcores.cpus: lcore 1 has no CPU; once cpus is given, every lcore "
+            "needs one\n"
+            "test.yaml:11:16: lcores.cpus.7: lcore 7 is neither the management lcore nor a "
+            "worker");
+}
+
+TEST(RunConfigErrors, PolicyMistakes) {
+  const std::string base = std::string(kMinimal) + "policy:\n";
+  EXPECT_EQ(error_of(base + "  rules:\n    - {name: r, kind: domain, files: [x], action: drop}\n"),
+            "test.yaml:13:23: policy.rules[0].kind: 'domain' is not one of domains, hosts, "
+            "patterns, cidrs; did you mean 'domains'?\n"
+            "test.yaml:13:51: policy.rules[0].action: 'drop' is not one of pass, block, "
+            "intercept");
+  EXPECT_EQ(error_of(base + "  rules:\n    - {name: r, kind: cidrs, files: [x], action: block}\n"
+                            "    - {name: r, kind: cidrs, files: [y], action: block}\n"),
+            "test.yaml:14:14: policy.rules[1].name: rule name 'r' is already used at "
+            "test.yaml:13:7; audit records must name one rule");
+  EXPECT_EQ(error_of(base + "  rules:\n    - name: r\n      kind: domains\n      files: [x]\n"
+                            "      action: block\n      clients: [10.20.0.1/16, guests]\n"),
+            "test.yaml:17:17: policy.rules[0].clients[0]: '10.20.0.1/16' is not an IP prefix: "
+            "bits are set after the prefix length; did you mean 10.20.0.0/16?\n"
+            "test.yaml:17:31: policy.rules[0].clients[1]: 'guests' is not an IP prefix: expected "
+            "an address such as 10.20.0.0/16 or 2001:db8::/32");
+  EXPECT_EQ(error_of(base + "  defaults:\n    anomalies: {overlap_conflicts: block}\n"),
+            "test.yaml:13:17: unknown anomaly 'overlap_conflicts'; did you mean "
+            "'overlap_conflict'?");
+  EXPECT_EQ(error_of(base + "  intercept_fallback: intercept\n"),
+            "test.yaml:12:23: policy.intercept_fallback: must be pass or block: it is what an "
+            "intercept verdict becomes while interception is unavailable");
+}
+
+TEST(RunConfigErrors, UnknownAuditSinksAreRefused) {
+  const std::string base = std::string(kMinimal) + "audit:\n  sinks:\n";
+  EXPECT_EQ(error_of(base + "    - {type: syslog, host: 10.0.0.5}\n"),
+            "test.yaml:13:14: audit.sinks[0].type: sink type 'syslog' is not implemented in this "
+            "build; only 'file' is (remove this sink or use a file sink and ship the file)");
+  EXPECT_EQ(error_of(base + "    - {type: kafka}\n"),
+            "test.yaml:13:14: audit.sinks[0].type: sink type 'kafka' is not implemented in this "
+            "build; only 'file' is (remove this sink or use a file sink and ship the file)");
+  EXPECT_EQ(error_of(base + "    - {type: fille, path: /tmp/x}\n"),
+            "test.yaml:13:14: audit.sinks[0].type: unknown sink type 'fille' (supported: file); "
+            "did you mean 'file'?");
+  EXPECT_EQ(error_of(base + "    - {type: file}\n"),
+            "test.yaml:13:7: audit.sinks[0]: missing required key 'path'");
+  EXPECT_EQ(error_of(base + "    - {type: file, path: /tmp/x, rotate_size: 10}\n"),
+            "test.yaml:13:47: audit.sinks[0].rotate_size: 10 is out of range (0 or 1048576 to "
+            "1099511627776 bytes)");
+  EXPECT_EQ(error_of(base + "    - {type: file, path: /tmp/x, rotate: 1h}\n"),
+            "test.yaml:13:34: unknown key 'audit.sinks[0].rotate' (known here: type, path, "
+            "rotate_size, rotate_interval, keep)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "audit: {ring_size: 5000}\n"),
+            "test.yaml:11:20: audit.ring_size: 5000 is not a power of two (DPDK needs one here); "
+            "use 4096 or 8192");
+}
+
+TEST(RunConfigErrors, AllMistakesAreReportedAtOnce) {
+  const std::string message =
+      error_of(std::string(kMinimal) + "queues: {burst: 0}\nchecksum: maybe\nstats: {x: 1}\n");
+  EXPECT_THAT(message, HasSubstr("test.yaml:11:17: queues.burst"));
+  EXPECT_THAT(message, HasSubstr("test.yaml:12:11: checksum"));
+  EXPECT_THAT(message, HasSubstr("test.yaml:13:9: unknown key 'stats.x'"));
+}
+
+// load_run_config: the file's own name in messages, relative paths from its directory, and
+// policy files that must exist.
+class LoadRunConfig : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sluice-config-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_ / "lists");
+    std::ofstream(dir_ / "lists/block.txt") << "example.com\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& yaml) {
+    const std::string path = (dir_ / "sluice.yaml").string();
+    std::ofstream(path) << yaml;
+    return path;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(LoadRunConfig, ResolvesRelativePathsAndChecksFiles) {
+  const std::string path = write(std::string(kMinimal) +
+                                 "policy:\n  rules:\n"
+                                 "    - {name: r, kind: domains, files: [lists/block.txt], "
+                                 "action: block}\n"
+                                 "audit:\n  sinks: [{type: file, path: audit.jsonl}]\n");
+  absl::StatusOr<RunConfig> c = load_run_config(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->source, path);
+  EXPECT_EQ(c->policy.rules[0].files[0], (dir_ / "lists/block.txt").string());
+  EXPECT_EQ(c->audit.files[0].path, (dir_ / "audit.jsonl").string());
+}
+
+TEST_F(LoadRunConfig, RefusesMissingListFilesAndAuditDirectories) {
+  const std::string path = write(std::string(kMinimal) +
+                                 "policy:\n  rules:\n"
+                                 "    - {name: r, kind: domains, files: [lists/nope.txt], "
+                                 "action: block}\n"
+                                 "audit:\n  sinks: [{type: file, path: no/such/dir/a.jsonl}]\n");
+  absl::StatusOr<RunConfig> c = load_run_config(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            path + ":13:40: policy.rules[0].files[0]: cannot read '" +
+                (dir_ / "lists/nope.txt").string() + "': No such file or directory\n" + path +
+                ":15:30: audit.sinks[0].path: directory '" + (dir_ / "no/such/dir").string() +
+                "' does not exist");
+}
+
+TEST_F(LoadRunConfig, MissingFile) {
+  absl::StatusOr<RunConfig> c = load_run_config((dir_ / "absent.yaml").string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(c.status().message(), HasSubstr("absent.yaml: cannot open the configuration file"));
+}
+
+}  // namespace
+}  // namespace sluice

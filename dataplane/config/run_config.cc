@@ -613,7 +613,8 @@ void Parser::parse_lcores(const YAML::Node& n, RunConfig& c) {
     auto it = l.cpus.find(lcore);
     if (it == l.cpus.end()) {
       error(cpus.Mark(), "lcores.cpus",
-            absl::StrCat("lcore ", lcore, " has no CPU; once cpus is given, every lcore needs one"));
+            absl::StrCat("lcore ", lcore,
+                         " has no CPU; once cpus is given, every lcore needs one"));
     } else {
       on_cpu[it->second].push_back(lcore);
     }

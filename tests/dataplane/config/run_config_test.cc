@@ -1,11 +1,14 @@
 #include "dataplane/config/run_config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -127,7 +130,8 @@ TEST(RunConfig, RuleDefaults) {
 TEST(RunConfig, FullConfigRoundTrip) {
   ConfigParseOptions options;
   options.base_dir = "/etc/sluice";
-  absl::StatusOr<RunConfig> c = parse_run_config(read(kDataDir / "full.yaml"), "full.yaml", options);
+  absl::StatusOr<RunConfig> c =
+      parse_run_config(read(kDataDir / "full.yaml"), "full.yaml", options);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->source, "full.yaml");
 
@@ -290,6 +294,34 @@ TEST(RunConfig, ShippedExamplesParse) {
   EXPECT_THAT(args, testing::Contains("--lcores=0@0,1@0,2@1"));
 }
 
+// Every key used in the full config is documented in the reference (data keys excluded: the
+// lcore numbers of lcores.cpus and the anomaly names of policy.defaults.anomalies).
+void collect_keys(const YAML::Node& n, std::set<std::string>& keys) {
+  if (n.IsSequence()) {
+    for (const YAML::Node& item : n) collect_keys(item, keys);
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      keys.insert(kv.first.Scalar());
+      if (kv.first.Scalar() != "cpus" && kv.first.Scalar() != "anomalies")
+        collect_keys(kv.second, keys);
+    }
+  }
+}
+
+TEST(RunConfig, ReferenceDocumentsEveryKey) {
+  std::set<std::string> keys;
+  collect_keys(YAML::LoadFile((kDataDir / "full.yaml").string()), keys);
+  const std::string reference = read(kDeployDir / "REFERENCE.md");
+  ASSERT_FALSE(reference.empty());
+  EXPECT_GT(keys.size(), 50u);
+  for (const std::string& key : keys) {
+    // Written as `key` or, for nested maps, `parent.key`.
+    const bool documented = reference.find("`" + key + "`") != std::string::npos ||
+                            reference.find("." + key + "`") != std::string::npos;
+    EXPECT_TRUE(documented) << key;
+  }
+}
+
 // --- Mistakes: each names the line and column and says what to do. ---
 
 TEST(RunConfigErrors, YamlSyntaxErrorHasItsMark) {
@@ -448,23 +480,26 @@ lcores: {workers: []}
 }
 
 TEST(RunConfigErrors, BadDevices) {
-  EXPECT_EQ(error_of(R"(ports: [{name: a, device: "0000:3b:00"}, {name: b, device: "net_tap,iface=x"}]
+  EXPECT_EQ(error_of(R"(ports: [{name: a, device: "0000:3b:00"},
+        {name: b, device: "net_tap,iface=x"}]
 pairs: [{inside: a, outside: b}]
 lcores: {workers: [1]}
 )"),
             "test.yaml:1:27: ports[0].device: '0000:3b:00' is not a PCI address: expected "
             "DDDD:BB:DD.F, e.g. 0000:3b:00.0 (see `dpdk-devbind.py --status`), or a vdev such as "
             "net_af_packet0,iface=X\n"
-            "test.yaml:1:60: ports[1].device: 'net_tap,iface=x' is not a vdev: the name must end "
+            "test.yaml:2:27: ports[1].device: 'net_tap,iface=x' is not a vdev: the name must end "
             "with an instance number (expected net_<driver><n>[,key=value...], e.g. "
             "net_af_packet0,iface=veth1)");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "eal: {pci: false, huge_pages: false, memory_mb: 1024}\n"),
+  EXPECT_EQ(error_of(std::string(kMinimal) +
+                     "eal: {pci: false, huge_pages: false, memory_mb: 1024}\n"),
             "test.yaml:2:5: ports[0]: 'in' is a PCI device but eal.pci is false (--no-pci)\n"
             "test.yaml:4:5: ports[1]: 'out' is a PCI device but eal.pci is false (--no-pci)");
 }
 
 TEST(RunConfigErrors, EalOptionsThatSluiceDerives) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "eal:\n  args: [\"-l\", \"0-3\", \"--vdev=net_null0\"]\n"),
+  EXPECT_EQ(error_of(std::string(kMinimal) +
+                     "eal:\n  args: [\"-l\", \"0-3\", \"--vdev=net_null0\"]\n"),
             "test.yaml:12:10: eal.args[0]: '-l' is set by sluice from 'lcores'; configure it "
             "there instead\n"
             "test.yaml:12:23: eal.args[2]: '--vdev' is set by sluice from 'ports'; configure it "

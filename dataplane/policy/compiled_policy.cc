@@ -1,0 +1,93 @@
+#include "dataplane/policy/compiled_policy.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace sluice {
+namespace {
+
+Decision from_default(const DefaultRule& rule) { return {rule.action, rule.name, {}}; }
+
+// Kinds whose server name came from the client's own protocol header (SNI or Host).
+bool names_its_server(FirstFlightKind kind) {
+  return kind == FirstFlightKind::kTls || kind == FirstFlightKind::kQuic ||
+         kind == FirstFlightKind::kHttp;
+}
+
+}  // namespace
+
+CompiledPolicy::CompiledPolicy(uint64_t generation, std::string description,
+                               std::vector<CompiledList> lists, std::vector<CompiledRule> rules,
+                               PolicyDefaults defaults)
+    : generation_(generation),
+      description_(std::move(description)),
+      lists_(std::move(lists)),
+      rules_(std::move(rules)),
+      defaults_(std::move(defaults)) {}
+
+bool CompiledPolicy::list_matches(const CompiledList& list, const FlowFacts& facts, bool named,
+                                  PolicyScratch& scratch) const {
+  switch (list.format) {
+    case ListFormat::kDomains:
+    case ListFormat::kHosts:
+      return named && list.names->matches(facts.server_name, scratch);
+    case ListFormat::kPatterns:
+      return named && list.patterns->matches(facts.server_name, scratch);
+    case ListFormat::kAddresses:
+      return list.addresses.contains(facts.server_ip);
+  }
+  return false;
+}
+
+Decision CompiledPolicy::decide(const FlowFacts& facts, PolicyScratch& scratch) const {
+  for (const AnomalyDefault& d : defaults_.anomalies)
+    if ((facts.anomalies.bits() & d.anomalies.bits()) != 0) return from_default(d.rule);
+  if (facts.first_flight == FirstFlightKind::kIncomplete) return from_default(defaults_.incomplete);
+  if (facts.ech) return from_default(defaults_.ech);
+
+  const bool named = !facts.server_name.empty() && names_its_server(facts.first_flight);
+  for (const CompiledRule& rule : rules_) {
+    if (!rule.client_subnets.empty() && !rule.client_subnets.contains(facts.client_ip)) continue;
+    for (uint32_t index : rule.lists) {
+      const CompiledList& list = lists_[index];
+      if (list_matches(list, facts, named, scratch)) return {rule.action, rule.name, list.name};
+    }
+  }
+  if (facts.first_flight == FirstFlightKind::kNonTls) return from_default(defaults_.non_tls);
+  if (!named) return from_default(defaults_.no_sni);
+  return from_default(defaults_.final_default);
+}
+
+absl::StatusOr<std::unique_ptr<PolicyScratch>> CompiledPolicy::allocate_scratch() const {
+  auto scratch = std::make_unique<PolicyScratch>();
+  for (const CompiledList& list : lists_) {
+    bool ok = list.names    ? list.names->prepare_scratch(*scratch)
+              : list.patterns ? list.patterns->prepare_scratch(*scratch)
+                              : true;
+    if (!ok) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot allocate Hyperscan scratch for list '", list.name, "'"));
+    }
+  }
+  return scratch;
+}
+
+std::string CompiledPolicy::summary() const {
+  size_t names = 0, patterns = 0, addresses = 0, bytes = 0;
+  for (const CompiledList& list : lists_) {
+    if (list.names) {
+      names += list.names->size();
+      bytes += list.names->memory_bytes();
+    }
+    if (list.patterns) {
+      patterns += list.patterns->size();
+      bytes += list.patterns->memory_bytes();
+    }
+    addresses += list.addresses.size();
+  }
+  return absl::StrCat("policy generation ", generation_, " (", description_, "): ", rules_.size(),
+                      " rules, ", lists_.size(), " lists, ", names, " names, ", patterns,
+                      " patterns, ", addresses, " address prefixes, ", bytes, " bytes");
+}
+
+}  // namespace sluice

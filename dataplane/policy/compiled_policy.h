@@ -1,0 +1,54 @@
+// The PolicySnapshot implementation: compiled lists and rules in flat vectors, decided by index.
+// Built by compile_policy(); never changed afterwards.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/policy/cidr_set.h"
+#include "dataplane/policy/name_set.h"
+#include "dataplane/policy/pattern_set.h"
+#include "dataplane/policy/policy_snapshot.h"
+#include "dataplane/policy/policy_source.h"
+
+namespace sluice {
+
+struct CompiledList {
+  std::string name;
+  ListFormat format = ListFormat::kDomains;
+  std::unique_ptr<NameSet> names;        // kDomains, kHosts
+  std::unique_ptr<PatternSet> patterns;  // kPatterns
+  CidrSet addresses;                     // kAddresses
+};
+
+struct CompiledRule {
+  std::string name;
+  Action action;
+  std::vector<uint32_t> lists;  // indexes into CompiledPolicy::lists_
+  CidrSet client_subnets;       // empty: every client
+};
+
+class CompiledPolicy final : public PolicySnapshot {
+ public:
+  CompiledPolicy(uint64_t generation, std::string description, std::vector<CompiledList> lists,
+                 std::vector<CompiledRule> rules, PolicyDefaults defaults);
+
+  Decision decide(const FlowFacts& facts, PolicyScratch& scratch) const override;
+  absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const override;
+  uint64_t generation() const override { return generation_; }
+  std::string_view description() const override { return description_; }
+  std::string summary() const override;
+
+ private:
+  bool list_matches(const CompiledList& list, const FlowFacts& facts, bool named,
+                    PolicyScratch& scratch) const;
+
+  uint64_t generation_;
+  std::string description_;
+  std::vector<CompiledList> lists_;
+  std::vector<CompiledRule> rules_;
+  PolicyDefaults defaults_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,21 @@
+// Which NameSet a compiled policy uses for a list of a given size.
+//
+// Measured by perf/policy_bench.cc (both matchers, same synthetic data, same run; 2-core shared
+// VM, see the table in perf/policy_bench.cc's header): the hash walk builds thousands of times
+// faster, takes a fraction of the memory and answers faster at every size measured, so it is used
+// at every size. Hyperscan literal mode stays as the measured alternative and as the reference
+// in the differential test; Hyperscan proper serves the pattern lists.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dataplane/policy/name_entry.h"
+#include "dataplane/policy/name_set.h"
+
+namespace sluice {
+
+absl::StatusOr<std::unique_ptr<NameSet>> make_name_set(const std::vector<NameEntry>& entries);
+
+}  // namespace sluice

@@ -1,0 +1,49 @@
+// The compiled policy: an immutable snapshot built once on the management core and read by every
+// worker at once without locks (nothing in it changes after compile_policy() returns; workers
+// keep their mutable state in their own PolicyScratch). Publication and reclamation (RCU) belong
+// to the caller.
+//
+// decide() precedence, first match wins:
+//   1. anomaly defaults, in order: the flow carries an anomaly that means what we judged may not
+//      be what the server received (overlap_conflict, ...), so no rule can trust its name;
+//   2. `incomplete` default: the first flight never completed, nothing was judged;
+//   3. `ech` default: the name seen is the public outer name, not the site visited;
+//   4. rules, in order. A rule applies only to clients inside its client_subnets (all if none);
+//      it matches when any of its lists does: name lists and pattern lists match the server name
+//      only for TLS, QUIC and plain HTTP flows that carry one; address lists match the server
+//      address of every flow (so an address rule can pass a known app that speaks non-TLS on
+//      443, or decide no-SNI connections);
+//   5. `non_tls` default: a non-TLS first flight on a TLS port that no address rule took;
+//   6. `no_sni` default: no server name (TLS without SNI, no payload, server-speaks-first);
+//   7. the final default.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "dataplane/policy/policy_scratch.h"
+#include "dataplane/policy/verdict.h"
+
+namespace sluice {
+
+class PolicySnapshot {
+ public:
+  virtual ~PolicySnapshot() = default;
+
+  // Packet path: no allocation, no locks, no syscalls. `scratch` comes from allocate_scratch()
+  // of this snapshot (a scratch of an older snapshot may be too small for this one's databases).
+  virtual Decision decide(const FlowFacts& facts, PolicyScratch& scratch) const = 0;
+
+  // Control path: a scratch sized for every Hyperscan database in this snapshot. One per worker.
+  virtual absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const = 0;
+
+  virtual uint64_t generation() const = 0;
+  virtual std::string_view description() const = 0;
+  // One line for status output: rules, lists, names, patterns, addresses, bytes.
+  virtual std::string summary() const = 0;
+};
+
+}  // namespace sluice

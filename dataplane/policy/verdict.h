@@ -1,0 +1,45 @@
+// What a policy decides for one flow, and the facts it decides on. Plain types shared by the
+// compiler, the snapshot and (later) the worker and the audit record.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "dataplane/core/anomaly.h"
+#include "dataplane/core/first_flight.h"
+#include "dataplane/core/ip_address.h"
+
+namespace sluice {
+
+enum class Verdict : uint8_t { kPass, kBlock, kIntercept };
+std::string_view verdict_name(Verdict v);
+
+// A verdict plus whether the flow is audited (every flow gets a record at verdict time; `audit`
+// says whether the deployment wants it exported, e.g. false for a noisy update service).
+struct Action {
+  Verdict verdict = Verdict::kPass;
+  bool audit = true;
+};
+
+// Everything decide() looks at. `server_name` is the normalised SNI (TLS, QUIC) or Host header
+// (plain HTTP); empty when there is none. Views only: the caller owns the bytes.
+struct FlowFacts {
+  IpAddress client_ip;
+  IpAddress server_ip;
+  uint16_t server_port = 0;
+  FirstFlightKind first_flight = FirstFlightKind::kNone;
+  std::string_view server_name;
+  bool ech = false;
+  AnomalySet anomalies;
+};
+
+// The outcome, naming what decided it. The views point into the snapshot that made the decision
+// and stay valid as long as it does (the worker copies them into the audit event before it
+// leaves its RCU read-side section).
+struct Decision {
+  Action action;
+  std::string_view rule;  // a rule's name or a default's name
+  std::string_view list;  // the list or pattern set that matched; empty for defaults
+};
+
+}  // namespace sluice

@@ -42,10 +42,10 @@ absl::StatusOr<std::unique_ptr<HashNameSet>> HashNameSet::build(
   // Load at most 0.7: linear probing stays short, and misses (most lookups) end on an empty slot.
   uint64_t want = std::max<uint64_t>(16, entries.size() * 10 / 7 + 1);
   uint64_t capacity = std::bit_ceil(want);
-  set->slots_.assign(capacity, Slot{});
+  set->slots_ = HugeArray<Slot>(capacity);
   set->mask_ = capacity - 1;
-  set->arena_.reserve(1 + entries.size() * 24);
-  set->arena_.push_back(0);  // offset 0 marks an empty slot
+  set->building_.reserve(1 + entries.size() * 24);
+  set->building_.push_back(0);  // offset 0 marks an empty slot
   for (const NameEntry& entry : entries) {
     if (entry.name.empty() || entry.name.size() > kMaxName)
       return absl::InvalidArgumentError(absl::StrCat("'", entry.name, "' is not a host name"));
@@ -54,7 +54,9 @@ absl::StatusOr<std::unique_ptr<HashNameSet>> HashNameSet::build(
           "name list too large: its names exceed 4 GiB; split it into several lists");
     }
   }
-  set->arena_.shrink_to_fit();
+  set->arena_ = HugeArray<char>(set->building_.size());
+  std::memcpy(set->arena_.data(), set->building_.data(), set->building_.size());
+  std::vector<char>().swap(set->building_);
   return set;
 }
 
@@ -63,17 +65,17 @@ bool HashNameSet::insert(uint64_t hash, const NameEntry& entry) {
   for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
     Slot& slot = slots_[i];
     if (slot.offset == 0) {
-      if (arena_.size() + 2 + entry.name.size() > UINT32_MAX) return false;
-      slot.offset = static_cast<uint32_t>(arena_.size());
+      if (building_.size() + 2 + entry.name.size() > UINT32_MAX) return false;
+      slot.offset = static_cast<uint32_t>(building_.size());
       slot.tag = tag;
-      arena_.push_back(static_cast<char>(entry.scope));
-      arena_.push_back(static_cast<char>(entry.name.size()));
-      arena_.insert(arena_.end(), entry.name.begin(), entry.name.end());
+      building_.push_back(static_cast<char>(entry.scope));
+      building_.push_back(static_cast<char>(entry.name.size()));
+      building_.insert(building_.end(), entry.name.begin(), entry.name.end());
       ++count_;
       return true;
     }
     if (slot.tag != tag) continue;
-    char* stored = &arena_[slot.offset];
+    char* stored = &building_[slot.offset];
     if (static_cast<uint8_t>(stored[1]) == entry.name.size() &&
         std::memcmp(stored + 2, entry.name.data(), entry.name.size()) == 0) {
       stored[0] = static_cast<char>(static_cast<uint8_t>(stored[0]) | entry.scope);
@@ -128,7 +130,7 @@ uint8_t HashNameSet::scope_of(std::string_view name) const {
 }
 
 size_t HashNameSet::memory_bytes() const {
-  return arena_.capacity() + slots_.capacity() * sizeof(Slot) + sizeof(*this);
+  return arena_.memory_bytes() + slots_.memory_bytes() + sizeof(*this);
 }
 
 }  // namespace sluice

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "dataplane/policy/huge_array.h"
 #include "dataplane/policy/name_entry.h"
 #include "dataplane/policy/name_set.h"
 
@@ -44,8 +45,9 @@ class HashNameSet final : public NameSet {
   uint8_t probe(uint64_t hash, std::string_view name) const;
   bool insert(uint64_t hash, const NameEntry& entry);
 
-  std::vector<char> arena_;
-  std::vector<Slot> slots_;
+  std::vector<char> building_;  // the arena while names are added; moved into arena_ at the end
+  HugeArray<char> arena_;
+  HugeArray<Slot> slots_;
   uint64_t mask_ = 0;
   size_t count_ = 0;
 };

@@ -2,18 +2,6 @@
 
 namespace sluice {
 
-std::string_view verdict_name(Verdict v) {
-  switch (v) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kIntercept:
-      return "intercept";
-    case Verdict::kBlock:
-      return "block";
-  }
-  return "unknown";
-}
-
 std::string_view close_reason_name(CloseReason r) {
   switch (r) {
     case CloseReason::kNone:

@@ -12,11 +12,9 @@
 #include "dataplane/core/first_flight.h"
 #include "dataplane/core/flow_key.h"
 #include "dataplane/core/tls_client_hello.h"
+#include "dataplane/core/verdict.h"
 
 namespace sluice {
-
-enum class Verdict : uint8_t { kPass, kIntercept, kBlock };
-std::string_view verdict_name(Verdict v);
 
 enum class CloseReason : uint8_t { kNone, kFin, kRst, kIdle, kEvicted, kShutdown, kReused };
 std::string_view close_reason_name(CloseReason r);

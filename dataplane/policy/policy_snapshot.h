@@ -25,7 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/policy/policy_scratch.h"
-#include "dataplane/policy/verdict.h"
+#include "dataplane/policy/decision.h"
 
 namespace sluice {
 

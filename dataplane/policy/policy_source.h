@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dataplane/core/anomaly.h"
-#include "dataplane/policy/verdict.h"
+#include "dataplane/policy/decision.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "dataplane/policy/verdict.h"
+#include "dataplane/core/verdict.h"
 
 namespace sluice {
 
@@ -6,10 +6,10 @@ std::string_view verdict_name(Verdict v) {
   switch (v) {
     case Verdict::kPass:
       return "pass";
-    case Verdict::kBlock:
-      return "block";
     case Verdict::kIntercept:
       return "intercept";
+    case Verdict::kBlock:
+      return "block";
   }
   return "unknown";
 }

@@ -1,5 +1,6 @@
 // What a policy decides for one flow, and the facts it decides on. Plain types shared by the
-// compiler, the snapshot and (later) the worker and the audit record.
+// compiler, the snapshot and (later) the worker and the audit record. The verdict itself is the
+// program-wide one in dataplane/core/verdict.h.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,9 @@
 #include "dataplane/core/anomaly.h"
 #include "dataplane/core/first_flight.h"
 #include "dataplane/core/ip_address.h"
+#include "dataplane/core/verdict.h"
 
 namespace sluice {
-
-enum class Verdict : uint8_t { kPass, kBlock, kIntercept };
-std::string_view verdict_name(Verdict v);
 
 // A verdict plus whether the flow is audited (every flow gets a record at verdict time; `audit`
 // says whether the deployment wants it exported, e.g. false for a noisy update service).

@@ -1,0 +1,13 @@
+// What is done with a flow. One enum for the whole program: the policy decides it, the worker
+// carries it out, the audit record names it.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace sluice {
+
+enum class Verdict : uint8_t { kPass, kIntercept, kBlock };
+std::string_view verdict_name(Verdict v);
+
+}  // namespace sluice

@@ -70,6 +70,16 @@ void add_first_flight(JsonWriter& w, const AuditEvent& v) {
   }
 }
 
+// The rule that decided and the list that matched (null when a default decided, or no policy).
+void add_rule(JsonWriter& w, const AuditEvent& v) {
+  w.field("rule", v.rule_view());
+  if (v.list[0] != '\0') {
+    w.field("list", v.list_view());
+  } else {
+    w.field_null("list");
+  }
+}
+
 void add_anomalies(JsonWriter& w, AnomalySet set) {
   w.begin_array("anomalies");
   set.for_each([&](Anomaly a) { w.element(anomaly_name(a)); });
@@ -103,7 +113,7 @@ void append_judgement(std::string& out, const AuditEvent& verdict) {
   JsonWriter w(out);
   add_first_flight(w, verdict);
   w.field("verdict", verdict_name(verdict.verdict));
-  w.field("rule", verdict.rule_view());
+  add_rule(w, verdict);
 }
 
 void append_flow_record(std::string& out, std::string_view judgement, const AuditEvent& close) {
@@ -136,7 +146,7 @@ void append_event_record(std::string& out, const AuditEvent& e) {
     w.field("first_flight", first_flight_name(e.first_flight));
   }
   w.field("verdict", verdict_name(e.verdict));
-  if (e.kind == AuditKind::kVerdict) w.field("rule", e.rule_view());
+  if (e.kind == AuditKind::kVerdict) add_rule(w, e);
   add_anomalies(w, e.anomalies);
   if (e.kind == AuditKind::kClose) {
     add_totals(w, e);

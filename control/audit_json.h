@@ -12,7 +12,8 @@ namespace sluice {
 void append_rfc3339_micros(std::string& out, uint64_t unix_ns);
 
 // What a verdict event says about the first flight ("first_flight", "sni", ..., "verdict",
-// "rule") as JSON members without braces: small enough to keep per open flow until it closes.
+// "rule", "list") as JSON members without braces: small enough to keep per open flow until it
+// closes.
 void append_judgement(std::string& out, const AuditEvent& verdict);
 
 // One record for a whole flow: the judgement (from append_judgement on its verdict event) and

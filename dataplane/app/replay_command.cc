@@ -12,10 +12,14 @@
 
 #include "control/audit_json.h"
 #include "control/flow_summary.h"
+#include "dataplane/config/policy_source.h"
+#include "dataplane/config/run_config.h"
 #include "dataplane/dpdk/audit_ring.h"
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/pcap_port.h"
 #include "dataplane/dpdk/worker.h"
+#include "dataplane/policy/compile_policy.h"
+#include "dataplane/policy/snapshot_judge.h"
 
 namespace sluice {
 namespace {
@@ -71,6 +75,30 @@ class ReplayPrinter {
   std::string line_;
 };
 
+// The policy of a configuration file, compiled, and a judge over it.
+struct ReplayPolicy {
+  std::unique_ptr<const PolicySnapshot> snapshot;
+  std::unique_ptr<SnapshotJudge> judge;
+  Verdict intercept_fallback = Verdict::kPass;
+};
+
+absl::StatusOr<ReplayPolicy> load_policy(const std::string& path) {
+  absl::StatusOr<RunConfig> config = load_run_config(path);
+  if (!config.ok()) return config.status();
+  absl::StatusOr<PolicySource> source = policy_source_from_config(config->policy, path);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<std::unique_ptr<const PolicySnapshot>> snapshot = compile_policy(*source);
+  if (!snapshot.ok()) return snapshot.status();
+  ReplayPolicy policy;
+  policy.snapshot = std::move(*snapshot);
+  policy.intercept_fallback = config->policy.intercept_fallback;
+  absl::StatusOr<std::unique_ptr<SnapshotJudge>> judge =
+      SnapshotJudge::create(*policy.snapshot, policy.intercept_fallback);
+  if (!judge.ok()) return judge.status();
+  policy.judge = std::move(*judge);
+  return policy;
+}
+
 }  // namespace
 
 int run_replay(const ReplayOptions& options) {
@@ -78,6 +106,15 @@ int run_replay(const ReplayOptions& options) {
   if (absl::Status s = check_capture_file(options.capture); !s.ok()) {
     std::fprintf(stderr, "sluice replay: %s\n", std::string(s.message()).c_str());
     return 2;
+  }
+  ReplayPolicy policy;
+  if (!options.config.empty()) {
+    absl::StatusOr<ReplayPolicy> loaded = load_policy(options.config);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "sluice replay: %s\n", std::string(loaded.status().message()).c_str());
+      return 2;
+    }
+    policy = std::move(*loaded);
   }
   if (absl::Status s = init_eal(no_hardware_eal_args("sluice", options.eal_memory_mb)); !s.ok()) {
     std::fprintf(stderr, "sluice replay: %s\n", std::string(s.message()).c_str());
@@ -103,6 +140,7 @@ int run_replay(const ReplayOptions& options) {
   std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
 
   auto inspector = std::make_unique<FlowInspector>(options.inspector, **ring);
+  inspector->set_judge(policy.judge.get());
   WorkerRx rx;
   rx.port_id = port->port_id;
   rx.capture_timestamps = port->has_timestamps;
@@ -124,6 +162,12 @@ int run_replay(const ReplayOptions& options) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (options.print_summary) {
     std::fputs(printer.summary().render(inspector->stats(), elapsed).c_str(), stderr);
+    if (policy.snapshot) {
+      std::fprintf(stderr, "policy: %s\n", policy.snapshot->summary().c_str());
+      std::fprintf(stderr, "intercept fallbacks: %llu (intercept carried out as %s)\n",
+                   static_cast<unsigned long long>(inspector->stats().intercept_fallbacks),
+                   std::string(verdict_name(policy.intercept_fallback)).c_str());
+    }
   }
   close_pcap_port(*port, kPortName);
   return 0;

@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
       "replay", "Read a pcap/pcapng capture through the DPDK worker path; print one JSON audit "
                 "record per flow on stdout and a summary on stderr");
   cmd->add_option("capture", replay.capture, "pcap or pcapng file")->required();
+  cmd->add_option("--config", replay.config,
+                  "a `sluice run` configuration file whose policy judges every flow (verdict, "
+                  "rule and list in each record); without it every flow passes");
   cmd->add_option("--checksum", checksum,
                   "L4 checksum validation: auto (accept the unfinished checksums of a capture "
                   "taken on a host with TX offload), on, off")

@@ -40,7 +40,8 @@ struct AuditEvent {
   // Verdict-time fields.
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
-  std::array<char, kMaxRuleName + 1> rule{};  // the rule that decided ("default" without policy)
+  std::array<char, kMaxRuleName + 1> rule{};  // the rule that decided ("no_policy" without one)
+  std::array<char, kMaxRuleName + 1> list{};  // the list that matched; empty when a default decided
   ClientHelloInfo hello;                       // valid when first_flight == kTls
   std::array<char, kMaxSniLength + 1> http_host{};  // valid when first_flight == kHttp
   uint16_t http_host_length = 0;
@@ -54,6 +55,7 @@ struct AuditEvent {
   CloseReason close_reason = CloseReason::kNone;
 
   std::string_view rule_view() const { return {rule.data()}; }
+  std::string_view list_view() const { return {list.data()}; }
   std::string_view http_host_view() const { return {http_host.data(), http_host_length}; }
 };
 

@@ -569,9 +569,27 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
                           uint64_t now_ns, std::string_view http_host) {
   f.judged = true;
   f.first_flight = kind;
-  // No policy yet: every flow passes; the audit record says so.
-  f.verdict = Verdict::kPass;
   if (hello) f.anomalies.merge(hello->anomalies);
+  // Without a judge every flow passes; the audit record says so.
+  std::string_view rule = "no_policy";
+  std::string_view list;
+  f.verdict = Verdict::kPass;
+  if (judge_ != nullptr) {
+    FlowFacts facts;
+    facts.client_ip = f.client().ip;
+    facts.server_ip = f.server().ip;
+    facts.server_port = f.server().port;
+    facts.first_flight = kind;
+    facts.server_name = hello ? hello->sni_view() : http_host;
+    facts.ech = hello != nullptr && hello->ech;
+    facts.anomalies = f.anomalies;
+    FlowDecision d;
+    judge_->decide(facts, d);
+    f.verdict = d.decision.action.verdict;
+    rule = d.decision.rule;
+    list = d.decision.list;
+    if (d.intercept_fallback) ++stats_.intercept_fallbacks;
+  }
   f.judged_length =
       f.buffer_slot != kNoSlot ? buffers_.at(f.buffer_slot).stream.contiguous_length() : 0;
   // Keeping judged bytes until the server acknowledges them is a check, not a need: under
@@ -583,7 +601,9 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   fill_event_header(f, AuditKind::kVerdict, now_ns);
   event_.first_flight = kind;
   event_.verdict = f.verdict;
-  copy_name(event_.rule, "no_policy");
+  // Copied now: the views belong to the judge's policy, which may be replaced after this call.
+  copy_name(event_.rule, rule);
+  copy_name(event_.list, list);
   if (hello) {
     event_.hello = *hello;
   } else {

@@ -15,6 +15,7 @@
 
 #include "dataplane/core/audit_event.h"
 #include "dataplane/core/first_flight_pool.h"
+#include "dataplane/core/flow_judge.h"
 #include "dataplane/core/flow_table.h"
 #include "dataplane/core/ip_reassembly.h"
 #include "dataplane/core/packet.h"
@@ -67,6 +68,10 @@ class FlowInspector {
   // the end of a capture or on shutdown; returns how many remain. Bounded so the caller can
   // drain the audit ring in between.
   uint32_t close_some(uint64_t now_ns, uint32_t max_flows);
+
+  // The policy that judges each first flight; nullptr (the default): every flow passes and its
+  // record names rule `no_policy`. Not owned; must outlive its use here.
+  void set_judge(FlowJudge* judge) { judge_ = judge; }
 
   const WorkerStats& stats() const { return stats_; }
   uint32_t active_flows() const { return flows_.size(); }
@@ -121,6 +126,7 @@ class FlowInspector {
   IpReassembler fragments_;
   ParseOptions parse_options_;
   uint64_t next_flow_seq_ = 1;
+  FlowJudge* judge_ = nullptr;
 
   // Scratch reused for every judgement: no allocation per flow.
   std::vector<uint8_t> hello_scratch_;

@@ -63,6 +63,7 @@ std::string_view malformed_name(Malformed m);
   X(flow_table_full, "packets of new flows refused because no flow could be evicted")  \
   X(first_flight_buffers_exhausted, "first flights not held: buffer pool empty")       \
   X(first_flights_judged, "first flights judged")                                      \
+  X(intercept_fallbacks, "intercept verdicts carried out as the intercept_fallback")    \
   X(audit_events, "audit events produced")                                             \
   X(audit_dropped, "audit events lost because the audit ring was full")
 

@@ -24,8 +24,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "dataplane/core/decision.h"
 #include "dataplane/policy/policy_scratch.h"
-#include "dataplane/policy/decision.h"
 
 namespace sluice {
 

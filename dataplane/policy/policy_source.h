@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dataplane/core/anomaly.h"
-#include "dataplane/policy/decision.h"
+#include "dataplane/core/decision.h"
 
 namespace sluice {
 

@@ -60,11 +60,29 @@ TEST(AuditJsonTest, FlowRecordHasEveryField) {
                             "\"first_flight\":\"tls\"", "\"sni\":\"www.example.com\"",
                             "\"tls_versions\":[\"TLSv1.3\"]", "\"ech\":false", "\"ja4\":null",
                             "\"anomalies\":[\"overlap_conflict\"]", "\"verdict\":\"pass\"",
+                            "\"rule\":\"no_policy\"", "\"list\":null",
                             "\"duration_ms\":250.000", "\"close_reason\":\"fin\""}) {
     EXPECT_NE(out.find(field), std::string::npos) << field << " in " << out;
   }
   EXPECT_EQ(out.front(), '{');
   EXPECT_EQ(out.back(), '}');
+}
+
+TEST(AuditJsonTest, RuleAndListOfAPolicyDecision) {
+  AuditEvent v;
+  v.kind = AuditKind::kVerdict;
+  v.verdict = Verdict::kBlock;
+  std::memcpy(v.rule.data(), "block_video", 11);
+  std::memcpy(v.list.data(), "video.domains", 13);
+  std::string judgement;
+  append_judgement(judgement, v);
+  EXPECT_NE(judgement.find("\"verdict\":\"block\",\"rule\":\"block_video\",\"list\":\"video.domains\""),
+            std::string::npos)
+      << judgement;
+  std::string event;
+  append_event_record(event, v);
+  EXPECT_NE(event.find("\"rule\":\"block_video\",\"list\":\"video.domains\""), std::string::npos)
+      << event;
 }
 
 }  // namespace

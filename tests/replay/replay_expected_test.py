@@ -18,7 +18,7 @@ import sys
 
 REQUIRED_FIELDS = {
     "ts", "client_ip", "client_port", "server_ip", "server_port", "transport", "first_flight",
-    "sni", "alpn", "tls_versions", "ech", "ja4", "anomalies", "verdict", "packets_to_server",
+    "sni", "alpn", "tls_versions", "ech", "ja4", "anomalies", "verdict", "rule", "list", "packets_to_server",
     "packets_to_client", "bytes_to_server", "bytes_to_client", "duration_ms",
 }
 

@@ -746,5 +746,104 @@ TEST_F(FlowInspectorTest, IdleFlowsExpireWithACloseEvent) {
   EXPECT_EQ(inspector_->active_flows(), 0u);
 }
 
+// A judge that records the facts it was given and answers with a fixed decision.
+class FakeJudge : public FlowJudge {
+ public:
+  void decide(const FlowFacts& facts, FlowDecision& out) override {
+    ++calls;
+    last = facts;
+    last_name = std::string(facts.server_name);
+    out = answer;
+  }
+  FlowDecision answer;
+  int calls = 0;
+  FlowFacts last;
+  std::string last_name;
+};
+
+TEST_F(FlowInspectorTest, WithoutAJudgeEveryFlowPassesUnderNoPolicy) {
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("www.example.com")));
+  const AuditEvent v = only_verdict();
+  EXPECT_EQ(v.verdict, Verdict::kPass);
+  EXPECT_EQ(v.rule_view(), "no_policy");
+  EXPECT_EQ(v.list_view(), "");
+}
+
+TEST_F(FlowInspectorTest, TheJudgesVerdictRuleAndListReachTheEvent) {
+  FakeJudge judge;
+  judge.answer.decision = Decision{{Verdict::kBlock, true}, "block_video", "video.domains"};
+  inspector_->set_judge(&judge);
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, hello_records("www.example.com")));
+  const AuditEvent v = only_verdict();
+  ASSERT_EQ(judge.calls, 1);
+  EXPECT_EQ(judge.last_name, "www.example.com");
+  EXPECT_EQ(judge.last.first_flight, FirstFlightKind::kTls);
+  EXPECT_EQ(judge.last.server_port, 443);
+  EXPECT_EQ(judge.last.client_ip, v.client.ip);
+  EXPECT_EQ(judge.last.server_ip, v.server.ip);
+  EXPECT_FALSE(judge.last.ech);
+  EXPECT_EQ(v.verdict, Verdict::kBlock);
+  EXPECT_EQ(v.rule_view(), "block_video");
+  EXPECT_EQ(v.list_view(), "video.domains");
+  auto closes = sink_.of(AuditKind::kClose);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].verdict, Verdict::kBlock);
+  EXPECT_EQ(inspector_->stats().intercept_fallbacks, 0u);
+}
+
+TEST_F(FlowInspectorTest, TheJudgeSeesTheHttpHostAndLongNamesAreCutSafely) {
+  FakeJudge judge;
+  const std::string long_rule(200, 'r');
+  const std::string long_list(200, 'l');
+  judge.answer.decision = Decision{{Verdict::kBlock, true}, long_rule, long_list};
+  judge.answer.intercept_fallback = true;
+  inspector_->set_judge(&judge);
+  Conversation c(40000, 80);
+  feed(c.handshake());
+  const std::string request = "GET / HTTP/1.1\r\nHost: Www.Example.Org:8080\r\n\r\n";
+  feed(c.client(0, Bytes(request.begin(), request.end())));
+  const AuditEvent v = only_verdict();
+  EXPECT_EQ(judge.last.first_flight, FirstFlightKind::kHttp);
+  EXPECT_EQ(judge.last_name, "www.example.org");
+  EXPECT_EQ(v.rule_view(), long_rule.substr(0, kMaxRuleName));
+  EXPECT_EQ(v.list_view(), long_list.substr(0, kMaxRuleName));
+  EXPECT_EQ(inspector_->stats().intercept_fallbacks, 1u);
+}
+
+TEST_F(FlowInspectorTest, TheJudgeSeesTheFlowsAnomalies) {
+  FakeJudge judge;
+  judge.answer.decision = Decision{{Verdict::kBlock, true}, "default_anomaly_overlap_conflict", ""};
+  inspector_->set_judge(&judge);
+  const Bytes real = hello_records("blocked.example");
+  const Bytes decoy = hello_records("allowed.example");
+  Conversation c;
+  feed(c.handshake());
+  feed(c.client(0, slice(decoy, 0, decoy.size() - 40)));
+  feed(c.client(0, real));
+  const AuditEvent v = only_verdict();
+  ASSERT_EQ(judge.calls, 1);
+  EXPECT_TRUE(judge.last.anomalies.has(Anomaly::kOverlapConflict));
+  EXPECT_EQ(v.verdict, Verdict::kBlock);
+  EXPECT_EQ(v.rule_view(), "default_anomaly_overlap_conflict");
+  EXPECT_EQ(v.list_view(), "");
+}
+
+TEST_F(FlowInspectorTest, TheJudgeDecidesFlowsWithoutAFirstFlight) {
+  FakeJudge judge;
+  judge.answer.decision = Decision{{Verdict::kPass, true}, "default_no_sni", ""};
+  inspector_->set_judge(&judge);
+  Conversation c;
+  feed(c.handshake());
+  const AuditEvent v = only_verdict();
+  ASSERT_EQ(judge.calls, 1);
+  EXPECT_EQ(judge.last.first_flight, FirstFlightKind::kNone);
+  EXPECT_EQ(judge.last_name, "");
+  EXPECT_EQ(v.rule_view(), "default_no_sni");
+}
+
 }  // namespace
 }  // namespace sluice

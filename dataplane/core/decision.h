@@ -1,6 +1,7 @@
 // What a policy decides for one flow, and the facts it decides on. Plain types shared by the
-// compiler, the snapshot and (later) the worker and the audit record. The verdict itself is the
-// program-wide one in dataplane/core/verdict.h.
+// worker (dataplane/core/flow_judge.h), the policy compiler and snapshot, and the audit record.
+// They live in core so that core never depends on the policy library (policy depends on core).
+// The verdict itself is the program-wide one in dataplane/core/verdict.h.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,21 @@
+#include "dataplane/policy/snapshot_judge.h"
+
+#include <utility>
+
+namespace sluice {
+
+absl::StatusOr<std::unique_ptr<SnapshotJudge>> SnapshotJudge::create(const PolicySnapshot& snapshot,
+                                                                     Verdict intercept_fallback) {
+  absl::StatusOr<std::unique_ptr<PolicyScratch>> scratch = snapshot.allocate_scratch();
+  if (!scratch.ok()) return scratch.status();
+  return std::unique_ptr<SnapshotJudge>(
+      new SnapshotJudge(snapshot, std::move(*scratch), intercept_fallback));
+}
+
+void SnapshotJudge::decide(const FlowFacts& facts, FlowDecision& out) {
+  out.decision = snapshot_->decide(facts, *scratch_);
+  out.intercept_fallback = out.decision.action.verdict == Verdict::kIntercept;
+  if (out.intercept_fallback) out.decision.action.verdict = intercept_fallback_;
+}
+
+}  // namespace sluice

@@ -1,0 +1,37 @@
+// A compiled policy as the worker's FlowJudge: one per worker, holding that worker's scratch.
+// Intercept is not carried out yet: the adapter turns it into the configured fallback verdict
+// and flags it, so the audit record keeps the rule that said intercept and the worker counts it.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "dataplane/core/flow_judge.h"
+#include "dataplane/core/verdict.h"
+#include "dataplane/policy/policy_scratch.h"
+#include "dataplane/policy/policy_snapshot.h"
+
+namespace sluice {
+
+class SnapshotJudge final : public FlowJudge {
+ public:
+  // Control path: allocates the scratch. `snapshot` is not owned and must outlive the judge.
+  static absl::StatusOr<std::unique_ptr<SnapshotJudge>> create(const PolicySnapshot& snapshot,
+                                                               Verdict intercept_fallback);
+
+  // Packet path: no allocation.
+  void decide(const FlowFacts& facts, FlowDecision& out) override;
+
+  const PolicySnapshot& snapshot() const { return *snapshot_; }
+
+ private:
+  SnapshotJudge(const PolicySnapshot& snapshot, std::unique_ptr<PolicyScratch> scratch,
+                Verdict intercept_fallback)
+      : snapshot_(&snapshot), scratch_(std::move(scratch)), intercept_fallback_(intercept_fallback) {}
+
+  const PolicySnapshot* snapshot_;
+  std::unique_ptr<PolicyScratch> scratch_;
+  Verdict intercept_fallback_;
+};
+
+}  // namespace sluice

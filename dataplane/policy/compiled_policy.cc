@@ -43,7 +43,6 @@ Decision CompiledPolicy::decide(const FlowFacts& facts, PolicyScratch& scratch) 
   for (const AnomalyDefault& d : defaults_.anomalies)
     if ((facts.anomalies.bits() & d.anomalies.bits()) != 0) return from_default(d.rule);
   if (facts.first_flight == FirstFlightKind::kIncomplete) return from_default(defaults_.incomplete);
-  if (facts.ech) return from_default(defaults_.ech);
 
   const bool named = !facts.server_name.empty() && names_its_server(facts.first_flight);
   for (const CompiledRule& rule : rules_) {
@@ -53,6 +52,7 @@ Decision CompiledPolicy::decide(const FlowFacts& facts, PolicyScratch& scratch) 
       if (list_matches(list, facts, named, scratch)) return {rule.action, rule.name, list.name};
     }
   }
+  if (facts.ech) return from_default(defaults_.ech);  // after the rules: see policy_snapshot.h
   if (facts.first_flight == FirstFlightKind::kNonTls) return from_default(defaults_.non_tls);
   if (!named) return from_default(defaults_.no_sni);
   return from_default(defaults_.final_default);

@@ -7,12 +7,15 @@
 //   1. anomaly defaults, in order: the flow carries an anomaly that means what we judged may not
 //      be what the server received (overlap_conflict, ...), so no rule can trust its name;
 //   2. `incomplete` default: the first flight never completed, nothing was judged;
-//   3. `ech` default: the name seen is the public outer name, not the site visited;
-//   4. rules, in order. A rule applies only to clients inside its client_subnets (all if none);
+//   3. rules, in order. A rule applies only to clients inside its client_subnets (all if none);
 //      it matches when any of its lists does: name lists and pattern lists match the server name
 //      only for TLS, QUIC and plain HTTP flows that carry one; address lists match the server
 //      address of every flow (so an address rule can pass a known app that speaks non-TLS on
 //      443, or decide no-SNI connections);
+//   4. `ech` default: an ECH hello that no rule took. Rules come first because Chromium sends an
+//      ECH extension (GREASE) in every hello, with the real name in the SNI: putting ECH first
+//      would let every Chromium flow past every name rule. With real ECH the SNI is the
+//      provider's public name, which rules may still match (a provider can be blocked whole);
 //   5. `non_tls` default: a non-TLS first flight on a TLS port that no address rule took;
 //   6. `no_sni` default: no server name (TLS without SNI, no payload, server-speaks-first);
 //   7. the final default.

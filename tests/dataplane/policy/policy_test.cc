@@ -171,9 +171,13 @@ TEST_F(PolicyTest, NonTlsDefaultIgnoresNamesButNotAddressRules) {
   EXPECT_EQ(decide(http).rule, "block_ads");
 }
 
-TEST_F(PolicyTest, EchDefaultPrecedesRules) {
+TEST_F(PolicyTest, RulesPrecedeTheEchDefault) {
+  // Chromium sends (GREASE) ECH in every hello with the real name in the SNI: rules must see it.
   FlowFacts f = tls("www.bank.example");
   f.ech = true;
+  EXPECT_EQ(decide(f).rule, "no_interception");
+  // An ECH hello that no rule takes falls to the ech default, not the final one.
+  f.server_name = "unlisted.example";
   EXPECT_EQ(decide(f).rule, "ech");
 }
 

@@ -15,6 +15,7 @@
 #include "dataplane/config/run_config.h"
 #include "dataplane/policy/compile_policy.h"
 #include "dataplane/policy/snapshot_judge.h"
+#include "tests/dataplane/config/minimal_config.h"
 
 namespace sluice {
 namespace {
@@ -28,18 +29,6 @@ IpAddress ip(const char* text) {
   EXPECT_EQ(inet_pton(AF_INET6, text, buf), 1) << text;
   return IpAddress::from_v6(buf);
 }
-
-constexpr const char* kBase = R"(ports:
-  - name: in
-    device: "0000:3b:00.0"
-  - name: out
-    device: "0000:3b:00.1"
-pairs:
-  - inside: in
-    outside: out
-lcores:
-  workers: [1]
-)";
 
 constexpr const char* kPolicy = R"(policy:
   rules:
@@ -98,7 +87,7 @@ class PolicySourceTest : public ::testing::Test {
     ConfigParseOptions options;
     options.base_dir = dir_.string();
     options.check_files = true;
-    absl::StatusOr<RunConfig> c = parse_run_config(std::string(kBase) + policy, "test.yaml", options);
+    absl::StatusOr<RunConfig> c = parse_run_config(std::string(test::kMinimalConfig) + policy, "test.yaml", options);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? *c : RunConfig{};
   }

@@ -1,4 +1,5 @@
 #include "dataplane/config/run_config.h"
+#include "tests/dataplane/config/minimal_config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -29,19 +30,6 @@ std::string read(const std::filesystem::path& p) {
   return s.str();
 }
 
-// The smallest valid config: one pair, one worker. Tests append or replace lines.
-constexpr const char* kMinimal = R"(ports:
-  - name: in
-    device: "0000:3b:00.0"
-  - name: out
-    device: "0000:3b:00.1"
-pairs:
-  - inside: in
-    outside: out
-lcores:
-  workers: [1]
-)";
-
 // The error message for `yaml`, which must be refused.
 std::string error_of(const std::string& yaml) {
   absl::StatusOr<RunConfig> c = parse_run_config(yaml, "test.yaml");
@@ -52,7 +40,7 @@ std::string error_of(const std::string& yaml) {
 }
 
 TEST(RunConfig, MinimalConfigTakesTheDocumentedDefaults) {
-  absl::StatusOr<RunConfig> c = parse_run_config(kMinimal, "test.yaml");
+  absl::StatusOr<RunConfig> c = parse_run_config(test::kMinimalConfig, "test.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   // Values from deploy/config/REFERENCE.md.
   EXPECT_TRUE(c->eal.huge_pages);
@@ -105,7 +93,7 @@ TEST(RunConfig, MinimalConfigTakesTheDocumentedDefaults) {
 
 TEST(RunConfig, FileSinkDefaults) {
   absl::StatusOr<RunConfig> c = parse_run_config(
-      std::string(kMinimal) + "audit:\n  sinks:\n    - {type: file, path: /tmp/a.jsonl}\n",
+      std::string(test::kMinimalConfig) + "audit:\n  sinks:\n    - {type: file, path: /tmp/a.jsonl}\n",
       "test.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->audit.files.size(), 1u);
@@ -117,7 +105,7 @@ TEST(RunConfig, FileSinkDefaults) {
 
 TEST(RunConfig, RuleDefaults) {
   absl::StatusOr<RunConfig> c = parse_run_config(
-      std::string(kMinimal) +
+      std::string(test::kMinimalConfig) +
           "policy:\n  rules:\n    - {name: r, kind: domains, files: [x], action: block}\n",
       "test.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -334,71 +322,71 @@ TEST(RunConfigErrors, YamlSyntaxErrorHasItsMark) {
 TEST(RunConfigErrors, EmptyOrNotAMap) {
   EXPECT_THAT(error_of(""), HasSubstr("test.yaml:1:1: the file is empty"));
   EXPECT_THAT(error_of("- a\n- b\n"), HasSubstr("test.yaml:1:1: expected a map of keys"));
-  EXPECT_THAT(error_of(std::string(kMinimal) + "---\nports: []\n"),
+  EXPECT_THAT(error_of(std::string(test::kMinimalConfig) + "---\nports: []\n"),
               HasSubstr("test.yaml:12:1: the file holds more than one YAML document"));
 }
 
 TEST(RunConfigErrors, UnknownKeyWithSuggestion) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "queues:\n  rx_descriptor: 512\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "queues:\n  rx_descriptor: 512\n"),
             "test.yaml:12:3: unknown key 'queues.rx_descriptor'; did you mean 'rx_descriptors'?");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "polcy: {}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "polcy: {}\n"),
             "test.yaml:11:1: unknown key 'polcy'; did you mean 'policy'?");
-  EXPECT_THAT(error_of(std::string(kMinimal) + "colour: blue\n"),
+  EXPECT_THAT(error_of(std::string(test::kMinimalConfig) + "colour: blue\n"),
               HasSubstr("test.yaml:11:1: unknown key 'colour' (known here: eal, ports,"));
 }
 
 TEST(RunConfigErrors, DuplicateKey) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "checksum: on\nchecksum: off\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "checksum: on\nchecksum: off\n"),
             "test.yaml:12:1: checksum: given twice (first at line 11)");
 }
 
 TEST(RunConfigErrors, WrongTypes) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "queues: 512\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "queues: 512\n"),
             "test.yaml:11:9: queues: expected a map of keys (rx_descriptors, tx_descriptors, "
             "burst), got '512'");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {capacity: lots}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows: {capacity: lots}\n"),
             "test.yaml:11:19: flows.capacity: expected a whole number, got 'lots'");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {capacity: \"4096\"}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows: {capacity: \"4096\"}\n"),
             "test.yaml:11:19: flows.capacity: expected a whole number, got the quoted string "
             "'4096'");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "stats: {telemetry: yes}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "stats: {telemetry: yes}\n"),
             "test.yaml:11:20: stats.telemetry: expected true or false, got 'yes'");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "eal: {args: --no-huge}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "eal: {args: --no-huge}\n"),
             "test.yaml:11:13: eal.args: expected a list of EAL arguments, got '--no-huge'");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "checksum: [on]\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "checksum: [on]\n"),
             "test.yaml:11:11: checksum: expected one of on, auto, off, got a list");
 }
 
 TEST(RunConfigErrors, OutOfRangeNumbers) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "queues: {rx_descriptors: 1000}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "queues: {rx_descriptors: 1000}\n"),
             "test.yaml:11:26: queues.rx_descriptors: 1000 is not a power of two (DPDK needs one "
             "here); use 512 or 1024");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "queues: {burst: 65}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "queues: {burst: 65}\n"),
             "test.yaml:11:17: queues.burst: 65 is out of range (1 to 64)");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {capacity: -1}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows: {capacity: -1}\n"),
             "test.yaml:11:19: flows.capacity: -1 is out of range (1024 to 16777216)");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "mempool: {mbufs: 2047}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "mempool: {mbufs: 2047}\n"),
             "test.yaml:11:10: mempool.mbufs: 2047 mbufs cannot fill the queues: 2 ports x 1 "
             "queues x (1024 RX + 1024 TX descriptors) + caches need at least 4640 (8191 is a "
             "good size)");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "first_flight: {byte_cap: 1MiB}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "first_flight: {byte_cap: 1MiB}\n"),
             "test.yaml:11:26: first_flight.byte_cap: 1MiB is out of range (1024 to 65536 "
             "bytes)");
-  EXPECT_THAT(error_of(std::string(kMinimal) + "first_flight: {buffers: 100000}\n"),
+  EXPECT_THAT(error_of(std::string(test::kMinimalConfig) + "first_flight: {buffers: 100000}\n"),
               HasSubstr("first_flight.buffers: 100000 is more than flows.capacity (65536)"));
 }
 
 TEST(RunConfigErrors, BadDurations) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "flows:\n  timeouts:\n    established: 5\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows:\n  timeouts:\n    established: 5\n"),
             "test.yaml:13:18: flows.timeouts.established: '5' is not a duration: write a whole "
             "number and a unit (ns, us, ms, s, m, h), e.g. 300ms, 10s, 5m");
-  EXPECT_THAT(error_of(std::string(kMinimal) + "first_flight: {time_cap: 1.5s}\n"),
+  EXPECT_THAT(error_of(std::string(test::kMinimalConfig) + "first_flight: {time_cap: 1.5s}\n"),
               HasSubstr("test.yaml:11:26: first_flight.time_cap: '1.5s' is not a duration: use "
                         "a whole number with a smaller unit (1500ms, not 1.5s)"));
-  EXPECT_EQ(error_of(std::string(kMinimal) + "first_flight: {time_cap: 5sec}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "first_flight: {time_cap: 5sec}\n"),
             "test.yaml:11:26: first_flight.time_cap: '5sec' has an unknown unit 'sec': use ns, "
             "us, ms, s, m or h");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "flows: {timeouts: {handshake: 2h}}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows: {timeouts: {handshake: 2h}}\n"),
             "test.yaml:11:31: flows.timeouts.handshake: 2h is out of range (100ms to 10m)");
 }
 
@@ -420,7 +408,7 @@ lcores: {workers: [1]}
 )"),
             "test.yaml:3:12: ports[1].name: port name 'in' is already used by ports[0]\n"
             "test.yaml:5:31: pairs[0]: inside and outside must be different ports");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "  management: 1\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "  management: 1\n"),
             "test.yaml:10:13: lcores.workers[0]: lcore 1 is the management lcore; a worker "
             "needs its own");
   EXPECT_EQ(error_of(R"(ports: [{name: a, device: "01:00.0"}, {name: b, device: "01:00.1"}]
@@ -470,11 +458,11 @@ lcores: {workers: []}
             "test.yaml:2:5: ports[0]: missing required key 'device'\n"
             "test.yaml:4:9: pairs[0]: missing required key 'outside'\n"
             "test.yaml:5:19: lcores.workers: at least one worker lcore is needed");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "mode: monitor\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "mode: monitor\n"),
             "test.yaml:6:1: pairs: only used with mode: inline (this config is monitor)\n"
             "test.yaml:11:7: missing required key 'monitor': monitor mode needs a mirror port "
             "and an inject port");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "policy:\n  rules:\n    - {name: r, kind: domains}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "policy:\n  rules:\n    - {name: r, kind: domains}\n"),
             "test.yaml:13:7: policy.rules[0]: missing required key 'action'\n"
             "test.yaml:13:7: policy.rules[0]: missing required key 'files'");
 }
@@ -491,29 +479,29 @@ lcores: {workers: [1]}
             "test.yaml:2:27: ports[1].device: 'net_tap,iface=x' is not a vdev: the name must end "
             "with an instance number (expected net_<driver><n>[,key=value...], e.g. "
             "net_af_packet0,iface=veth1)");
-  EXPECT_EQ(error_of(std::string(kMinimal) +
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) +
                      "eal: {pci: false, huge_pages: false, memory_mb: 1024}\n"),
             "test.yaml:2:5: ports[0]: 'in' is a PCI device but eal.pci is false (--no-pci)\n"
             "test.yaml:4:5: ports[1]: 'out' is a PCI device but eal.pci is false (--no-pci)");
 }
 
 TEST(RunConfigErrors, EalOptionsThatSluiceDerives) {
-  EXPECT_EQ(error_of(std::string(kMinimal) +
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) +
                      "eal:\n  args: [\"-l\", \"0-3\", \"--vdev=net_null0\"]\n"),
             "test.yaml:12:10: eal.args[0]: '-l' is set by sluice from 'lcores'; configure it "
             "there instead\n"
             "test.yaml:12:23: eal.args[2]: '--vdev' is set by sluice from 'ports'; configure it "
             "there instead");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "eal: {huge_pages: false}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "eal: {huge_pages: false}\n"),
             "test.yaml:11:6: eal: memory_mb is required when huge_pages is false (e.g. "
             "memory_mb: 1024); without hugepages DPDK reserves only what -m asks for");
 }
 
 TEST(RunConfigErrors, LcoreCpuSharingNeedsBackoff) {
-  EXPECT_EQ(error_of(std::string(kMinimal) + "  cpus: {0: 0, 1: 0}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "  cpus: {0: 0, 1: 0}\n"),
             "test.yaml:11:9: lcores.cpus: lcores 1 and 0 share CPU 0 while polling without "
             "pause; give each its own CPU or set lcores.idle_backoff.enabled: true");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "  cpus: {0: 0, 7: 1}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "  cpus: {0: 0, 7: 1}\n"),
             "test.yaml:11:9: lcores.cpus: lcore 1 has no CPU; once cpus is given, every lcore "
             "needs one\n"
             "test.yaml:11:16: lcores.cpus.7: lcore 7 is neither the management lcore nor a "
@@ -521,7 +509,7 @@ TEST(RunConfigErrors, LcoreCpuSharingNeedsBackoff) {
 }
 
 TEST(RunConfigErrors, PolicyMistakes) {
-  const std::string base = std::string(kMinimal) + "policy:\n";
+  const std::string base = std::string(test::kMinimalConfig) + "policy:\n";
   EXPECT_EQ(error_of(base + "  rules:\n    - {name: r, kind: domain, files: [x], action: drop}\n"),
             "test.yaml:13:23: policy.rules[0].kind: 'domain' is not one of domains, hosts, "
             "patterns, cidrs; did you mean 'domains'?\n"
@@ -546,7 +534,7 @@ TEST(RunConfigErrors, PolicyMistakes) {
 }
 
 TEST(RunConfigErrors, UnknownAuditSinksAreRefused) {
-  const std::string base = std::string(kMinimal) + "audit:\n  sinks:\n";
+  const std::string base = std::string(test::kMinimalConfig) + "audit:\n  sinks:\n";
   EXPECT_EQ(error_of(base + "    - {type: syslog, host: 10.0.0.5}\n"),
             "test.yaml:13:14: audit.sinks[0].type: sink type 'syslog' is not implemented in this "
             "build; only 'file' is (remove this sink or use a file sink and ship the file)");
@@ -564,14 +552,14 @@ TEST(RunConfigErrors, UnknownAuditSinksAreRefused) {
   EXPECT_EQ(error_of(base + "    - {type: file, path: /tmp/x, rotate: 1h}\n"),
             "test.yaml:13:34: unknown key 'audit.sinks[0].rotate' (known here: type, path, "
             "rotate_size, rotate_interval, keep)");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "audit: {ring_size: 5000}\n"),
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "audit: {ring_size: 5000}\n"),
             "test.yaml:11:20: audit.ring_size: 5000 is not a power of two (DPDK needs one here); "
             "use 4096 or 8192");
 }
 
 TEST(RunConfigErrors, AllMistakesAreReportedAtOnce) {
   const std::string message =
-      error_of(std::string(kMinimal) + "queues: {burst: 0}\nchecksum: maybe\nstats: {x: 1}\n");
+      error_of(std::string(test::kMinimalConfig) + "queues: {burst: 0}\nchecksum: maybe\nstats: {x: 1}\n");
   EXPECT_THAT(message, HasSubstr("test.yaml:11:17: queues.burst"));
   EXPECT_THAT(message, HasSubstr("test.yaml:12:11: checksum"));
   EXPECT_THAT(message, HasSubstr("test.yaml:13:9: unknown key 'stats.x'"));
@@ -620,7 +608,7 @@ class LoadRunConfig : public testing::Test {
 };
 
 TEST_F(LoadRunConfig, ResolvesRelativePathsAndChecksFiles) {
-  const std::string path = write(std::string(kMinimal) +
+  const std::string path = write(std::string(test::kMinimalConfig) +
                                  "policy:\n  rules:\n"
                                  "    - {name: r, kind: domains, files: [lists/block.txt], "
                                  "action: block}\n"
@@ -633,7 +621,7 @@ TEST_F(LoadRunConfig, ResolvesRelativePathsAndChecksFiles) {
 }
 
 TEST_F(LoadRunConfig, RefusesMissingListFilesAndAuditDirectories) {
-  const std::string path = write(std::string(kMinimal) +
+  const std::string path = write(std::string(test::kMinimalConfig) +
                                  "policy:\n  rules:\n"
                                  "    - {name: r, kind: domains, files: [lists/nope.txt], "
                                  "action: block}\n"

@@ -1,0 +1,56 @@
+"""Live: monitor mode. The client and the server talk over a kernel bridge in the appliance
+namespace; tc mirred copies every frame to the veth sluice reads (`mode: monitor`, mirror port
+sl-mon) and sluice sends its resets into the bridge through the inject port (sl-inj). A blocked
+name's connection is reset; a passed one completes byte for byte."""
+
+import hashlib
+import unittest
+
+import livelab as L
+
+
+def setUpModule():
+    L.lab_up_for_module("--monitor")
+
+
+def tearDownModule():
+    L.lab_down_quietly()
+
+
+class Monitor(L.LiveTestCase):
+    def test_blocked_is_reset_passed_completes(self):
+        self.start_sluice(monitor=True)
+        # A download long enough that it cannot finish before the reset arrives.
+        r = L.curl("https://blocked.test/big.bin", "-o", "/dev/null", timeout=60)
+        self.assert_reset(r, "curl https://blocked.test/big.bin in monitor mode")
+        blocked_port = L.curl_port(r)
+        r = L.curl("https://guest-blocked.test/big.bin", "-o", "/dev/null", source=L.GUEST_IP, timeout=60)
+        self.assert_reset(r, "guest curl https://guest-blocked.test/big.bin in monitor mode")
+
+        want = (L.STATE / "www" / "big.bin.sha256").read_text().split()[0]
+        out = self.workdir / "big.bin"
+        r = L.curl("https://allowed.test/big.bin", "-o", str(out), timeout=120)
+        self.assert_passed(r, "curl https://allowed.test/big.bin in monitor mode")
+        self.assertEqual(hashlib.sha256(out.read_bytes()).hexdigest(), want)
+        out.unlink()
+        passed_port = L.curl_port(r)
+        r = L.curl("https://guest-blocked.test/hello", source=L.STAFF_IP)
+        self.assert_passed(r, "staff curl https://guest-blocked.test/hello in monitor mode")
+
+        self.assert_alive()
+        audit = self.stop_sluice()
+        b = audit.by_client_port(blocked_port)
+        self.assertEqual(len(b), 1, audit.summary())
+        self.assertEqual(b[0]["sni"], "blocked.test")
+        self.assert_verdict(b[0], "block", "test-blocklist", "blocklist.txt")
+        p = audit.by_client_port(passed_port)
+        self.assertEqual(len(p), 1, audit.summary())
+        self.assertEqual(p[0]["sni"], "allowed.test")
+        self.assert_verdict(p[0], "pass")
+        close = audit.close_for(p[0])
+        self.assertIsNotNone(close, audit.summary())
+        self.assertGreater(close["bytes_to_client"], 50_000_000, close)
+
+
+if __name__ == "__main__":
+    unittest.main()

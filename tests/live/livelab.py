@@ -12,6 +12,7 @@ SLUICE_SRC (the source tree). SLUICE_LIVE_KEEP=1 keeps each test's directory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -402,6 +403,20 @@ class LiveTestCase(unittest.TestCase):
     def assert_passed(self, r: subprocess.CompletedProcess, what: str) -> None:
         self.assertEqual(r.returncode, 0, f"{what} should pass through sluice: {describe(r)}"
                          f"\n--- sluice stderr (tail)\n{self.sluice.stderr()[-2000:] if self.sluice else ''}")
+
+    def assert_big_download(self, url: str, what: str, source: str | None = None) -> subprocess.CompletedProcess:
+        """curl downloads the lab's 50 MB file from URL through sluice; its SHA-256 must match."""
+        want = (STATE / "www" / "big.bin.sha256").read_text().split()[0]
+        out = self.workdir / "big.bin"
+        r = curl(url, "-o", str(out), source=source, timeout=120)
+        self.assert_passed(r, what)
+        h = hashlib.sha256()
+        with open(out, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        out.unlink()
+        self.assertEqual(h.hexdigest(), want, f"{what}: the 50 MB file changed on its way through sluice")
+        return r
 
     def assert_reset(self, r: subprocess.CompletedProcess, what: str) -> None:
         err = r.stderr.decode(errors="replace")

@@ -3,7 +3,6 @@ namespace; tc mirred copies every frame to the veth sluice reads (`mode: monitor
 sl-mon) and sluice sends its resets into the bridge through the inject port (sl-inj). A blocked
 name's connection is reset; a passed one completes byte for byte."""
 
-import hashlib
 import unittest
 
 import livelab as L
@@ -27,12 +26,8 @@ class Monitor(L.LiveTestCase):
         r = L.curl("https://guest-blocked.test/big.bin", "-o", "/dev/null", source=L.GUEST_IP, timeout=60)
         self.assert_reset(r, "guest curl https://guest-blocked.test/big.bin in monitor mode")
 
-        want = (L.STATE / "www" / "big.bin.sha256").read_text().split()[0]
-        out = self.workdir / "big.bin"
-        r = L.curl("https://allowed.test/big.bin", "-o", str(out), timeout=120)
-        self.assert_passed(r, "curl https://allowed.test/big.bin in monitor mode")
-        self.assertEqual(hashlib.sha256(out.read_bytes()).hexdigest(), want)
-        out.unlink()
+        r = self.assert_big_download("https://allowed.test/big.bin",
+                                     "curl https://allowed.test/big.bin in monitor mode")
         passed_port = L.curl_port(r)
         r = L.curl("https://guest-blocked.test/hello", source=L.STAFF_IP)
         self.assert_passed(r, "staff curl https://guest-blocked.test/hello in monitor mode")

@@ -21,6 +21,7 @@ def main() -> int:
     sluice, src, module = sys.argv[1], sys.argv[2], sys.argv[3]
     os.environ["SLUICE_BIN"] = str(Path(sluice).resolve())
     os.environ["SLUICE_SRC"] = str(Path(src).resolve())
+    sys.dont_write_bytecode = True  # nothing written into the source tree
     here = Path(__file__).resolve().parent
     sys.path.insert(0, str(here))
     if os.geteuid() != 0:

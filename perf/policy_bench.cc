@@ -12,23 +12,28 @@
 // Synthetic names: 2-4 labels of 3-12 letters/digits under a handful of TLDs, ~20 bytes on
 // average, entries 40% exact, 50% `.name`, 10% `*.name`. Hits look up the entry itself or a name
 // under it; misses are fresh names of the same shape plus names one label above an entry.
-// Results (2-core shared VM, RelWithDebInfo, one run; lookup = median of 5 repetitions, each the
-// mean over 64k shuffled names; hs_literal above 10k was not measurable: at 100k its compiler ran
-// more than 4 minutes and grew past 10 GB before it was stopped):
+// Results (2-core shared VM, RelWithDebInfo; lookup = median of 5 repetitions, each the mean over
+// 64k shuffled names; hs_literal above 10k was not measurable: at 100k its compiler ran more than
+// 4 minutes and grew past 10 GB before it was stopped). Other builds share the machine, and one
+// DRAM round trip here is itself 150-300 ns, so a run varies by up to 2x: compare matchers only
+// within one run, and run more than once.
 //
 //   names  matcher     build s  bytes/name  hit ns  miss ns
-//   1k     hash_walk   0.0001      35.5       49      68
+//   1k     hash_walk   0.0001      43.6       55-104  54-63
 //   1k     hs_literal  0.68       258        134     107
 //   10k    hs_literal  55.8       213        817     581
-//   100k   hash_walk   0.011       40.1      106      83
+//   100k   hash_walk   0.022       43.5       83-196  73-165
 //   100k   hs_literal  > 240 s, > 10 GB (stopped)
-//   1M     hash_walk   0.22        37.7      246     200
-//   5M     hash_walk   1.76        32.7      342     304   (target 250: not met, see below)
+//   1M     hash_walk   0.11-0.27   44.8      194-295 144-208
+//   5M     hash_walk   1.3-2.0     43.6      223-421 167-371
 //
-// At 5M the table (64 MiB) and arena (~110 MiB) live in DRAM: a miss costs one round of
-// prefetched slot loads, a hit that plus one dependent arena load, on a VM whose memory latency
-// is high. Not yet tried: hashing labels a word at a time, keeping a name prefix in the slot so
-// most hits need no arena load.
+// The 5M rows of the old table layout (8-byte slots, names behind an offset: a hit cost two
+// dependent loads and linear probing often crossed into the next line), run alternately with the
+// new one on the same machine: 316-478 ns hit, 272-363 ns miss, 32.7 bytes/name. Quiet runs of
+// the two alone (a harness building one layout at a time) gave 201-210 / 160 ns for the new and
+// 285-434 / 281 ns for the old at 5M. The new layout (hash_name_set.h): a hit and a miss are one
+// round of parallel loads, and a miss ends on one branch after comparing every suffix's 8
+// fingerprints, so the processor runs on into the next lookup.
 
 #include <benchmark/benchmark.h>
 

@@ -14,6 +14,11 @@
 
 namespace sluice {
 
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+// Arrays of at least this many bytes are rounded up to whole huge pages (at most 1/8 more
+// memory); smaller ones are allocated exactly and the TLB covers them well enough with 4 KiB.
+inline constexpr size_t kHugeArrayMinBytes = size_t{16} << 20;
+
 template <typename T>
 class HugeArray {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -22,9 +27,9 @@ class HugeArray {
   HugeArray() = default;
   // Zero-filled.
   explicit HugeArray(size_t n) : size_(n) {
-    constexpr size_t kHuge = size_t{2} << 20;
+    constexpr size_t kHuge = kHugePageBytes;
     size_t bytes = n * sizeof(T);
-    if (bytes >= kHuge) {
+    if (bytes >= kHugeArrayMinBytes) {
       bytes_ = (bytes + kHuge - 1) / kHuge * kHuge;
       data_.reset(static_cast<T*>(std::aligned_alloc(kHuge, bytes_)));
       if (data_) madvise(data_.get(), bytes_, MADV_HUGEPAGE);

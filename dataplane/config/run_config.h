@@ -17,6 +17,7 @@
 #include "control/audit_file.h"
 #include "dataplane/core/anomaly.h"
 #include "dataplane/core/audit_event.h"
+#include "dataplane/core/enforcement.h"
 #include "dataplane/core/flow_inspector.h"
 #include "dataplane/core/ip_address.h"
 
@@ -84,9 +85,6 @@ struct MempoolConfig {
   uint32_t cache = 256;     // per-lcore cache, at most 512 (RTE_MEMPOOL_CACHE_MAX_SIZE)
   uint16_t data_room = 2176;  // bytes per mbuf incl. headroom (RTE_MBUF_DEFAULT_BUF_SIZE)
 };
-
-// How a blocked client is told.
-enum class BlockResponse : uint8_t { kReset, kTlsAlertAndReset };
 
 enum class RuleKind : uint8_t {
   kDomains,   // one name per line: the name and its subdomains

@@ -18,6 +18,8 @@ std::string_view close_reason_name(CloseReason r) {
       return "shutdown";
     case CloseReason::kReused:
       return "reused";
+    case CloseReason::kBlocked:
+      return "blocked";
   }
   return "unknown";
 }

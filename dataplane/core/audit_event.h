@@ -16,7 +16,7 @@
 
 namespace sluice {
 
-enum class CloseReason : uint8_t { kNone, kFin, kRst, kIdle, kEvicted, kShutdown, kReused };
+enum class CloseReason : uint8_t { kNone, kFin, kRst, kIdle, kEvicted, kShutdown, kReused, kBlocked };
 std::string_view close_reason_name(CloseReason r);
 
 enum class AuditKind : uint8_t { kVerdict, kClose };

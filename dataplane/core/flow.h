@@ -10,6 +10,8 @@
 #include "dataplane/core/audit_event.h"
 #include "dataplane/core/first_flight.h"
 #include "dataplane/core/flow_key.h"
+#include "dataplane/core/held_frames.h"
+#include "dataplane/core/tcp_reply.h"
 
 namespace sluice {
 
@@ -48,6 +50,7 @@ struct alignas(64) Flow {
   bool server_fin = false;
   TimeoutClass timeout_class = TimeoutClass::kHandshake;
   bool in_use = false;
+  bool drop_all = false;  // inline: blocked, every later packet of the flow is dropped
 
   // --- the rest of the table's bookkeeping ---
   uint32_t lru_prev = kNoFlow;
@@ -87,6 +90,11 @@ struct alignas(64) Flow {
   uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
   uint32_t judged_length = 0;    // first-flight bytes that were judged
 
+  // Inline enforcement: the client frames held until the verdict, and what a reset needs.
+  HeldFrames::Chain held;
+  uint16_t client_port = 0;  // the port the client's frames arrive on
+  L2Header client_l2;        // Ethernet/VLAN header of a client frame
+
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
   AnomalySet anomalies;
@@ -94,6 +102,6 @@ struct alignas(64) Flow {
   const Endpoint& client() const { return client_is_lo ? key.lo : key.hi; }
   const Endpoint& server() const { return client_is_lo ? key.hi : key.lo; }
 };
-static_assert(offsetof(Flow, in_use) < 128, "the fast path's fields fit two cache lines");
+static_assert(offsetof(Flow, drop_all) < 128, "the fast path's fields fit two cache lines");
 
 }  // namespace sluice

@@ -68,6 +68,7 @@ FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
                                                              : std::random_device{}() | (uint64_t{std::random_device{}()} << 32)),
       buffers_(config.first_flight_buffers, config.first_flight_byte_cap),
       fragments_(config.ip_reassembly),
+      held_(config.enforcement == EnforcementMode::kInline ? config.held_frames : 0),
       hello_scratch_(config.first_flight_byte_cap) {
   parse_options_.verify_checksums = config.checksum_mode != ChecksumMode::kOff;
   parse_options_.verify_l4_checksums = false;  // checked below, only where it matters
@@ -101,15 +102,16 @@ bool FlowInspector::checksum_trusted(const ParsedPacket& p) const {
   return false;
 }
 
-PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns) {
+PacketAction FlowInspector::on_frame(ByteSpan frame, uint64_t now_ns, const FrameRef* ref) {
   Packet pk;
   PacketAction action;
   if (!prepare(frame, now_ns, pk, action)) return action;
+  pk.ref = ref ? *ref : FrameRef{};
   return process(pk, now_ns);
 }
 
 void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uint16_t n,
-                             PacketAction* actions) {
+                             PacketAction* actions, const FrameRef* refs) {
   // Three passes over the burst so that the flow-table lines each packet needs are on their way
   // from memory while other packets are parsed: parse and hash, prefetch the bucket, prefetch
   // the flow, then process in arrival order. A fragment that completes a datagram points into
@@ -123,6 +125,7 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
     while (end < n && end - start < kMaxBurst) {
       const uint16_t k = end - start;
       ready[k] = prepare(frames[end], now_ns[end], packets[k], actions[end]);
+      packets[k].ref = refs ? refs[end] : FrameRef{};
       ++end;
       if (ready[k] && packets[k].reassembled) break;
       if (ready[k]) flows_.prefetch_bucket(packets[k].hash);
@@ -140,6 +143,7 @@ bool FlowInspector::prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketA
   stats_.rx_bytes += frame.size();
   action = PacketAction::kForward;
   pk.frame_size = static_cast<uint32_t>(frame.size());
+  pk.frame = frame;
   pk.reassembled = false;
   ParsedPacket& p = pk.p;
   ParseResult r = parse_frame(frame, parse_options_, p);
@@ -208,14 +212,36 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
     ++f.packets_to_client;
     f.bytes_to_client += pk.frame_size;
   }
+  if (f.drop_all) {
+    ++stats_.blocked_packets;
+    return PacketAction::kDrop;
+  }
   if (pk.reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
   if (!watching) return PacketAction::kForward;  // last_ns is set; the class cannot change
+  if (from_client && config_.enforcement != EnforcementMode::kAuditOnly &&
+      f.client_l2.length == 0 && p.l3_offset <= kMaxL2Header && pk.frame.size() >= p.l3_offset) {
+    // What a reset needs to leave the way this flow's frames travel: its tags and addresses.
+    std::memcpy(f.client_l2.bytes, pk.frame.data(), p.l3_offset);
+    f.client_l2.length = static_cast<uint8_t>(p.l3_offset);
+    f.client_port = pk.ref.port;
+  }
+  current_ref_ = pk.ref;
+  current_has_ref_ = pk.ref.handle != nullptr;
+  current_action_ = PacketAction::kForward;
   if (p.l4_protocol == kTcp) {
     on_tcp(index, p, from_client, now_ns);
   } else {
     on_udp(index, p, from_client, now_ns);
   }
-  return PacketAction::kForward;
+  current_has_ref_ = false;
+  PacketAction action = current_action_;
+  // A verdict of block taken on this packet drops it too (a server-first or UDP flow).
+  const Flow& after = flows_.at(index);
+  if (action == PacketAction::kForward && after.in_use && after.drop_all) {
+    ++stats_.blocked_packets;
+    action = PacketAction::kDrop;
+  }
+  return action;
 }
 
 // A client SYN with a new ISN on a 4-tuple whose connection is closing is the next connection
@@ -274,9 +300,15 @@ uint32_t FlowInspector::find_or_create(const ParsedPacket& p, const FlowKey& key
 void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_client,
                            uint64_t now_ns) {
   Flow& f = flows_.at(index);
+  const bool holding = config_.enforcement == EnforcementMode::kInline && from_client &&
+                       !f.judged && (!p.payload.empty() || (p.tcp_flags & kTcpFin));
   if (!checksum_trusted(p)) {
     // The server would drop this segment, so neither its bytes nor its flags are truth.
     if (!f.judged && !p.payload.empty()) f.anomalies.add(Anomaly::kBadChecksumIgnored);
+    if (holding) {
+      ++stats_.decoys_dropped;
+      current_action_ = PacketAction::kDrop;
+    }
     touch(index, now_ns);
     return;
   }
@@ -295,6 +327,12 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
       from_client ? client_segment_trust(f, p) : server_segment_trust(f, p);
   if (!trust.accept) {
     if (!f.judged || f.buffer_slot != kNoSlot || (flags & kTcpRst)) f.anomalies.add(trust.reason);
+    if (holding && !(flags & kTcpRst)) {
+      // A decoy meant to be judged but never received (low TTL, bad ACK, out of window, ...):
+      // while the first flight is held it goes nowhere, so the server cannot get it either.
+      ++stats_.decoys_dropped;
+      current_action_ = PacketAction::kDrop;
+    }
     touch(index, now_ns);
     return;
   }
@@ -308,6 +346,8 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
     return;
   }
   if (from_client) {
+    // A FIN alone is held only behind held data; an empty connection's FIN goes on.
+    if (holding && (!p.payload.empty() || !f.held.empty())) hold_current(f);
     on_client_segment(f, p, now_ns);
   } else {
     on_server_segment(f, p, now_ns);
@@ -592,6 +632,7 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   }
   f.judged_length =
       f.buffer_slot != kNoSlot ? buffers_.at(f.buffer_slot).stream.contiguous_length() : 0;
+  carry_out(f);
   // Keeping judged bytes until the server acknowledges them is a check, not a need: under
   // pressure (a quarter of the pool left) the buffer goes back at once, so flows that never get
   // an acknowledgement cannot starve new first flights.
@@ -616,7 +657,10 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
 
 void FlowInspector::close_flow(uint32_t index, CloseReason reason, uint64_t now_ns) {
   Flow& f = flows_.at(index);
-  if (!f.judged) judge_unfinished(f, now_ns);
+  if (!f.judged) judge_unfinished(f, now_ns);  // releases or discards what was held
+  if (f.drop_all && reason != CloseReason::kEvicted && reason != CloseReason::kShutdown &&
+      reason != CloseReason::kReused)
+    reason = CloseReason::kBlocked;
   fill_event_header(f, AuditKind::kClose, now_ns);
   event_.close_reason = reason;
   publish();
@@ -627,6 +671,99 @@ void FlowInspector::close_flow(uint32_t index, CloseReason reason, uint64_t now_
   }
   release_buffer(f);
   flows_.remove(index);
+}
+
+// Inline: keeps the frame being processed until its flow is judged. A frame that cannot be
+// held (pool empty, per-flow cap) is dropped rather than sent unjudged; its bytes still count
+// toward the first flight, and the client sends them again.
+bool FlowInspector::hold_current(Flow& f) {
+  if (!current_has_ref_) return false;
+  if (f.held.count >= config_.max_held_per_flow) {
+    ++stats_.hold_flow_cap;
+    current_action_ = PacketAction::kDrop;
+    return false;
+  }
+  if (!held_.push(f.held, current_ref_.handle)) {
+    ++stats_.hold_exhausted;
+    current_action_ = PacketAction::kDrop;
+    return false;
+  }
+  ++stats_.frames_held;
+  current_action_ = PacketAction::kHeld;
+  return true;
+}
+
+void FlowInspector::carry_out(Flow& f) {
+  if (config_.enforcement == EnforcementMode::kAuditOnly) return;
+  if (f.verdict == Verdict::kBlock) {
+    ++stats_.flows_blocked;
+    f.drop_all = config_.enforcement == EnforcementMode::kInline;
+    send_block_response(f);
+    held_.drain(f.held, [this](void* h) {
+      ++stats_.frames_discarded;
+      if (enforcement_) enforcement_->discard(h);
+    });
+    return;
+  }
+  held_.drain(f.held, [this](void* h) {
+    ++stats_.frames_released;
+    if (enforcement_) enforcement_->release(h);
+  });
+}
+
+// Resets both ends at the sequence numbers each expects next (RFC 5961 accepts a reset only
+// there without a challenge). Inline, the server has received nothing past the handshake, so
+// its next sequence number is the one it last acknowledged; a monitor has let the first flight
+// through, so the server expects what follows it.
+void FlowInspector::send_block_response(const Flow& f) {
+  if (f.key.protocol != kTcp || enforcement_ == nullptr) return;
+  if (f.client_l2.length == 0 || !f.saw_server_synack || !f.client_isn_known) {
+    ++stats_.resets_unsent;
+    return;
+  }
+  const uint32_t client_next = f.client_isn + 1 + f.judged_length;
+  const uint32_t server_expects =
+      config_.enforcement == EnforcementMode::kInline
+          ? (f.server_ack_valid ? f.server_ack : f.client_isn + 1)
+          : client_next;
+  uint32_t server_next = f.server_snd_max;
+
+  TcpReply to_client;
+  to_client.src = f.server();
+  to_client.dst = f.client();
+  to_client.ack = client_next;
+  if (config_.block_response == BlockResponse::kTlsAlertAndReset &&
+      f.first_flight == FirstFlightKind::kTls) {
+    to_client.seq = server_next;
+    to_client.flags = kTcpPsh | kTcpAck;
+    to_client.window = 0;
+    to_client.payload = ByteSpan(kTlsAccessDeniedAlert, sizeof(kTlsAccessDeniedAlert));
+    inject(f, true, to_client);
+    server_next += sizeof(kTlsAccessDeniedAlert);
+    to_client.payload = {};
+  }
+  to_client.seq = server_next;
+  to_client.flags = kTcpRst | kTcpAck;
+  inject(f, true, to_client);
+
+  TcpReply to_server;
+  to_server.src = f.client();
+  to_server.dst = f.server();
+  to_server.seq = server_expects;
+  to_server.ack = f.server_snd_max;
+  to_server.flags = kTcpRst | kTcpAck;
+  inject(f, false, to_server);
+  ++stats_.resets_sent;
+}
+
+void FlowInspector::inject(const Flow& f, bool toward_client, const TcpReply& reply) {
+  uint8_t frame[kMaxReplyFrame];
+  const size_t n = build_tcp_reply(f.client_l2, toward_client, reply, frame, sizeof(frame));
+  if (n == 0) {
+    ++stats_.resets_unsent;
+    return;
+  }
+  enforcement_->inject(ByteSpan(frame, n), f.client_port, toward_client);
 }
 
 void FlowInspector::release_buffer(Flow& f) {
@@ -682,7 +819,7 @@ void FlowInspector::on_udp(uint32_t index, const ParsedPacket& p, bool from_clie
 
 TimeoutClass FlowInspector::class_of(const Flow& f) const {
   if (f.key.protocol == kUdp) return TimeoutClass::kUdp;
-  if (f.client_fin || f.server_fin) return TimeoutClass::kClosing;
+  if (f.client_fin || f.server_fin || f.drop_all) return TimeoutClass::kClosing;
   if (f.judged) return TimeoutClass::kEstablished;
   if (f.buffer_slot != kNoSlot) return TimeoutClass::kFirstFlight;
   return TimeoutClass::kHandshake;

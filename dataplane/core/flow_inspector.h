@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dataplane/core/audit_event.h"
+#include "dataplane/core/enforcement.h"
 #include "dataplane/core/first_flight_pool.h"
 #include "dataplane/core/flow_judge.h"
 #include "dataplane/core/flow_table.h"
@@ -39,24 +40,38 @@ struct InspectorConfig {
   FlowTimeouts timeouts;
   ChecksumMode checksum_mode = ChecksumMode::kOn;
   IpReassemblyConfig ip_reassembly;
+  // How verdicts are carried out (dataplane/core/enforcement.h); replay only audits.
+  EnforcementMode enforcement = EnforcementMode::kAuditOnly;
+  BlockResponse block_response = BlockResponse::kReset;
+  uint32_t held_frames = 16384;       // inline: frames held across all first flights
+  uint16_t max_held_per_flow = 64;    // inline: a first flight in more segments than this
+                                      // has the rest dropped (the client resends them)
 };
 
 // What the bridge should do with the frame it just handed in.
 enum class PacketAction : uint8_t {
   kForward,  // send on unchanged
-  kDrop,     // malformed beyond forwarding
+  kDrop,     // malformed beyond forwarding, a decoy, or a packet of a blocked flow
+  kHeld,     // inline: the inspector keeps the frame; it comes back through EnforcementSink
 };
 
 class FlowInspector {
  public:
   FlowInspector(const InspectorConfig& config, AuditSink& sink);
 
-  PacketAction on_frame(ByteSpan frame, uint64_t now_ns);
+  PacketAction on_frame(ByteSpan frame, uint64_t now_ns, const FrameRef* ref = nullptr);
 
   // The same for a burst of frames (what a worker gets from one RX call), with the flow-table
   // memory each needs prefetched ahead. actions[i] is the action for frames[i].
   static constexpr uint16_t kMaxBurst = 64;
-  void on_burst(const ByteSpan* frames, const uint64_t* now_ns, uint16_t n, PacketAction* actions);
+  // `refs` (inline and monitor modes) says where each frame came from and how to find it again;
+  // without it no frame is held.
+  void on_burst(const ByteSpan* frames, const uint64_t* now_ns, uint16_t n, PacketAction* actions,
+                const FrameRef* refs = nullptr);
+
+  // Where held frames, and frames the inspector builds, go (inline and monitor modes). Not
+  // owned; must outlive its use here.
+  void set_enforcement_sink(EnforcementSink* sink) { enforcement_ = sink; }
 
   // Timers: first-flight time cap, idle timeouts, fragment timeouts. Call every loop iteration
   // or so; it handles at most `max_flows` flows (so one call never floods the audit ring after
@@ -76,6 +91,9 @@ class FlowInspector {
   const WorkerStats& stats() const { return stats_; }
   uint32_t active_flows() const { return flows_.size(); }
   uint32_t held_first_flights() const { return buffers_.in_use(); }
+  uint32_t held_frames() const { return held_.in_use(); }
+  // The worker loop counts its own events (TX, dispatch) here too: one set of counters.
+  WorkerStats& mutable_stats() { return stats_; }
 
  private:
   // A frame parsed and keyed, ready to meet its flow.
@@ -86,6 +104,8 @@ class FlowInspector {
     uint32_t frame_size = 0;
     bool src_is_lo = true;
     bool reassembled = false;
+    ByteSpan frame;
+    FrameRef ref;
   };
   // Parses and keys a frame; false when it ends there (not IP, malformed, a fragment that does
   // not complete a datagram), with `action` set.
@@ -116,6 +136,10 @@ class FlowInspector {
   void release_buffer(Flow& f);
   void fill_event_header(const Flow& f, AuditKind kind, uint64_t now_ns);
   void publish();
+  bool hold_current(Flow& f);
+  void carry_out(Flow& f);
+  void send_block_response(const Flow& f);
+  void inject(const Flow& f, bool toward_client, const TcpReply& reply);
   TimeoutClass class_of(const Flow& f) const;
 
   InspectorConfig config_;
@@ -127,6 +151,12 @@ class FlowInspector {
   ParseOptions parse_options_;
   uint64_t next_flow_seq_ = 1;
   FlowJudge* judge_ = nullptr;
+  EnforcementSink* enforcement_ = nullptr;
+  HeldFrames held_;
+  // The frame being processed and what becomes of it (on_tcp and judge() may change it).
+  FrameRef current_ref_;
+  bool current_has_ref_ = false;
+  PacketAction current_action_ = PacketAction::kForward;
 
   // Scratch reused for every judgement: no allocation per flow.
   std::vector<uint8_t> hello_scratch_;

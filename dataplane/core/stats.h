@@ -65,7 +65,21 @@ std::string_view malformed_name(Malformed m);
   X(first_flights_judged, "first flights judged")                                      \
   X(intercept_fallbacks, "intercept verdicts carried out as the intercept_fallback")    \
   X(audit_events, "audit events produced")                                             \
-  X(audit_dropped, "audit events lost because the audit ring was full")
+  X(audit_dropped, "audit events lost because the audit ring was full")                \
+  X(flows_blocked, "flows whose verdict was block")                                    \
+  X(frames_held, "inline: client frames held while their first flight was judged")      \
+  X(frames_released, "inline: held frames sent on after a pass verdict")                \
+  X(frames_discarded, "inline: held frames dropped by a block verdict")                 \
+  X(hold_exhausted, "inline: first-flight frames dropped because the hold pool was empty") \
+  X(hold_flow_cap, "inline: first-flight frames dropped past the per-flow hold cap")    \
+  X(decoys_dropped, "inline: first-flight segments the server would not accept, dropped") \
+  X(blocked_packets, "inline: later packets of blocked flows, dropped")                 \
+  X(resets_sent, "TCP resets (and TLS alerts) sent to carry out a block")              \
+  X(resets_unsent, "blocks whose reset could not be built (no client frame or SYN-ACK seen)") \
+  X(tx_packets, "packets transmitted")                                                 \
+  X(tx_dropped, "packets dropped because a TX queue was full")                         \
+  X(dispatched, "packets handed to the worker that owns their flow")                   \
+  X(dispatch_dropped, "packets dropped because another worker's dispatch ring was full")
 
 struct WorkerStats {
 #define SLUICE_COUNTER_FIELD(name, help) uint64_t name = 0;

@@ -1,0 +1,49 @@
+// How a worker carries out verdicts, without DPDK: the inspector decides, the worker loop moves
+// the frames. Frames are opaque handles here (an rte_mbuf* in the worker), so the first-flight
+// core stays testable on byte spans.
+//
+// - Audit only (replay): every frame is forwarded as it comes; verdicts are only recorded.
+// - Inline (a bridge): a client's first-flight segments are held until the flow is judged. Pass
+//   releases them in arrival order; block discards them, resets both ends (optionally after a
+//   TLS alert to the client) and drops every later packet of the flow, so the server never
+//   receives the ClientHello. Segments the server would not accept (decoys) are dropped while
+//   the first flight is held.
+// - Monitor (a mirror port): nothing is forwarded or held; block injects resets toward both ends
+//   on the inject port.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/core/bytes.h"
+
+namespace sluice {
+
+enum class EnforcementMode : uint8_t { kAuditOnly, kInline, kMonitor };
+
+// How a blocked TLS client is told.
+enum class BlockResponse : uint8_t { kReset, kTlsAlertAndReset };
+
+// Where a frame came from and how the worker will find it again. `handle` is owned by the
+// caller unless the inspector answers PacketAction::kHeld.
+struct FrameRef {
+  void* handle = nullptr;
+  uint16_t port = 0;
+};
+
+// What the inspector asks of the worker loop when a verdict is carried out. Called from inside
+// FlowInspector::on_burst / expire / close_some; must not call back into the inspector.
+class EnforcementSink {
+ public:
+  virtual ~EnforcementSink() = default;
+  // A held frame goes on now, toward where it was going. Calls come in the order the frames of
+  // one flow arrived.
+  virtual void release(void* handle) = 0;
+  // A held frame is dropped (its flow was blocked, or the flow ended while it was held).
+  virtual void discard(void* handle) = 0;
+  // A frame the inspector built (a reset or a TLS alert). `client_port` is the port the flow's
+  // client frames arrive on; `toward_client` says which end it is for. The bytes are valid only
+  // during the call.
+  virtual void inject(ByteSpan frame, uint16_t client_port, bool toward_client) = 0;
+};
+
+}  // namespace sluice

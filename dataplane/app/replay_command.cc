@@ -83,15 +83,11 @@ struct ReplayPolicy {
 };
 
 absl::StatusOr<ReplayPolicy> load_policy(const std::string& path) {
-  absl::StatusOr<RunConfig> config = load_run_config(path);
-  if (!config.ok()) return config.status();
-  absl::StatusOr<PolicySource> source = policy_source_from_config(config->policy, path);
-  if (!source.ok()) return source.status();
-  absl::StatusOr<std::unique_ptr<const PolicySnapshot>> snapshot = compile_policy(*source);
-  if (!snapshot.ok()) return snapshot.status();
+  absl::StatusOr<ConfiguredPolicy> configured = load_configured_policy(path);
+  if (!configured.ok()) return configured.status();
   ReplayPolicy policy;
-  policy.snapshot = std::move(*snapshot);
-  policy.intercept_fallback = config->policy.intercept_fallback;
+  policy.snapshot = std::move(configured->snapshot);
+  policy.intercept_fallback = configured->intercept_fallback;
   absl::StatusOr<std::unique_ptr<SnapshotJudge>> judge =
       SnapshotJudge::create(*policy.snapshot, policy.intercept_fallback);
   if (!judge.ok()) return judge.status();

@@ -1,10 +1,12 @@
-// sluice: the dataplane binary. Subcommands: `replay` (a capture through the worker path).
+// sluice: the dataplane binary. Subcommands: `run` (the appliance) and `replay` (a capture
+// through the worker path).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>
 
 #include "dataplane/app/replay_command.h"
+#include "dataplane/app/run_command.h"
 
 namespace {
 
@@ -17,6 +19,13 @@ int main(int argc, char** argv) {
   CLI::App app{"Sluice: passive TLS/QUIC first-flight inspection and flow steering"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sluice 0.1.0");
+
+  sluice::RunOptions run;
+  auto* run_cmd = app.add_subcommand(
+      "run", "Run the appliance: bridge (inline) or watch (monitor) the configured ports, judge "
+             "every flow by policy, write audit records; SIGHUP reloads the policy and reopens "
+             "audit files, SIGTERM/SIGINT stop cleanly");
+  run_cmd->add_option("--config", run.config, "the run configuration (YAML)")->required();
 
   sluice::ReplayOptions replay;
   std::string checksum = "auto";
@@ -58,6 +67,7 @@ int main(int argc, char** argv) {
   replay.print_summary = !no_summary;
   // A capture has no live-traffic memory pressure; keep buffers for many concurrent hellos.
   replay.inspector.first_flight_buffers = 4096;
+  if (*run_cmd) return sluice::run_appliance(run);
   if (*cmd) return sluice::run_replay(replay);
   return 1;
 }

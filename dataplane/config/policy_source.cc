@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "dataplane/policy/compile_policy.h"
 
 namespace sluice {
 namespace {
@@ -79,6 +80,19 @@ absl::StatusOr<PolicySource> policy_source_from_config(const PolicyConfig& confi
   out.no_sni.action.verdict = d.no_sni;
   out.final_default.action.verdict = d.final;
   return source;
+}
+
+absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path) {
+  absl::StatusOr<RunConfig> config = load_run_config(path);
+  if (!config.ok()) return config.status();
+  absl::StatusOr<PolicySource> source = policy_source_from_config(config->policy, path);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<std::unique_ptr<const PolicySnapshot>> snapshot = compile_policy(*source);
+  if (!snapshot.ok()) return snapshot.status();
+  ConfiguredPolicy policy;
+  policy.snapshot = std::move(*snapshot);
+  policy.intercept_fallback = config->policy.intercept_fallback;
+  return policy;
 }
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/config/run_config.h"
+#include "dataplane/policy/policy_snapshot.h"
 #include "dataplane/policy/policy_source.h"
 
 namespace sluice {
@@ -17,5 +18,13 @@ namespace sluice {
 // `default_anomaly_<anomaly>`, in file order.
 absl::StatusOr<PolicySource> policy_source_from_config(const PolicyConfig& config,
                                                        std::string description);
+
+// Reads the configuration at `path` and compiles its policy: what `sluice replay --config` and
+// `sluice run` (at start and on every reload) both do. Errors name the file and line.
+struct ConfiguredPolicy {
+  std::unique_ptr<const PolicySnapshot> snapshot;
+  Verdict intercept_fallback = Verdict::kPass;
+};
+absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path);
 
 }  // namespace sluice

@@ -27,6 +27,8 @@ absl::StatusOr<std::unique_ptr<AuditRing>> AuditRing::create(const std::string& 
 
 AuditRing::~AuditRing() { rte_ring_free(ring_); }
 
+unsigned AuditRing::free_count() const { return rte_ring_free_count(ring_); }
+
 bool AuditRing::publish(const AuditEvent& event) {
   alignas(8) unsigned char element[kElementSize];
   std::memcpy(element, &event, sizeof(AuditEvent));

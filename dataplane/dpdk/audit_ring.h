@@ -22,6 +22,9 @@ class AuditRing : public AuditSink {
 
   bool publish(const AuditEvent& event) override;
 
+  // Worker side: room left, so a shutdown can close flows no faster than the ring drains.
+  unsigned free_count() const;
+
   // Management side: moves up to `max` events into `out`; returns how many.
   unsigned drain(AuditEvent* out, unsigned max);
 

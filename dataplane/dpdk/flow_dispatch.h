@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 
+#include "dataplane/core/bytes.h"
 #include "dataplane/core/flow_key.h"
 
 namespace sluice {
@@ -26,5 +27,15 @@ inline uint16_t dispatch_worker(const FlowKey& key, uint16_t workers) {
   constexpr uint64_t kDispatchSeed = 0x5a17ce0fd15a7c11ULL;
   return static_cast<uint16_t>((hash_flow_key(key, kDispatchSeed) >> 32) % workers);
 }
+
+}  // namespace sluice
+
+namespace sluice {
+
+// Software dispatch straight from a frame, before the full parse: a symmetric hash of the IP
+// address pair and the innermost VLAN id. Ports are left out on purpose so that every fragment
+// of a datagram (only the first carries ports) meets its flow's worker. Frames that are not IP
+// return `self`: ARP and the like need no flow state and go out from whoever received them.
+uint16_t dispatch_worker_for_frame(ByteSpan frame, uint16_t workers, uint16_t self);
 
 }  // namespace sluice

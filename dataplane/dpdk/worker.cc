@@ -7,17 +7,10 @@
 #include <rte_prefetch.h>
 
 #include <algorithm>
-#include <ctime>
 
 namespace sluice {
 
-Worker::Worker(FlowInspector& inspector, const WorkerRx& rx) : inspector_(inspector), rx_(rx) {
-  tsc_hz_ = rte_get_tsc_hz();
-  tsc_base_ = rte_get_tsc_cycles();
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);  // once, at start-up: never on the packet path
-  wall_base_ns_ = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
-}
+Worker::Worker(FlowInspector& inspector, const WorkerRx& rx) : inspector_(inspector), rx_(rx) {}
 
 uint64_t Worker::packet_time(const rte_mbuf* m) {
   if (rx_.capture_timestamps && m != nullptr && (m->ol_flags & rx_.timestamp_flag)) {
@@ -28,9 +21,7 @@ uint64_t Worker::packet_time(const rte_mbuf* m) {
     now_ns_ = std::max(now_ns_, t);  // captures can step back; flow time never does
     return now_ns_;
   }
-  const uint64_t cycles = rte_get_tsc_cycles() - tsc_base_;
-  now_ns_ = std::max<uint64_t>(now_ns_, wall_base_ns_ + cycles / tsc_hz_ * 1'000'000'000ULL +
-                                  (cycles % tsc_hz_) * 1'000'000'000ULL / tsc_hz_);
+  now_ns_ = std::max(now_ns_, clock_.now_ns());
   return now_ns_;
 }
 

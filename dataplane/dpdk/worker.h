@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "dataplane/core/flow_inspector.h"
+#include "dataplane/dpdk/tsc_clock.h"
 
 struct rte_mbuf;
 
@@ -39,9 +40,7 @@ class Worker {
   FlowInspector& inspector_;
   WorkerRx rx_;
   uint64_t now_ns_ = 0;
-  uint64_t tsc_hz_ = 0;
-  uint64_t tsc_base_ = 0;
-  uint64_t wall_base_ns_ = 0;
+  TscClock clock_;
   // Frames that arrive as mbuf chains are copied here before parsing, one area per burst slot
   // (heap-allocated once at construction: too large for an lcore's stack).
   static constexpr uint32_t kLinearBytes = 65536 + 2048;

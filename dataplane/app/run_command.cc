@@ -1,0 +1,366 @@
+#include "dataplane/app/run_command.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "control/audit_file.h"
+#include "control/audit_json.h"
+#include "dataplane/config/policy_source.h"
+#include "dataplane/config/run_config.h"
+#include "dataplane/dpdk/audit_ring.h"
+#include "dataplane/dpdk/bridge_worker.h"
+#include "dataplane/dpdk/eal.h"
+#include "dataplane/dpdk/ethdev_ports.h"
+#include "dataplane/dpdk/policy_publisher.h"
+#include "dataplane/dpdk/stats_mailbox.h"
+#include "dataplane/dpdk/telemetry.h"
+
+namespace sluice {
+namespace {
+
+constexpr unsigned kDispatchRingSize = 4096;
+constexpr unsigned kDrainBatch = 256;
+
+// Set by signal handlers, read by the management loop.
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
+
+void on_stop_signal(int) { g_stop.store(true); }
+void on_reload_signal(int) { g_reload.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_reload_signal;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+uint64_t wall_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+void log_line(const std::string& message) {
+  std::fprintf(stderr, "sluice: %s\n", message.c_str());
+  std::fflush(stderr);
+}
+
+// What a worker lcore runs.
+struct WorkerLaunch {
+  BridgeWorker* worker;
+  const std::atomic<bool>* stop;
+  std::atomic<int>* finished;
+};
+
+int worker_main(void* arg) {
+  auto* launch = static_cast<WorkerLaunch*>(arg);
+  launch->worker->run(*launch->stop);
+  launch->finished->fetch_add(1);
+  return 0;
+}
+
+// The audit export of the management side: every event as one JSON line in every file.
+class AuditExport {
+ public:
+  absl::Status open(const std::vector<AuditFileOptions>& files) {
+    for (const AuditFileOptions& o : files) {
+      absl::StatusOr<std::unique_ptr<AuditFile>> f = AuditFile::open(o, wall_ns());
+      if (!f.ok()) return f.status();
+      files_.push_back(std::move(*f));
+    }
+    return absl::OkStatus();
+  }
+
+  // Returns how many events it moved.
+  size_t drain(AuditRing& ring) {
+    size_t total = 0;
+    unsigned n;
+    while ((n = ring.drain(batch_.data(), kDrainBatch)) > 0) {
+      const uint64_t now = wall_ns();
+      for (unsigned i = 0; i < n; ++i) {
+        line_.clear();
+        append_event_record(line_, batch_[i]);
+        for (auto& f : files_) {
+          if (absl::Status s = f->write_line(line_, now); !s.ok()) {
+            if (write_errors_++ == 0) log_line(absl::StrCat("audit: ", s.message()));
+          }
+        }
+      }
+      total += n;
+    }
+    records_ += total;
+    return total;
+  }
+
+  void flush() {
+    for (auto& f : files_)
+      if (absl::Status s = f->flush(); !s.ok()) log_line(absl::StrCat("audit: ", s.message()));
+  }
+  void reopen() {
+    for (auto& f : files_)
+      if (absl::Status s = f->reopen(wall_ns()); !s.ok())
+        log_line(absl::StrCat("audit: ", s.message()));
+  }
+  uint64_t records() const { return records_; }
+  uint64_t write_errors() const { return write_errors_; }
+
+ private:
+  std::vector<std::unique_ptr<AuditFile>> files_;
+  std::vector<AuditEvent> batch_ = std::vector<AuditEvent>(kDrainBatch);
+  std::string line_;
+  uint64_t records_ = 0;
+  uint64_t write_errors_ = 0;
+};
+
+std::string render_counters(const WorkerStats& s) {
+  std::string out;
+#define SLUICE_RENDER_COUNTER(name, help) \
+  if (s.name != 0) absl::StrAppend(&out, "  ", #name, " ", s.name, "\n");
+  SLUICE_WORKER_COUNTERS(SLUICE_RENDER_COUNTER)
+#undef SLUICE_RENDER_COUNTER
+  for (size_t i = 0; i < s.malformed_by_reason.size(); ++i)
+    if (s.malformed_by_reason[i] != 0)
+      absl::StrAppend(&out, "  malformed.", std::string(malformed_name(static_cast<Malformed>(i))),
+                      " ", s.malformed_by_reason[i], "\n");
+  return out;
+}
+
+absl::Status reload_policy(const std::string& path, PolicyPublisher& publisher,
+                           uint64_t generation) {
+  absl::StatusOr<ConfiguredPolicy> policy = load_configured_policy(path);
+  if (!policy.ok()) return policy.status();
+  return publisher.publish(std::move(policy->snapshot), policy->intercept_fallback,
+                           absl::StrCat(path, " (load ", generation, ")"));
+}
+
+}  // namespace
+
+int run_appliance(const RunOptions& options) {
+  absl::StatusOr<RunConfig> loaded = load_run_config(options.config);
+  if (!loaded.ok()) {
+    log_line(std::string(loaded.status().message()));
+    return 2;
+  }
+  const RunConfig& config = *loaded;
+  absl::StatusOr<ConfiguredPolicy> policy = load_configured_policy(options.config);
+  if (!policy.ok()) {
+    log_line(std::string(policy.status().message()));
+    return 2;
+  }
+  const uint16_t workers = static_cast<uint16_t>(config.lcores.workers.size());
+
+  if (absl::Status s = init_eal(eal_arguments(config, "sluice")); !s.ok()) {
+    log_line(std::string(s.message()));
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<EthdevPorts>> ports = EthdevPorts::open(config);
+  if (!ports.ok()) {
+    log_line(std::string(ports.status().message()));
+    return 2;
+  }
+  std::fprintf(stderr, "%s", (*ports)->summary().c_str());
+
+  absl::StatusOr<std::unique_ptr<PolicyPublisher>> publisher = PolicyPublisher::create(workers);
+  if (!publisher.ok()) {
+    log_line(std::string(publisher.status().message()));
+    return 1;
+  }
+  uint64_t policy_loads = 1;
+  if (absl::Status s = (*publisher)->publish(std::move(policy->snapshot),
+                                             policy->intercept_fallback,
+                                             absl::StrCat(options.config, " (load 1)"));
+      !s.ok()) {
+    log_line(std::string(s.message()));
+    return 2;
+  }
+
+  AuditExport audit;
+  if (absl::Status s = audit.open(config.audit.files); !s.ok()) {
+    log_line(std::string(s.message()));
+    return 2;
+  }
+
+  // Per-worker state, created before any worker starts and destroyed after all have stopped.
+  std::vector<std::unique_ptr<AuditRing>> rings;
+  std::vector<StatsMailbox> mailboxes(workers);
+  std::vector<std::unique_ptr<FlowInspector>> inspectors;
+  std::vector<std::unique_ptr<BridgeWorker>> bridge_workers;
+  std::vector<std::vector<rte_ring*>> dispatch(workers, std::vector<rte_ring*>(workers, nullptr));
+  std::vector<bool> software_dispatch(RTE_MAX_ETHPORTS, false);
+  for (const EthdevPort& p : (*ports)->ports()) software_dispatch[p.port_id] = !p.rss();
+  for (uint16_t from = 0; from < workers; ++from) {
+    for (uint16_t to = 0; to < workers; ++to) {
+      if (from == to) continue;
+      const std::string name = absl::StrCat("sl_dsp_", from, "_", to);
+      dispatch[from][to] = rte_ring_create(name.c_str(), kDispatchRingSize, SOCKET_ID_ANY,
+                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (dispatch[from][to] == nullptr) {
+        log_line(absl::StrCat("cannot create dispatch ring ", name, ": ", rte_strerror(rte_errno),
+                              " (raise eal.memory_mb)"));
+        return 1;
+      }
+    }
+  }
+  const EnforcementMode enforcement =
+      config.mode == RunMode::kInline ? EnforcementMode::kInline : EnforcementMode::kMonitor;
+  for (uint16_t w = 0; w < workers; ++w) {
+    absl::StatusOr<std::unique_ptr<AuditRing>> ring =
+        AuditRing::create(absl::StrCat("sl_audit_", w), config.audit.ring_size);
+    if (!ring.ok()) {
+      log_line(std::string(ring.status().message()));
+      return 1;
+    }
+    rings.push_back(std::move(*ring));
+    InspectorConfig ic = config.inspector;
+    ic.worker_id = w;
+    ic.flow_hash_seed = 0;  // a random seed per worker
+    ic.enforcement = enforcement;
+    ic.block_response = config.policy.block_response;
+    // Held frames are mbufs: never more than a quarter of the pool across workers.
+    ic.held_frames = std::max<uint32_t>(256, config.mempool.mbufs / (4 * workers));
+    inspectors.push_back(std::make_unique<FlowInspector>(ic, *rings.back()));
+    BridgeWorkerSetup setup;
+    setup.id = w;
+    setup.workers = workers;
+    setup.rx = (*ports)->rx_queues_for_worker(w);
+    setup.software_dispatch = software_dispatch;
+    setup.peers = (*ports)->port_pair_peer();
+    setup.burst = config.queues.burst;
+    setup.idle = config.lcores.idle_backoff;
+    for (uint16_t o = 0; o < workers; ++o) {
+      setup.dispatch_out.push_back(dispatch[w][o]);
+      setup.dispatch_in.push_back(dispatch[o][w]);
+    }
+    setup.inject_pool = (*ports)->mempool(0);
+    bridge_workers.push_back(std::make_unique<BridgeWorker>(setup, *inspectors.back(),
+                                                            *rings.back(), **publisher,
+                                                            mailboxes[w]));
+  }
+
+  std::unique_ptr<TelemetryRegistration> telemetry;
+  if (config.stats.telemetry) {
+    TelemetrySources sources;
+    sources.workers = std::span<const StatsMailbox>(mailboxes.data(), mailboxes.size());
+    sources.policy = publisher->get();
+    EthdevPorts* port_set = ports->get();
+    sources.ports = [port_set]() {
+      std::vector<TelemetryPort> out;
+      for (size_t i = 0; i < port_set->ports().size(); ++i) {
+        absl::StatusOr<PortStatus> st = port_set->read_status(i);
+        if (!st.ok()) continue;
+        out.push_back({port_set->ports()[i].name,
+                       {{"link_up", st->link_up},
+                        {"rx_packets", st->rx_packets},
+                        {"tx_packets", st->tx_packets},
+                        {"rx_bytes", st->rx_bytes},
+                        {"tx_bytes", st->tx_bytes},
+                        {"rx_missed", st->rx_missed},
+                        {"rx_errors", st->rx_errors},
+                        {"tx_errors", st->tx_errors},
+                        {"rx_no_mbuf", st->rx_no_mbuf}}});
+      }
+      return out;
+    };
+    absl::StatusOr<std::unique_ptr<TelemetryRegistration>> t =
+        TelemetryRegistration::install(std::move(sources));
+    if (!t.ok()) {
+      log_line(absl::StrCat("telemetry: ", t.status().message()));
+    } else {
+      telemetry = std::move(*t);
+    }
+  }
+
+  install_signal_handlers();
+  std::atomic<bool> stop_workers{false};
+  std::atomic<int> finished{0};
+  std::vector<WorkerLaunch> launches(workers);
+  for (uint16_t w = 0; w < workers; ++w) {
+    launches[w] = WorkerLaunch{bridge_workers[w].get(), &stop_workers, &finished};
+    const int rc = rte_eal_remote_launch(worker_main, &launches[w], config.lcores.workers[w]);
+    if (rc != 0) {
+      log_line(absl::StrCat("cannot start worker ", w, " on lcore ", config.lcores.workers[w],
+                            ": ", rte_strerror(-rc)));
+      stop_workers.store(true);
+      rte_eal_mp_wait_lcore();
+      return 1;
+    }
+  }
+  log_line(absl::StrCat("running (", workers, " workers, ", (*ports)->ports().size(),
+                        " ports, ", config.mode == RunMode::kInline ? "inline" : "monitor",
+                        " mode)"));
+
+  // The management loop: audit export, RCU reclaim, reloads, periodic counters.
+  uint64_t next_log_ns = config.stats.log_interval_ns ? wall_ns() + config.stats.log_interval_ns : 0;
+  uint64_t next_flush_ns = wall_ns() + 1'000'000'000ULL;
+  for (;;) {
+    size_t moved = 0;
+    for (auto& r : rings) moved += audit.drain(*r);
+    (*publisher)->reclaim();
+    const uint64_t now = wall_ns();
+    if (g_stop.load() && !stop_workers.load()) {
+      log_line("stopping: closing flows and flushing the audit");
+      stop_workers.store(true);
+    }
+    if (stop_workers.load() && finished.load() == workers) break;
+    if (g_reload.exchange(false)) {
+      ++policy_loads;
+      if (absl::Status s = reload_policy(options.config, **publisher, policy_loads); !s.ok()) {
+        log_line(absl::StrCat("policy reload refused, the running policy stays: ", s.message()));
+      } else {
+        log_line(absl::StrCat("policy reloaded (generation ", (*publisher)->generation(), ")"));
+      }
+      audit.reopen();
+    }
+    if (now >= next_flush_ns) {
+      audit.flush();
+      next_flush_ns = now + 1'000'000'000ULL;
+    }
+    if (next_log_ns != 0 && now >= next_log_ns) {
+      WorkerStats total;
+      for (const StatsMailbox& m : mailboxes) {
+        WorkerSample sample;
+        if (m.read(sample)) total.add(sample.stats);
+      }
+      log_line(absl::StrCat("counters:\n", render_counters(total)));
+      next_log_ns = now + config.stats.log_interval_ns;
+    }
+    if (moved == 0) {
+      timespec ts{0, 1'000'000};  // the management lcore may sleep: nothing here is line rate
+      nanosleep(&ts, nullptr);
+    }
+  }
+  rte_eal_mp_wait_lcore();
+  for (auto& r : rings) audit.drain(*r);
+  audit.flush();
+  telemetry.reset();
+  if (absl::Status s = (*publisher)->drain(absl::Seconds(5)); !s.ok())
+    log_line(std::string(s.message()));
+
+  WorkerStats total;
+  for (const auto& i : inspectors) total.add(i->stats());
+  if (config.stats.print_on_exit)
+    log_line(absl::StrCat("stopped; ", audit.records(), " audit records written; counters:\n",
+                          render_counters(total)));
+  (*ports)->stop();
+  for (auto& row : dispatch)
+    for (rte_ring* r : row) rte_ring_free(r);
+  return 0;
+}
+
+}  // namespace sluice

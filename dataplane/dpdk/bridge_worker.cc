@@ -1,0 +1,252 @@
+#include "dataplane/dpdk/bridge_worker.h"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+#include "dataplane/dpdk/flow_dispatch.h"
+
+namespace sluice {
+namespace {
+
+constexpr uint64_t kStatsIntervalNs = 10'000'000;  // counters reach telemetry within 10 ms
+constexpr uint16_t kNoPort = UINT16_MAX;
+
+}  // namespace
+
+BridgeWorker::BridgeWorker(const BridgeWorkerSetup& setup, FlowInspector& inspector,
+                           AuditRing& audit, PolicyPublisher& policy, StatsMailbox& mailbox)
+    : setup_(setup),
+      inspector_(inspector),
+      audit_(audit),
+      policy_(policy),
+      mailbox_(mailbox),
+      linear_(size_t{FlowInspector::kMaxBurst} * kLinearBytes) {
+  monitor_ = setup_.peers.mode == RunMode::kMonitor;
+  std::fill(std::begin(peer_), std::end(peer_), kNoPort);
+  for (const auto& [from, to] : setup_.peers.peer)
+    if (from < kMaxPorts) peer_[from] = to;
+  inspector_.set_enforcement_sink(this);
+}
+
+uint16_t BridgeWorker::out_port(uint16_t in_port) const {
+  return in_port < kMaxPorts ? peer_[in_port] : kNoPort;
+}
+
+void BridgeWorker::send(rte_mbuf* m, uint16_t port) {
+  if (port >= kMaxPorts) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  tx_[port][tx_count_[port]++] = m;
+  if (tx_count_[port] == kTxBatch) flush_tx(port);
+}
+
+void BridgeWorker::flush_tx(uint16_t port) {
+  const uint16_t n = tx_count_[port];
+  if (n == 0) return;
+  uint16_t sent = 0;
+  // A few tries: a TX ring that is full now usually is not a microsecond later.
+  for (int tries = 0; sent < n && tries < 4; ++tries)
+    sent += rte_eth_tx_burst(port, setup_.id, tx_[port] + sent, n - sent);
+  WorkerStats& s = inspector_.mutable_stats();
+  s.tx_packets += sent;
+  if (sent < n) {
+    s.tx_dropped += n - sent;
+    rte_pktmbuf_free_bulk(tx_[port] + sent, n - sent);
+  }
+  tx_count_[port] = 0;
+}
+
+void BridgeWorker::flush_all_tx() {
+  for (uint16_t p = 0; p < kMaxPorts; ++p) flush_tx(p);
+}
+
+void BridgeWorker::release(void* handle) {
+  auto* m = static_cast<rte_mbuf*>(handle);
+  send(m, out_port(m->port));
+}
+
+void BridgeWorker::discard(void* handle) { rte_pktmbuf_free(static_cast<rte_mbuf*>(handle)); }
+
+void BridgeWorker::inject(ByteSpan frame, uint16_t client_port, bool toward_client) {
+  const uint16_t port =
+      monitor_ ? setup_.peers.inject : (toward_client ? client_port : out_port(client_port));
+  rte_mbuf* m = rte_pktmbuf_alloc(setup_.inject_pool);
+  if (m == nullptr) {
+    ++inspector_.mutable_stats().resets_unsent;
+    return;
+  }
+  char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+  if (data == nullptr) {
+    rte_pktmbuf_free(m);
+    ++inspector_.mutable_stats().resets_unsent;
+    return;
+  }
+  std::memcpy(data, frame.data(), frame.size());
+  send(m, port);
+}
+
+void BridgeWorker::process_local() {
+  ByteSpan frames[FlowInspector::kMaxBurst];
+  uint64_t times[FlowInspector::kMaxBurst];
+  FrameRef refs[FlowInspector::kMaxBurst];
+  PacketAction actions[FlowInspector::kMaxBurst];
+  for (uint16_t start = 0; start < local_count_; start += FlowInspector::kMaxBurst) {
+    const uint16_t n = std::min<uint16_t>(FlowInspector::kMaxBurst, local_count_ - start);
+    const uint64_t now = clock_.now_ns();
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = local_[start + i];
+      const uint32_t len = std::min<uint32_t>(m->pkt_len, kLinearBytes);
+      if (m->nb_segs == 1) {
+        frames[i] = ByteSpan(rte_pktmbuf_mtod(m, const uint8_t*), len);
+      } else {
+        uint8_t* linear = linear_.data() + size_t{i} * kLinearBytes;
+        const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, linear));
+        frames[i] = data ? ByteSpan(data, len) : ByteSpan();
+      }
+      times[i] = now;
+      refs[i] = FrameRef{m, m->port};
+    }
+    inspector_.on_burst(frames, times, n, actions, refs);
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = local_[start + i];
+      switch (actions[i]) {
+        case PacketAction::kForward:
+          if (monitor_) {
+            rte_pktmbuf_free(m);  // a mirror's copy goes nowhere
+          } else {
+            send(m, out_port(m->port));
+          }
+          break;
+        case PacketAction::kDrop:
+          rte_pktmbuf_free(m);
+          break;
+        case PacketAction::kHeld:
+          break;  // the inspector has it; it comes back through release() or discard()
+      }
+    }
+  }
+  local_count_ = 0;
+}
+
+uint32_t BridgeWorker::poll_once() {
+  uint32_t received = 0;
+  rte_mbuf* burst[FlowInspector::kMaxBurst];
+  const uint16_t want = std::min<uint16_t>(setup_.burst, FlowInspector::kMaxBurst);
+  for (const RxQueueRef& q : setup_.rx) {
+    const uint16_t n = rte_eth_rx_burst(q.port_id, q.queue_id, burst, want);
+    received += n;
+    const bool dispatch = setup_.workers > 1 && q.port_id < setup_.software_dispatch.size() &&
+                          setup_.software_dispatch[q.port_id];
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = burst[i];
+      uint16_t owner = setup_.id;
+      if (dispatch) {
+        const ByteSpan head(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+        owner = dispatch_worker_for_frame(head, setup_.workers, setup_.id);
+      }
+      if (owner == setup_.id) {
+        if (local_count_ == kLocalMax) process_local();
+        local_[local_count_++] = m;
+      } else if (rte_ring_sp_enqueue(setup_.dispatch_out[owner], m) == 0) {
+        ++inspector_.mutable_stats().dispatched;
+      } else {
+        ++inspector_.mutable_stats().dispatch_dropped;
+        rte_pktmbuf_free(m);
+      }
+    }
+  }
+  for (uint16_t w = 0; w < setup_.workers; ++w) {
+    rte_ring* in = w < setup_.dispatch_in.size() ? setup_.dispatch_in[w] : nullptr;
+    if (in == nullptr) continue;
+    if (local_count_ + want > kLocalMax) process_local();
+    const unsigned n = rte_ring_sc_dequeue_burst(in, reinterpret_cast<void**>(local_ + local_count_),
+                                                 want, nullptr);
+    local_count_ += static_cast<uint16_t>(n);
+    received += n;
+  }
+  process_local();
+  flush_all_tx();
+  inspector_.expire(clock_.now_ns());
+  flush_all_tx();  // what expiry released (first flights past their time cap)
+  return received;
+}
+
+void BridgeWorker::publish_stats(bool force) {
+  const uint64_t now = clock_.last_ns();
+  if (!force && now < next_stats_ns_) return;
+  next_stats_ns_ = now + kStatsIntervalNs;
+  WorkerGauges g;
+  g.held_frames = inspector_.held_frames();
+  g.active_flows = inspector_.active_flows();
+  g.idle_sleeps = idle_sleeps_;
+  mailbox_.publish(inspector_.stats(), g);
+}
+
+// Test boxes map several lcores onto one CPU: a worker with nothing to do sleeps, doubling up to
+// max_sleep, and is offline for RCU meanwhile so a policy swap does not wait for it.
+void BridgeWorker::idle(uint32_t& empty_polls) {
+  if (!setup_.idle.enabled || ++empty_polls < setup_.idle.empty_polls) return;
+  sleep_ns_ = sleep_ns_ == 0 ? 1000 : std::min(sleep_ns_ * 2, setup_.idle.max_sleep_ns);
+  policy_.offline(setup_.id);
+  timespec ts{static_cast<time_t>(sleep_ns_ / 1'000'000'000ULL),
+              static_cast<long>(sleep_ns_ % 1'000'000'000ULL)};
+  nanosleep(&ts, nullptr);
+  policy_.online(setup_.id);
+  ++idle_sleeps_;
+}
+
+void BridgeWorker::run(const std::atomic<bool>& stop) {
+  policy_.online(setup_.id);
+  uint32_t empty_polls = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    FlowJudge* judge = policy_.judge_for(setup_.id);
+    if (judge != judge_) {
+      judge_ = judge;
+      inspector_.set_judge(judge);
+    }
+    if (poll_once() > 0) {
+      empty_polls = 0;
+      sleep_ns_ = 0;
+    } else {
+      idle(empty_polls);
+    }
+    publish_stats(false);
+    policy_.quiescent(setup_.id);
+  }
+  shut_down();
+  policy_.offline(setup_.id);
+}
+
+// Receiving has stopped. Every flow is closed (held first flights judged as incomplete and
+// carried out by policy), no faster than the management side drains the audit ring, so no
+// close record is lost on the way out.
+void BridgeWorker::shut_down() {
+  constexpr uint32_t kBatch = 64;
+  for (;;) {
+    FlowJudge* judge = policy_.judge_for(setup_.id);
+    if (judge != judge_) {
+      judge_ = judge;
+      inspector_.set_judge(judge);
+    }
+    if (audit_.free_count() < 2 * kBatch + 2) {
+      policy_.quiescent(setup_.id);
+      rte_pause();
+      continue;
+    }
+    const uint32_t left = inspector_.close_some(clock_.now_ns(), kBatch);
+    flush_all_tx();
+    policy_.quiescent(setup_.id);
+    if (left == 0) break;
+  }
+  publish_stats(true);
+}
+
+}  // namespace sluice

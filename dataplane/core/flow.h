@@ -51,6 +51,7 @@ struct alignas(64) Flow {
   TimeoutClass timeout_class = TimeoutClass::kHandshake;
   bool in_use = false;
   bool drop_all = false;  // inline: blocked, every later packet of the flow is dropped
+  uint8_t resets_left = 0;  // monitor: blocked, later packets still trigger resets
 
   // --- the rest of the table's bookkeeping ---
   uint32_t lru_prev = kNoFlow;

@@ -216,6 +216,8 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
     ++stats_.blocked_packets;
     return PacketAction::kDrop;
   }
+  if (f.resets_left != 0 && p.l4_protocol == kTcp && !(p.tcp_flags & kTcpRst))
+    reset_from_packet(f, p, from_client);
   if (pk.reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
   if (!watching) return PacketAction::kForward;  // last_ns is set; the class cannot change
   if (from_client && config_.enforcement != EnforcementMode::kAuditOnly &&
@@ -698,6 +700,8 @@ void FlowInspector::carry_out(Flow& f) {
   if (f.verdict == Verdict::kBlock) {
     ++stats_.flows_blocked;
     f.drop_all = config_.enforcement == EnforcementMode::kInline;
+    if (config_.enforcement == EnforcementMode::kMonitor && f.key.protocol == kTcp)
+      f.resets_left = kMonitorResetRepeats;
     send_block_response(f);
     held_.drain(f.held, [this](void* h) {
       ++stats_.frames_discarded;
@@ -753,6 +757,31 @@ void FlowInspector::send_block_response(const Flow& f) {
   to_server.ack = f.server_snd_max;
   to_server.flags = kTcpRst | kTcpAck;
   inject(f, false, to_server);
+  ++stats_.resets_sent;
+}
+
+// Monitor mode cannot stop the first flight, so its first resets race the server's answer: by
+// the time they land, an end may expect a later sequence number and take them for blind
+// resets (RFC 5961). Each later packet of a blocked flow says exactly where both ends are, so
+// a few more resets follow, aimed with it.
+void FlowInspector::reset_from_packet(Flow& f, const ParsedPacket& p, bool from_client) {
+  --f.resets_left;
+  const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) +
+                       ((p.tcp_flags & (kTcpSyn | kTcpFin)) ? 1 : 0);
+  TcpReply to_sender;
+  to_sender.src = from_client ? f.server() : f.client();
+  to_sender.dst = from_client ? f.client() : f.server();
+  to_sender.flags = kTcpRst;
+  TcpReply to_receiver;
+  to_receiver.src = from_client ? f.client() : f.server();
+  to_receiver.dst = from_client ? f.server() : f.client();
+  to_receiver.seq = end;
+  to_receiver.flags = kTcpRst;
+  inject(f, !from_client, to_receiver);
+  if (p.tcp_flags & kTcpAck) {
+    to_sender.seq = p.ack;  // what the sender expects from its peer next
+    inject(f, from_client, to_sender);
+  }
   ++stats_.resets_sent;
 }
 

@@ -140,6 +140,8 @@ class FlowInspector {
   void carry_out(Flow& f);
   void send_block_response(const Flow& f);
   void inject(const Flow& f, bool toward_client, const TcpReply& reply);
+  void reset_from_packet(Flow& f, const ParsedPacket& p, bool from_client);
+  static constexpr uint8_t kMonitorResetRepeats = 8;
   TimeoutClass class_of(const Flow& f) const;
 
   InspectorConfig config_;

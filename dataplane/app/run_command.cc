@@ -94,6 +94,7 @@ class AuditExport {
     while ((n = ring.drain(batch_.data(), kDrainBatch)) > 0) {
       const uint64_t now = wall_ns();
       for (unsigned i = 0; i < n; ++i) {
+        if (!batch_[i].audit) continue;  // the deciding rule says `audit: false`
         line_.clear();
         append_event_record(line_, batch_[i]);
         for (auto& f : files_) {

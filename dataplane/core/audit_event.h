@@ -40,6 +40,7 @@ struct AuditEvent {
   // Verdict-time fields.
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
+  bool audit = true;  // the deciding rule's audit flag: false keeps the flow out of audit exports
   std::array<char, kMaxRuleName + 1> rule{};  // the rule that decided ("no_policy" without one)
   std::array<char, kMaxRuleName + 1> list{};  // the list that matched; empty when a default decided
   ClientHelloInfo hello;                       // valid when first_flight == kTls

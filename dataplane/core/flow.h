@@ -98,6 +98,7 @@ struct alignas(64) Flow {
 
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
+  bool audit = true;  // the deciding rule's audit flag
   AnomalySet anomalies;
 
   const Endpoint& client() const { return client_is_lo ? key.lo : key.hi; }

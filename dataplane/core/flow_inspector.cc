@@ -628,6 +628,7 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
     FlowDecision d;
     judge_->decide(facts, d);
     f.verdict = d.decision.action.verdict;
+    f.audit = d.decision.action.audit;
     rule = d.decision.rule;
     list = d.decision.list;
     if (d.intercept_fallback) ++stats_.intercept_fallbacks;
@@ -820,6 +821,7 @@ void FlowInspector::fill_event_header(const Flow& f, AuditKind kind, uint64_t no
   event_.bytes_to_server = f.bytes_to_server;
   event_.bytes_to_client = f.bytes_to_client;
   event_.close_reason = CloseReason::kNone;
+  event_.audit = f.audit;
 }
 
 void FlowInspector::publish() {

@@ -266,7 +266,9 @@ class BridgeWorkerTest : public ::testing::Test {
     char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
     ASSERT_NE(data, nullptr);
     std::memcpy(data, frame.data(), frame.size());
-    m->port = port_[port];  // what a NIC's driver fills in (the ring driver does not)
+    // What a NIC's driver fills in. The ring driver does not: its mbufs keep whatever port the
+    // producer left (a fresh one from the pool: RTE_MBUF_PORT_INVALID).
+    if (driver_sets_port_) m->port = port_[port];
     ASSERT_EQ(rte_ring_enqueue(rx_[port][queue], m), 0);
   }
   void from_client(TestFlow& f, const Bytes& frame) {
@@ -414,6 +416,7 @@ class BridgeWorkerTest : public ::testing::Test {
   std::atomic<bool> returned_[kWorkers] = {};
   std::vector<std::thread> threads_;
 
+  bool driver_sets_port_ = true;
   std::vector<Sent> sent_;
   std::map<size_t, std::vector<AuditEvent>> events_;  // by worker
 };
@@ -586,6 +589,38 @@ TEST_F(BridgeWorkerTest, FlowsMeetOnOneWorkerPassBlockAndCloseOnStop) {
         EXPECT_EQ(rte_ring_count(dispatch_[a][b]), 0u);
       }
   EXPECT_EQ(rte_mempool_avail_count(pool_), kPoolSize);
+}
+
+// KNOWN GAP, disabled until BridgeWorker is fixed: the worker decides where a frame leaves (and
+// where a reset for its flow goes) from mbuf->port, which the driver is trusted to fill in. The
+// ring driver (net_ring vdevs and rte_eth_from_rings ports, which ethdev_ports.h lists among the
+// software-dispatch vdevs) never sets it: out_port() then finds no peer and send() frees the
+// frame, so a bridge of ring ports forwards nothing and counts no drop. The worker knows which
+// port it polled (RxQueueRef::port_id in poll_once()); setting m->port from it would close this.
+// Observed: the workers receive all 4 SYNs, 0 leave the outside port, tx_packets and tx_dropped
+// stay 0 (the frames vanish uncounted).
+TEST_F(BridgeWorkerTest, DISABLED_FramesAreBridgedEvenIfTheDriverLeavesMbufPortUnset) {
+  driver_sets_port_ = false;
+  std::vector<TestFlow> flows = make_flows(4, 0, 0);
+  for (TestFlow& f : flows) from_client(f, f.syn());
+  const auto syns_out = [&] {
+    return count_sent(kOutside, [](const Sent& s) { return s.parsed && s.p.tcp_flags == kTcpSyn; });
+  };
+  EXPECT_TRUE(wait_for([&] { return syns_out() == flows.size(); }))
+      << syns_out() << " of " << flows.size() << " SYNs left the outside port";
+  stop_workers();
+  ASSERT_TRUE(all_returned(std::chrono::seconds(20)));
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  uint64_t rx = 0, tx = 0, tx_dropped = 0;
+  for (const auto& i : inspectors_) {
+    rx += i->stats().rx_packets;
+    tx += i->stats().tx_packets;
+    tx_dropped += i->stats().tx_dropped;
+  }
+  EXPECT_EQ(rx, flows.size()) << "the workers did receive them";
+  EXPECT_EQ(tx, flows.size()) << "but sent " << tx << " and counted " << tx_dropped
+                              << " TX drops";
 }
 
 }  // namespace

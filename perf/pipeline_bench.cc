@@ -36,6 +36,9 @@
 #include <rte_ring.h>
 #include <rte_tcp.h>
 
+#include <time.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -86,24 +89,48 @@ double now_s() {
 // ---- the longest gap between two polls of the inside port (RX callback, worker lcore) ----
 struct GapProbe {
   uint64_t last = 0;
-  std::atomic<uint64_t> max_gap{0};
+  uint64_t last_cpu_ns = 0;
+  std::atomic<uint64_t> max_gap{0};      // TSC ticks, wall clock: includes preemption
+  std::atomic<uint64_t> max_cpu_gap{0};  // ns of the worker thread's own CPU time
   std::atomic<uint64_t> polls{0};
   std::atomic<uint32_t> reset{0};
+  std::atomic<bool> cpu_time{false};  // also read the thread's CPU clock (a system call a poll)
+  std::atomic<uint64_t> over_50us{0};  // polls that came more than 50 us after the previous
+  uint64_t limit_50us = 0;             // in TSC ticks
   uint32_t seen_reset = 0;
 };
 
+uint64_t thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+// Called by rte_eth_rx_burst on the inside port: once per iteration of the worker loop.
 uint16_t gap_callback(uint16_t, uint16_t, rte_mbuf**, uint16_t nb, uint16_t, void* arg) {
   auto* p = static_cast<GapProbe*>(arg);
   const uint64_t t = rte_rdtsc();
+  const bool cpu = p->cpu_time.load(std::memory_order_relaxed);
+  const uint64_t c = cpu ? thread_cpu_ns() : 0;
   const uint32_t r = p->reset.load(std::memory_order_relaxed);
   if (r != p->seen_reset) {
     p->seen_reset = r;
     p->max_gap.store(0, std::memory_order_relaxed);
-    p->last = t;
+    p->max_cpu_gap.store(0, std::memory_order_relaxed);
+    p->over_50us.store(0, std::memory_order_relaxed);
+    p->last = 0;
   }
-  if (p->last != 0 && t - p->last > p->max_gap.load(std::memory_order_relaxed))
-    p->max_gap.store(t - p->last, std::memory_order_relaxed);
+  if (p->last != 0) {
+    if (t - p->last > p->limit_50us)
+      p->over_50us.store(p->over_50us.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    if (t - p->last > p->max_gap.load(std::memory_order_relaxed))
+      p->max_gap.store(t - p->last, std::memory_order_relaxed);
+    if (cpu && c - p->last_cpu_ns > p->max_cpu_gap.load(std::memory_order_relaxed))
+      p->max_cpu_gap.store(c - p->last_cpu_ns, std::memory_order_relaxed);
+  }
   p->last = t;
+  p->last_cpu_ns = c;
   p->polls.fetch_add(1, std::memory_order_relaxed);
   return nb;
 }
@@ -117,9 +144,10 @@ struct Loop {
   uint32_t population = 0;
 };
 
-rte_ring* make_ring(const std::string& name, unsigned count) {
+// `shared_producer`: the main thread may add frames while the worker transmits into the ring.
+rte_ring* make_ring(const std::string& name, unsigned count, bool shared_producer = false) {
   rte_ring* r = rte_ring_create(name.c_str(), rte_align32pow2(count + 1), SOCKET_ID_ANY,
-                                RING_F_SP_ENQ | RING_F_SC_DEQ);
+                                (shared_producer ? 0 : RING_F_SP_ENQ) | RING_F_SC_DEQ);
   if (r == nullptr) die("rte_ring_create " + name);
   return r;
 }
@@ -139,7 +167,9 @@ uint16_t ring_port(const std::string& name, rte_ring* rx, rte_ring* tx, rte_memp
 
 Loop make_loop(const std::string& tag, uint32_t circle, uint32_t one_shot, rte_mempool* pool) {
   Loop l;
-  l.inside_rx = make_ring(tag + "_irx", circle + one_shot);
+  // The circle is multi-producer: the established row adds its data frames while the worker
+  // already runs (one bulk enqueue, so they stay contiguous). Every row uses the same rings.
+  l.inside_rx = make_ring(tag + "_irx", circle + one_shot, /*shared_producer=*/true);
   l.inside_tx = make_ring(tag + "_itx", one_shot + 4096);
   l.outside_rx = make_ring(tag + "_orx", one_shot + 64);
   l.inside = ring_port(tag + "_in", l.inside_rx, l.inside_tx, pool);
@@ -165,6 +195,8 @@ void close_loop(Loop& l) {
 
 void enqueue_frames(rte_ring* ring, const std::vector<const Frame*>& frames, uint16_t port,
                     rte_mempool* pool) {
+  std::vector<void*> mbufs;
+  mbufs.reserve(frames.size());
   for (const Frame* f : frames) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (m == nullptr) die("mbuf pool too small");
@@ -172,8 +204,11 @@ void enqueue_frames(rte_ring* ring, const std::vector<const Frame*>& frames, uin
     if (d == nullptr) die("frame does not fit an mbuf");
     std::memcpy(d, f->data(), f->size());
     m->port = port;  // the ring PMD does not set it; BridgeWorker forwards by it
-    if (rte_ring_sp_enqueue(ring, m) != 0) die("ring full while preloading");
+    mbufs.push_back(m);
   }
+  if (rte_ring_enqueue_bulk(ring, mbufs.data(), static_cast<unsigned>(mbufs.size()), nullptr) !=
+      mbufs.size())
+    die("ring full while preloading");
 }
 
 // ---- the floor: testpmd's 5tswap on the same rings ----
@@ -341,6 +376,24 @@ std::unique_ptr<const PolicySnapshot> build_policy(uint32_t list, uint32_t names
   return std::move(*p);
 }
 
+// Time the hypervisor took from CPU `cpu` (the steal column of /proc/stat), in ms.
+double steal_ms(int cpu) {
+  std::FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return 0;
+  char line[512];
+  const std::string want = "cpu" + std::to_string(cpu) + " ";
+  double ms = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, want.c_str(), want.size()) != 0) continue;
+    unsigned long long v[8] = {};
+    std::sscanf(line + want.size(), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    ms = double(v[7]) * 1000.0 / double(sysconf(_SC_CLK_TCK));
+  }
+  std::fclose(f);
+  return ms;
+}
+
 void print(const char* key, double v) { std::printf("%s %.6g\n", key, v); }
 
 }  // namespace
@@ -433,6 +486,10 @@ int main(int argc, char** argv) {
     print("est_losses", double(losses(fin)));
     print("est_judged_total", double(fin.first_flights_judged));
     print("est_frames_missing", double(est_data.size()) - rte_ring_count(loop.inside_rx));
+    print("est_inside_tx_count", rte_ring_count(loop.inside_tx));
+    print("est_frames_held", double(fin.frames_held));
+    print("est_tx_packets", double(fin.tx_packets));
+    print("est_rx_packets", double(fin.rx_packets));
     close_loop(loop);
   }
 
@@ -447,6 +504,7 @@ int main(int argc, char** argv) {
 
     Loop loop = make_loop("nw", frames, 0, pool);
     GapProbe probe;
+    probe.limit_50us = rte_get_tsc_hz() / 20000;
     if (rte_eth_add_rx_callback(loop.inside, 0, gap_callback, &probe) == nullptr)
       die("rte_eth_add_rx_callback (RTE_ETHDEV_RXTX_CALLBACKS off?)");
     enqueue_frames(loop.inside_rx, new_stream, loop.inside, pool);
@@ -468,15 +526,21 @@ int main(int argc, char** argv) {
     // The swap. Windows: baseline (same load, no swap), compile (5M list built on the main
     // thread), publish + reclaim, after.
     const double hz = double(rte_get_tsc_hz());
+    probe.cpu_time.store(true);
     auto window = [&](const char* name, auto&& body) {
       probe.reset.fetch_add(1);
       const uint64_t polls0 = probe.polls.load();
       const double w0 = now_s();
+      const double steal0 = steal_ms(o.worker_cpu);
       body();
       const double w = now_s() - w0;
-      std::printf("stall_%s_max_gap_us %.3f\nstall_%s_seconds %.3f\nstall_%s_polls %llu\n",
-                  name, probe.max_gap.load() / hz * 1e6, name, w, name,
-                  (unsigned long long)(probe.polls.load() - polls0));
+      std::printf("stall_%s_over_50us %llu\nstall_%s_steal_ms %.0f\n", name,
+                  (unsigned long long)probe.over_50us.load(), name,
+                  steal_ms(o.worker_cpu) - steal0);
+      std::printf("stall_%s_max_gap_us %.3f\nstall_%s_max_cpu_gap_us %.3f\n"
+                  "stall_%s_seconds %.3f\nstall_%s_polls %llu\n",
+                  name, probe.max_gap.load() / hz * 1e6, name, probe.max_cpu_gap.load() / 1e3,
+                  name, w, name, (unsigned long long)(probe.polls.load() - polls0));
     };
     const WorkerStats before = h.sample(t0);
     const uint64_t generation0 = publisher.generation();

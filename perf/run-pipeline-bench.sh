@@ -61,7 +61,7 @@ mkdir -p "$root/perf/out"
 work=$(mktemp -d "$root/perf/out/pipe.XXXXXX")
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   [[ $keep == 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -127,7 +127,8 @@ s.recv(65536)
 def read():
     s.send(cmd.encode())
     reply = json.loads(s.recv(1 << 20).decode())
-    return int(next(iter(reply.values())).get(field, 0))
+    value = next(iter(reply.values()), None)
+    return int(value.get(field, 0)) if isinstance(value, dict) else 0
 while read() == 0 and time.time() < deadline:
     time.sleep(0.05)
 time.sleep(1.0)
@@ -243,11 +244,12 @@ lost = b["swap_losses"] + b["new_frames_missing"]
 out.append(f"Policy swap under the new-flow load ({int(b['swap_names']):,}-name policy: compiled "
            f"in {b['swap_compile_s']:.2f} s on the management side, publish {b['swap_publish_ms']:.1f} ms):")
 out.append("")
-out.append("| window | seconds | loop polls | longest gap between two polls of the worker loop |")
-out.append("|---|---:|---:|---:|")
+out.append("| window | seconds | loop polls (mean interval) | longest gap between two polls (wall, TSC) | same, worker thread CPU time | polls > 50 us after the previous | CPU 1 steal (hypervisor) |")
+out.append("|---|---:|---:|---:|---:|---:|---:|")
 for w, label in (("baseline", "baseline (same load, no swap)"), ("compile", "5M list built and compiled"),
                  ("publish", "publish + RCU grace period + reclaim (+0.2 s)"), ("after", "after (1 s)")):
-    out.append(f"| {label} | {b[f'stall_{w}_seconds']:.2f} | {int(b[f'stall_{w}_polls']):,} | {b[f'stall_{w}_max_gap_us']:.1f} us |")
+    out.append(f"| {label} | {b[f'stall_{w}_seconds']:.2f} | {int(b[f'stall_{w}_polls']):,} ({b[f'stall_{w}_seconds'] * 1e6 / max(b[f'stall_{w}_polls'], 1):.1f} us) | {b[f'stall_{w}_max_gap_us']:.1f} us | "
+               f"{b[f'stall_{w}_max_cpu_gap_us']:.1f} us | {int(b[f'stall_{w}_over_50us'])} | {b[f'stall_{w}_steal_ms']:.0f} ms |")
 out.append("")
 swap_stall = max(comp, pub)
 out.append(f"Target (stall <= 50 us, no packet dropped): longest gap around the swap {swap_stall:.1f} us "

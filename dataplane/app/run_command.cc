@@ -139,6 +139,14 @@ std::string render_counters(const WorkerStats& s) {
     if (s.malformed_by_reason[i] != 0)
       absl::StrAppend(&out, "  malformed.", std::string(malformed_name(static_cast<Malformed>(i))),
                       " ", s.malformed_by_reason[i], "\n");
+  for (size_t i = 0; i < s.flows_by_verdict.size(); ++i)
+    if (s.flows_by_verdict[i] != 0)
+      absl::StrAppend(&out, "  verdict.", std::string(verdict_name(static_cast<Verdict>(i))), " ",
+                      s.flows_by_verdict[i], "\n");
+  for (size_t i = 0; i < static_cast<size_t>(Anomaly::kCount); ++i)
+    if (s.flows_by_anomaly[i] != 0)
+      absl::StrAppend(&out, "  anomaly.", std::string(anomaly_name(static_cast<Anomaly>(i))), " ",
+                      s.flows_by_anomaly[i], "\n");
   return out;
 }
 

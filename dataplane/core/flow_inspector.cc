@@ -348,8 +348,13 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
     return;
   }
   if (from_client) {
-    // A FIN alone is held only behind held data; an empty connection's FIN goes on.
-    if (holding && (!p.payload.empty() || !f.held.empty())) hold_current(f);
+    // A FIN alone is held only behind held data; an empty connection's FIN goes on. A frame
+    // that cannot be held is dropped unread: only bytes the server will get may be judged, and
+    // the client sends them again.
+    if (holding && (!p.payload.empty() || !f.held.empty()) && !hold_current(f)) {
+      touch(index, now_ns);
+      return;
+    }
     on_client_segment(f, p, now_ns);
   } else {
     on_server_segment(f, p, now_ns);
@@ -635,6 +640,7 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   }
   f.judged_length =
       f.buffer_slot != kNoSlot ? buffers_.at(f.buffer_slot).stream.contiguous_length() : 0;
+  ++stats_.flows_by_verdict[static_cast<size_t>(f.verdict)];
   carry_out(f);
   // Keeping judged bytes until the server acknowledges them is a check, not a need: under
   // pressure (a quarter of the pool left) the buffer goes back at once, so flows that never get
@@ -666,6 +672,7 @@ void FlowInspector::close_flow(uint32_t index, CloseReason reason, uint64_t now_
     reason = CloseReason::kBlocked;
   fill_event_header(f, AuditKind::kClose, now_ns);
   event_.close_reason = reason;
+  f.anomalies.for_each([this](Anomaly a) { ++stats_.flows_by_anomaly[static_cast<size_t>(a)]; });
   publish();
   if (reason == CloseReason::kIdle) {
     ++stats_.flows_expired;
@@ -677,10 +684,10 @@ void FlowInspector::close_flow(uint32_t index, CloseReason reason, uint64_t now_
 }
 
 // Inline: keeps the frame being processed until its flow is judged. A frame that cannot be
-// held (pool empty, per-flow cap) is dropped rather than sent unjudged; its bytes still count
-// toward the first flight, and the client sends them again.
+// held (pool empty, per-flow cap) is dropped rather than sent unjudged; the caller then leaves
+// its bytes out of the first flight too.
 bool FlowInspector::hold_current(Flow& f) {
-  if (!current_has_ref_) return false;
+  if (!current_has_ref_) return true;  // nothing to hold (no frame handle): judge it anyway
   if (f.held.count >= config_.max_held_per_flow) {
     ++stats_.hold_flow_cap;
     current_action_ = PacketAction::kDrop;
@@ -787,6 +794,7 @@ void FlowInspector::reset_from_packet(Flow& f, const ParsedPacket& p, bool from_
 }
 
 void FlowInspector::inject(const Flow& f, bool toward_client, const TcpReply& reply) {
+  if (enforcement_ == nullptr) return;
   uint8_t frame[kMaxReplyFrame];
   const size_t n = build_tcp_reply(f.client_l2, toward_client, reply, frame, sizeof(frame));
   if (n == 0) {

@@ -44,8 +44,9 @@ struct InspectorConfig {
   EnforcementMode enforcement = EnforcementMode::kAuditOnly;
   BlockResponse block_response = BlockResponse::kReset;
   uint32_t held_frames = 16384;       // inline: frames held across all first flights
-  uint16_t max_held_per_flow = 64;    // inline: a first flight in more segments than this
-                                      // has the rest dropped (the client resends them)
+  uint16_t max_held_per_flow = 128;   // inline: a first flight in more segments than this
+                                      // has the rest dropped unread (the client resends them,
+                                      // and the time cap judges it incomplete if it never fits)
 };
 
 // What the bridge should do with the frame it just handed in.

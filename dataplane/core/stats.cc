@@ -21,6 +21,8 @@ void WorkerStats::add(const WorkerStats& other) {
 #undef SLUICE_COUNTER_ADD
   for (size_t i = 0; i < malformed_by_reason.size(); ++i)
     malformed_by_reason[i] += other.malformed_by_reason[i];
+  for (size_t i = 0; i < flows_by_verdict.size(); ++i) flows_by_verdict[i] += other.flows_by_verdict[i];
+  for (size_t i = 0; i < flows_by_anomaly.size(); ++i) flows_by_anomaly[i] += other.flows_by_anomaly[i];
 }
 
 }  // namespace sluice

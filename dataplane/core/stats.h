@@ -86,6 +86,10 @@ struct WorkerStats {
   SLUICE_WORKER_COUNTERS(SLUICE_COUNTER_FIELD)
 #undef SLUICE_COUNTER_FIELD
   std::array<uint64_t, static_cast<size_t>(Malformed::kCount)> malformed_by_reason{};
+  // Flows judged, by verdict carried out (index: Verdict), and flows closed, by each anomaly they
+  // carried (index: Anomaly; anomaly.h holds at most 32).
+  std::array<uint64_t, 3> flows_by_verdict{};
+  std::array<uint64_t, 32> flows_by_anomaly{};
 
   void count_malformed(Malformed reason) {
     ++malformed;

@@ -41,6 +41,7 @@ uint16_t BridgeWorker::out_port(uint16_t in_port) const {
 
 void BridgeWorker::send(rte_mbuf* m, uint16_t port) {
   if (port >= kMaxPorts) {
+    ++inspector_.mutable_stats().tx_dropped;  // no peer: a port outside every pair
     rte_pktmbuf_free(m);
     return;
   }
@@ -147,6 +148,7 @@ uint32_t BridgeWorker::poll_once() {
                           setup_.software_dispatch[q.port_id];
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = burst[i];
+      m->port = q.port_id;  // not every driver sets it (net_ring does not); where it goes depends on it
       uint16_t owner = setup_.id;
       if (dispatch) {
         const ByteSpan head(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);

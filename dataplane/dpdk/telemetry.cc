@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "dataplane/core/anomaly.h"
+#include "dataplane/core/verdict.h"
 #include "dataplane/policy/absl_text.h"
 
 namespace sluice {
@@ -91,6 +93,18 @@ int stats_command(const char*, const char*, rte_tel_data* d) {
     }
   }
   add_child(d, "malformed_by_reason", reasons);
+  rte_tel_data* verdicts = start_child_dict();
+  if (verdicts != nullptr) {
+    for (size_t i = 0; i < total.stats.flows_by_verdict.size(); ++i)
+      add_u64(verdicts, verdict_name(static_cast<Verdict>(i)), total.stats.flows_by_verdict[i]);
+  }
+  add_child(d, "flows_by_verdict", verdicts);
+  rte_tel_data* anomalies = start_child_dict();
+  if (anomalies != nullptr) {
+    for (size_t i = 0; i < static_cast<size_t>(Anomaly::kCount); ++i)
+      add_u64(anomalies, anomaly_name(static_cast<Anomaly>(i)), total.stats.flows_by_anomaly[i]);
+  }
+  add_child(d, "flows_by_anomaly", anomalies);
   return 0;
 }
 

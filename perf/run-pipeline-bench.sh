@@ -50,7 +50,6 @@ if [[ -z $testpmd ]]; then
   echo "run-pipeline-bench: dpdk-testpmd not found (Debian: apt-get install dpdk-dev)" >&2
   exit 1
 fi
-pmd_dir=$(dirname "$(find /usr/lib -name 'librte_net_null.so*' -path '*pmds*' | head -1)")
 
 echo "== building in $build_dir (Release)" >&2
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSLUICE_PERF=ON >/dev/null
@@ -63,6 +62,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   [[ $keep == 1 ]] || rm -rf "$work"
+  rm -rf "/var/run/dpdk/pipe-tp-$$" "/var/run/dpdk/pipe-sl-$$"  # the runtime dirs of this run's EALs
 }
 trap cleanup EXIT
 capture="$work/imix.pcap"
@@ -77,7 +77,7 @@ eal:
   memory_mb: 1024
   pci: false
   file_prefix: pipe-sl-$$
-  args: ["--log-level=*:warning", "-d", "$pmd_dir/librte_net_null.so"]
+  args: ["--log-level=*:warning"]
 ports:
   - name: inside
     device: "net_pcap0,rx_pcap=$capture,infinite_rx=1"

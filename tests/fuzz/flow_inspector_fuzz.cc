@@ -4,7 +4,10 @@
 //   op (1 byte): bit 0 direction (1 = server), bits 1-3 TCP flags choice, bit 4 bad checksum
 //   offset (2 bytes, big-endian): sequence offset from the direction's first byte
 //   length (1 byte), then that many payload bytes (fewer if the input ends).
-// Every flow must be judged exactly once and closed exactly once, whatever the script does.
+// Every flow must be judged exactly once and closed exactly once, whatever the script does. The
+// same script also runs through an inline inspector (verdict by the script's first byte: pass or
+// block): every frame it holds must come back exactly once, released or discarded, and nothing
+// may stay held at the end.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "dataplane/core/flow_inspector.h"
+#include "dataplane/core/flow_judge.h"
 
 namespace {
 
@@ -33,6 +37,27 @@ struct CountingSink : sluice::AuditSink {
 void check(bool ok) {
   if (!ok) __builtin_trap();
 }
+
+// Frame handles are 1, 2, 3, ...: each held one must come back once.
+struct CheckingEnforcement : sluice::EnforcementSink {
+  void release(void* h) override { back(h); }
+  void discard(void* h) override { back(h); }
+  void inject(sluice::ByteSpan frame, uint16_t, bool) override { check(frame.size() >= 54); }
+  void back(void* h) {
+    const auto i = reinterpret_cast<uintptr_t>(h);
+    check(i < returned.size() && held[i] && !returned[i]);
+    returned[i] = true;
+  }
+  std::vector<bool> held;
+  std::vector<bool> returned;
+};
+
+struct FixedJudge : sluice::FlowJudge {
+  void decide(const sluice::FlowFacts&, sluice::FlowDecision& out) override {
+    out.decision.action.verdict = verdict;
+  }
+  sluice::Verdict verdict = sluice::Verdict::kPass;
+};
 
 uint16_t checksum_fold(uint32_t sum) {
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
@@ -99,11 +124,43 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     config.first_flight_byte_cap = 4096;  // small, so the cap is within reach
     return new sluice::FlowInspector(config, *sink);
   }();
+  static CountingSink* inline_sink = new CountingSink;
+  static CheckingEnforcement* enforcement = new CheckingEnforcement;
+  static FixedJudge* judge = new FixedJudge;
+  static sluice::FlowInspector* inline_inspector = [] {
+    sluice::InspectorConfig config;
+    config.flow_capacity = 64;
+    config.first_flight_buffers = 8;
+    config.first_flight_byte_cap = 4096;
+    config.enforcement = sluice::EnforcementMode::kInline;
+    config.block_response = sluice::BlockResponse::kTlsAlertAndReset;
+    config.held_frames = 16;
+    config.max_held_per_flow = 6;
+    auto* i = new sluice::FlowInspector(config, *inline_sink);
+    i->set_enforcement_sink(enforcement);
+    i->set_judge(judge);
+    return i;
+  }();
   sink->verdicts = sink->closes = 0;
+  inline_sink->verdicts = inline_sink->closes = 0;
+  enforcement->held.assign(1, false);
+  enforcement->returned.assign(1, false);
+  judge->verdict = size > 0 && (data[0] & 0x80) ? sluice::Verdict::kBlock : sluice::Verdict::kPass;
 
   uint64_t now = 1'000'000'000;
   auto feed = [&](const std::vector<uint8_t>& f) {
-    inspector->on_frame(sluice::ByteSpan(f.data(), f.size()), now += 1'000'000);
+    now += 1'000'000;
+    inspector->on_frame(sluice::ByteSpan(f.data(), f.size()), now);
+    const uintptr_t handle = enforcement->held.size();
+    enforcement->held.push_back(true);  // before the call: a held frame can come back inside it
+    enforcement->returned.push_back(false);
+    const sluice::FrameRef ref{reinterpret_cast<void*>(handle), 0};
+    const sluice::PacketAction a =
+        inline_inspector->on_frame(sluice::ByteSpan(f.data(), f.size()), now, &ref);
+    if (a != sluice::PacketAction::kHeld) {
+      check(!enforcement->returned[handle]);  // not held, so never handed back
+      enforcement->held[handle] = false;
+    }
   };
   feed(frame(false, kClientIsn, 0, sluice::kTcpSyn, nullptr, 0, false));
   feed(frame(true, kServerIsn, kClientIsn + 1, sluice::kTcpSyn | sluice::kTcpAck, nullptr, 0,
@@ -123,9 +180,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint32_t ack = from_server ? kClientIsn + 1 + offset : kServerIsn + 1;
     feed(frame(from_server, seq, ack, flags, data + pos, n, op & 0x10));
     pos += n;
-    if (op & 0x20) inspector->expire(now += 6'000'000'000ULL);  // past the time cap
+    if (op & 0x20) {  // past the time cap
+      now += 6'000'000'000ULL;
+      inspector->expire(now);
+      inline_inspector->expire(now);
+    }
   }
   inspector->close_some(now, UINT32_MAX);
+  inline_inspector->close_some(now, UINT32_MAX);
+  check(inline_inspector->active_flows() == 0);
+  check(inline_inspector->held_frames() == 0);
+  check(inline_sink->verdicts == inline_sink->closes);
+  for (size_t i = 1; i < enforcement->held.size(); ++i)
+    check(enforcement->held[i] == enforcement->returned[i]);
   check(inspector->active_flows() == 0);
   check(inspector->held_first_flights() == 0);
   check(sink->verdicts == sink->closes);

@@ -13,15 +13,6 @@ constexpr uint16_t kEtherIpv6 = 0x86dd;
 constexpr uint8_t kReplyTtl = 64;
 constexpr uint8_t kTcp = 6;
 
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, static_cast<uint16_t>(v >> 16));
-  put16(p + 2, static_cast<uint16_t>(v));
-}
-
 }  // namespace
 
 size_t build_tcp_reply(const L2Header& l2, bool swap_macs, const TcpReply& reply, uint8_t* out,
@@ -29,7 +20,7 @@ size_t build_tcp_reply(const L2Header& l2, bool swap_macs, const TcpReply& reply
   if (l2.length < 14 || l2.length > kMaxL2Header) return 0;
   const bool v4 = reply.src.ip.is_v4();
   if (v4 != reply.dst.ip.is_v4()) return 0;
-  const uint16_t ethertype = static_cast<uint16_t>(l2.bytes[l2.length - 2] << 8 | l2.bytes[l2.length - 1]);
+  const uint16_t ethertype = load_be16(l2.bytes + l2.length - 2);
   if (ethertype != (v4 ? kEtherIpv4 : kEtherIpv6)) return 0;
   const size_t ip_length = v4 ? 20 : 40;
   const size_t tcp_length = 20 + reply.payload.size();
@@ -45,38 +36,38 @@ size_t build_tcp_reply(const L2Header& l2, bool swap_macs, const TcpReply& reply
   if (v4) {
     ip[0] = 0x45;
     ip[1] = 0;
-    put16(ip + 2, static_cast<uint16_t>(ip_length + tcp_length));
-    put16(ip + 4, 0);       // identification
-    put16(ip + 6, 0x4000);  // don't fragment
+    store_be16(ip + 2, static_cast<uint16_t>(ip_length + tcp_length));
+    store_be16(ip + 4, 0);       // identification
+    store_be16(ip + 6, 0x4000);  // don't fragment
     ip[8] = kReplyTtl;
     ip[9] = kTcp;
-    put16(ip + 10, 0);
+    store_be16(ip + 10, 0);
     std::memcpy(ip + 12, reply.src.ip.bytes.data() + 12, 4);
     std::memcpy(ip + 16, reply.dst.ip.bytes.data() + 12, 4);
-    put16(ip + 10, static_cast<uint16_t>(~checksum_add(0, ByteSpan(ip, 20))));
+    store_be16(ip + 10, static_cast<uint16_t>(~checksum_add(0, ByteSpan(ip, 20))));
   } else {
-    put32(ip, 0x60000000);
-    put16(ip + 4, static_cast<uint16_t>(tcp_length));
+    store_be32(ip, 0x60000000);
+    store_be16(ip + 4, static_cast<uint16_t>(tcp_length));
     ip[6] = kTcp;
     ip[7] = kReplyTtl;
     std::memcpy(ip + 8, reply.src.ip.bytes.data(), 16);
     std::memcpy(ip + 24, reply.dst.ip.bytes.data(), 16);
   }
   uint8_t* tcp = ip + ip_length;
-  put16(tcp, reply.src.port);
-  put16(tcp + 2, reply.dst.port);
-  put32(tcp + 4, reply.seq);
-  put32(tcp + 8, reply.ack);
+  store_be16(tcp, reply.src.port);
+  store_be16(tcp + 2, reply.dst.port);
+  store_be32(tcp + 4, reply.seq);
+  store_be32(tcp + 8, reply.ack);
   tcp[12] = 5 << 4;  // 20-byte header, no options
   tcp[13] = reply.flags;
-  put16(tcp + 14, reply.window);
-  put16(tcp + 16, 0);
-  put16(tcp + 18, 0);
+  store_be16(tcp + 14, reply.window);
+  store_be16(tcp + 16, 0);
+  store_be16(tcp + 18, 0);
   if (!reply.payload.empty()) std::memcpy(tcp + 20, reply.payload.data(), reply.payload.size());
   uint32_t sum = pseudo_header_sum(reply.src.ip, reply.dst.ip, !v4, kTcp,
                                    static_cast<uint32_t>(tcp_length));
   sum = checksum_add(sum, ByteSpan(tcp, tcp_length));
-  put16(tcp + 16, static_cast<uint16_t>(~sum));
+  store_be16(tcp + 16, static_cast<uint16_t>(~sum));
   return total;
 }
 

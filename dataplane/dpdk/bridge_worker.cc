@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "dataplane/dpdk/flow_dispatch.h"
+#include "dataplane/dpdk/mbuf_frame.h"
 
 namespace sluice {
 namespace {
@@ -104,14 +105,7 @@ void BridgeWorker::process_local() {
     const uint64_t now = clock_.now_ns();
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = local_[start + i];
-      const uint32_t len = std::min<uint32_t>(m->pkt_len, kLinearBytes);
-      if (m->nb_segs == 1) {
-        frames[i] = ByteSpan(rte_pktmbuf_mtod(m, const uint8_t*), len);
-      } else {
-        uint8_t* linear = linear_.data() + size_t{i} * kLinearBytes;
-        const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, linear));
-        frames[i] = data ? ByteSpan(data, len) : ByteSpan();
-      }
+      frames[i] = mbuf_frame(m, linear_.data() + size_t{i} * kLinearBytes, kLinearBytes);
       times[i] = now;
       refs[i] = FrameRef{m, m->port};
     }

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "dataplane/dpdk/mbuf_frame.h"
+
 namespace sluice {
 
 Worker::Worker(FlowInspector& inspector, const WorkerRx& rx) : inspector_(inspector), rx_(rx) {}
@@ -34,17 +36,10 @@ uint16_t Worker::poll_once() {
   uint16_t count = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    const uint32_t len = std::min<uint32_t>(m->pkt_len, kLinearBytes);
-    if (m->nb_segs == 1) {
-      rte_prefetch0(rte_pktmbuf_mtod(m, void*));
-      frames[count] = ByteSpan(rte_pktmbuf_mtod(m, const uint8_t*), len);
-    } else {
-      // A chain: copied into this packet's own linear buffer, which lives until the burst ends.
-      uint8_t* linear = linear_ + size_t{count} * kLinearBytes;
-      const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, linear));
-      if (data == nullptr) continue;
-      frames[count] = ByteSpan(data, len);
-    }
+    if (m->nb_segs == 1) rte_prefetch0(rte_pktmbuf_mtod(m, void*));
+    // A chain is copied into this packet's own linear buffer, which lives until the burst ends.
+    frames[count] = mbuf_frame(m, linear_ + size_t{count} * kLinearBytes, kLinearBytes);
+    if (frames[count].data() == nullptr) continue;  // a chain that could not be read
     times[count++] = packet_time(m);
   }
   inspector_.on_burst(frames, times, count, actions);

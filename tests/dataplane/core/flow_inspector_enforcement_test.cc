@@ -17,6 +17,7 @@
 #include "dataplane/core/tcp_reply.h"
 #include "tests/dataplane/core/client_hello_builder.h"
 #include "tests/dataplane/core/packet_builder.h"
+#include "tests/dataplane/core/recording_audit_sink.h"
 
 namespace sluice {
 namespace {
@@ -63,20 +64,7 @@ class RecordingEnforcement : public EnforcementSink {
   std::vector<std::string> log;
 };
 
-class EventLog : public AuditSink {
- public:
-  bool publish(const AuditEvent& e) override {
-    events.push_back(e);
-    return true;
-  }
-  std::vector<AuditEvent> of(AuditKind kind) const {
-    std::vector<AuditEvent> out;
-    for (const auto& e : events)
-      if (e.kind == kind) out.push_back(e);
-    return out;
-  }
-  std::vector<AuditEvent> events;
-};
+using EventLog = test::RecordingAuditSink;
 
 // A policy stand-in: blocks the names it is given (or everything), passes the rest.
 class ListJudge : public FlowJudge {

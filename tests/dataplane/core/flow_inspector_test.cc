@@ -11,6 +11,7 @@
 
 #include "tests/dataplane/core/client_hello_builder.h"
 #include "tests/dataplane/core/packet_builder.h"
+#include "tests/dataplane/core/recording_audit_sink.h"
 
 namespace sluice {
 namespace {
@@ -24,20 +25,7 @@ using test::UdpSpec;
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kSecond = 1'000'000'000;
 
-class VectorSink : public AuditSink {
- public:
-  bool publish(const AuditEvent& e) override {
-    events.push_back(e);
-    return true;
-  }
-  std::vector<AuditEvent> of(AuditKind kind) const {
-    std::vector<AuditEvent> out;
-    for (const auto& e : events)
-      if (e.kind == kind) out.push_back(e);
-    return out;
-  }
-  std::vector<AuditEvent> events;
-};
+using VectorSink = test::RecordingAuditSink;
 
 // One TCP connection between a client and a server, as frames.
 class Conversation {

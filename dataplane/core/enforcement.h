@@ -8,8 +8,9 @@
 //   TLS alert to the client) and drops every later packet of the flow, so the server never
 //   receives the ClientHello. Segments the server would not accept (decoys) are dropped while
 //   the first flight is held, and so are segments that cannot be held (pool or per-flow cap):
-//   only bytes the server will get are judged. Known gap: data on a TCP Fast Open SYN is not
-//   held (the SYN must go on), so a TFO ClientHello reaches the server before its verdict.
+//   only bytes the server will get are judged. A SYN cannot wait, so one that carries data (a
+//   TCP Fast Open ClientHello) goes on without it; the client sends the data again after the
+//   handshake, where it is held like any first flight.
 // - Monitor (a mirror port): nothing is forwarded or held; block injects resets toward both ends
 //   on the inject port.
 #pragma once

@@ -228,6 +228,7 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
     f.client_port = pk.ref.port;
   }
   current_ref_ = pk.ref;
+  current_frame_ = pk.frame;
   current_has_ref_ = pk.ref.handle != nullptr;
   current_action_ = PacketAction::kForward;
   if (p.l4_protocol == kTcp) {
@@ -317,7 +318,9 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
   const uint8_t flags = p.tcp_flags;
   if (flags & kTcpSyn) {
     if (from_client && !(flags & kTcpAck)) {
-      on_client_syn(f, p, now_ns);
+      const bool withhold = holding && !p.payload.empty();
+      if (withhold) forward_syn_without_data(f, p);
+      on_client_syn(f, p, withhold, now_ns);
     } else if (!from_client && (flags & kTcpAck)) {
       on_server_synack(f, p, now_ns);
     }
@@ -362,7 +365,26 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
   touch(index, now_ns);
 }
 
-void FlowInspector::on_client_syn(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+// Inline: a SYN cannot wait for a verdict (there is no first flight without a handshake), but
+// its data (a TCP Fast Open ClientHello) must not reach the server unjudged. The SYN goes on
+// without it, cookie and all; the server acknowledges the SYN alone and the client sends the
+// data again after the handshake (RFC 7413 section 4.2.2), where it is held and judged like
+// any first flight. Costs a TFO client one round trip, never a connection.
+void FlowInspector::forward_syn_without_data(const Flow& f, const ParsedPacket& p) {
+  current_action_ = PacketAction::kDrop;
+  uint8_t frame[kMaxStrippedFrame];
+  const size_t n = strip_tcp_payload(current_frame_, p, frame, sizeof(frame));
+  if (n == 0 || enforcement_ == nullptr) {
+    // The client's SYN retransmission carries no data (RFC 7413 section 4.2.1).
+    ++stats_.syn_data_dropped;
+    return;
+  }
+  ++stats_.syn_data_stripped;
+  enforcement_->inject(ByteSpan(frame, n), f.client_port, false);
+}
+
+void FlowInspector::on_client_syn(Flow& f, const ParsedPacket& p, bool data_withheld,
+                                  uint64_t now_ns) {
   if (!f.saw_client_syn) {
     f.saw_client_syn = true;
     f.client_isn_known = true;
@@ -378,7 +400,7 @@ void FlowInspector::on_client_syn(Flow& f, const ParsedPacket& p, uint64_t now_n
   }
   f.client_ttl = std::max(f.client_ttl, p.ttl);
   if (p.tcp_options.has_timestamps && p.seq == f.client_isn) f.client_ts_recent = p.tcp_options.ts_val;
-  if (p.payload.empty()) return;
+  if (p.payload.empty() || data_withheld) return;
   // Data on a SYN reaches the application only with a TFO cookie, and only if the SYN-ACK
   // acknowledges it; until then it is held but not judged.
   if (!p.tcp_options.fast_open_cookie || f.saw_server_synack || p.seq != f.client_isn) {

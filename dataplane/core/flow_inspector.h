@@ -120,7 +120,9 @@ class FlowInspector {
                           bool src_is_lo, uint64_t now_ns);
   void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
   void on_udp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
-  void on_client_syn(Flow& f, const ParsedPacket& p, uint64_t now_ns);
+  // `data_withheld`: the SYN's data did not go to the server (see forward_syn_without_data).
+  void on_client_syn(Flow& f, const ParsedPacket& p, bool data_withheld, uint64_t now_ns);
+  void forward_syn_without_data(const Flow& f, const ParsedPacket& p);
   void on_server_synack(Flow& f, const ParsedPacket& p, uint64_t now_ns);
   void on_client_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns);
   void on_server_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns);
@@ -158,6 +160,7 @@ class FlowInspector {
   HeldFrames held_;
   // The frame being processed and what becomes of it (on_tcp and judge() may change it).
   FrameRef current_ref_;
+  ByteSpan current_frame_;
   bool current_has_ref_ = false;
   PacketAction current_action_ = PacketAction::kForward;
 

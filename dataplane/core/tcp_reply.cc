@@ -71,4 +71,33 @@ size_t build_tcp_reply(const L2Header& l2, bool swap_macs, const TcpReply& reply
   return total;
 }
 
+size_t strip_tcp_payload(ByteSpan frame, const ParsedPacket& p, uint8_t* out, size_t capacity) {
+  if (p.l4_protocol != kTcp || p.l4.size() < 20 || p.l4_offset < p.l3_offset) return 0;
+  const size_t tcp_length = static_cast<size_t>(p.l4[12] >> 4) * 4;
+  const size_t total = p.l4_offset + tcp_length;
+  if (tcp_length < 20 || tcp_length > p.l4.size() || total > capacity || total > frame.size())
+    return 0;
+  // The parsed L4 span must be this frame's own bytes (not a buffer rebuilt from fragments).
+  if (p.l4.data() != frame.data() + p.l4_offset) return 0;
+  std::memcpy(out, frame.data(), total);
+  uint8_t* ip = out + p.l3_offset;
+  const size_t l3_header = p.l4_offset - p.l3_offset;
+  if (p.ip_version == 4) {
+    if (l3_header < 20) return 0;
+    store_be16(ip + 2, static_cast<uint16_t>(l3_header + tcp_length));
+    store_be16(ip + 10, 0);
+    store_be16(ip + 10, static_cast<uint16_t>(~checksum_add(0, ByteSpan(ip, l3_header))));
+  } else {
+    if (l3_header < 40) return 0;
+    store_be16(ip + 4, static_cast<uint16_t>(l3_header - 40 + tcp_length));
+  }
+  uint8_t* tcp = out + p.l4_offset;
+  store_be16(tcp + 16, 0);
+  uint32_t sum = pseudo_header_sum(p.src, p.dst, p.ip_version == 6, kTcp,
+                                   static_cast<uint32_t>(tcp_length));
+  sum = checksum_add(sum, ByteSpan(tcp, tcp_length));
+  store_be16(tcp + 16, static_cast<uint16_t>(~sum));
+  return total;
+}
+
 }  // namespace sluice

@@ -37,6 +37,19 @@ inline constexpr size_t kMaxReplyFrame = kMaxL2Header + 40 + 20 + 16;
 size_t build_tcp_reply(const L2Header& l2, bool swap_macs, const TcpReply& reply, uint8_t* out,
                        size_t capacity);
 
+// Room for the headers of any segment that can be stripped: the largest L2 header, IPv6 with
+// 128 bytes of extension headers (or IPv4 with options), a TCP header with options.
+inline constexpr size_t kMaxStrippedFrame = kMaxL2Header + 40 + 128 + 60;
+
+struct ParsedPacket;
+
+// Copies the L2, IP and TCP headers of `frame` (parsed into `p`, not rebuilt from fragments)
+// without its TCP payload, with the IP length and the IPv4 and TCP checksums made right. Every
+// option is kept: a TCP Fast Open SYN stays a TFO SYN with its cookie, and only its data is
+// gone, so the client sends that data again after the handshake (RFC 7413 section 4.2.2).
+// Returns the new frame's length, or 0 when the headers do not fit in `capacity`.
+size_t strip_tcp_payload(ByteSpan frame, const ParsedPacket& p, uint8_t* out, size_t capacity);
+
 // A TLS fatal alert record (RFC 8446 6.2): access_denied, the policy refused the connection.
 inline constexpr uint8_t kTlsAccessDeniedAlert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 49};
 

@@ -10,8 +10,14 @@ Standard library only.
   hold-tcp N ADDRESS PORT
       opens N TCP connections that send nothing (a flow whose first flight never comes),
       prints {"local_ports": [...], "failed": F} and keeps them open until stdin closes.
+  tfo-hello ADDRESS PORT SNI
+      sends a real ClientHello for SNI (Python's ssl, never completed) in a TCP Fast Open SYN
+      (MSG_FASTOPEN: the data rides in the SYN once a cookie for ADDRESS is cached), then
+      reads until the peer closes or resets; prints {"local_port", "sent", "sha256", "ended"} where
+      ended is "closed", "reset" or "timeout".
 """
 
+import hashlib
 import json
 import resource
 import socket
@@ -108,8 +114,47 @@ def cmd_hold_tcp(n: str, address: str, port: str) -> int:
     return hold(conns, ports, failed)
 
 
+def client_hello(sni: str) -> bytes:
+    """The first flight Python's ssl module would send to SNI."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def cmd_tfo_hello(address: str, port: str, sni: str) -> int:
+    hello = client_hello(sni)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("0.0.0.0", 0))  # the port is known even if the connection dies in sendto
+    local_port = s.getsockname()[1]
+    ended = "closed"
+    try:
+        # connect + send in one: with a cached cookie the SYN carries the hello; without one
+        # the SYN asks for a cookie and the hello follows the handshake. Blocking, so that
+        # sendto waits for the handshake instead of failing with EINPROGRESS.
+        sent = s.sendto(hello, socket.MSG_FASTOPEN, (address, int(port)))
+        if sent < len(hello):
+            s.sendall(hello[sent:])
+        s.settimeout(10)
+        while s.recv(65536):
+            pass
+    except (ConnectionResetError, ConnectionRefusedError):  # reset after / during the handshake
+        ended = "reset"
+    except socket.timeout:
+        ended = "timeout"
+    s.close()
+    print(json.dumps({"local_port": local_port, "sent": len(hello),
+                      "sha256": hashlib.sha256(hello).hexdigest(), "ended": ended}))
+    return 0
+
+
 def main() -> int:
-    commands = {"get": cmd_get, "hold-tls": cmd_hold_tls, "hold-tcp": cmd_hold_tcp}
+    commands = {"get": cmd_get, "hold-tls": cmd_hold_tls, "hold-tcp": cmd_hold_tcp,
+                "tfo-hello": cmd_tfo_hello}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         return 2

@@ -651,42 +651,93 @@ TEST_F(EnforcementTest, BytesDroppedAtTheHoldCapAreNotWhatIsJudged) {
       << (judge_.names.empty() ? std::string("nothing") : judge_.names[0]) << ")";
 }
 
-// BUG (reported, not fixed here): a TCP Fast Open SYN carrying the ClientHello is forwarded
-// before any verdict (the SYN is never held; its data is judged only when the SYN-ACK shows the
-// server took it), so inline mode delivers the hello of a flow it then blocks: the server has
-// parsed it before the reset comes. enforcement.h promises the server never receives the
-// ClientHello of a blocked flow. (Holding the SYN would stall the handshake; dropping or
-// stripping the SYN's data, so the client sends it again after the handshake, would not.)
-TEST_F(EnforcementTest, DISABLED_TfoSynDataIsNotDeliveredBeforeTheVerdict) {
+// A TCP Fast Open SYN carrying the ClientHello: the SYN goes on at once, its data does not.
+// What leaves is the same SYN (addresses, tags, sequence number, every option with the TFO
+// cookie) without payload and with valid checksums; the server acknowledges the SYN alone, the
+// client sends the hello again after the handshake, and that copy is held and judged.
+class TfoEnforcementTest : public EnforcementTest,
+                           public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TfoEnforcementTest, SynDataIsWithheldAndTheResentHelloIsJudged) {
   make(EnforcementMode::kInline);
   judge_.block_all = true;
-  Connection c;
+  Connection c(/*ipv6=*/GetParam(), {100});
   const Bytes h = hello("tfo.example");
-  const PacketAction syn = from_client(c.tfo_syn(h));
-  EXPECT_NE(syn, PacketAction::kForward)
-      << "a SYN carrying an unjudged ClientHello went on to the server";
-  from_server(c.synack(static_cast<uint32_t>(h.size())));
+  const Bytes syn = c.tfo_syn(h);
+  EXPECT_EQ(from_client(syn), PacketAction::kDrop) << "the frame with the data never leaves";
+  EXPECT_EQ(judge_.calls, 0);
+  ASSERT_EQ(sink_.injected.size(), 1u);
+  EXPECT_FALSE(sink_.injected[0].toward_client);
+  EXPECT_EQ(sink_.injected[0].client_port, kClientSidePort);
+  const Reply sent = parse_reply(sink_.injected[0]);
+  ASSERT_TRUE(sent.ok) << "parses, IP and TCP checksums valid";
+  ParsedPacket original;
+  ASSERT_EQ(parse_frame(ByteSpan(syn.data(), syn.size()), ParseOptions{}, original).status,
+            ParseStatus::kOk);
+  EXPECT_TRUE(sent.p.payload.empty());
+  EXPECT_EQ(sent.p.tcp_flags, kTcpSyn);
+  EXPECT_EQ(sent.p.seq, Connection::kClientIsn);
+  EXPECT_EQ(sent.p.src, original.src);
+  EXPECT_EQ(sent.p.dst, original.dst);
+  EXPECT_EQ(sent.p.src_port, original.src_port);
+  EXPECT_EQ(sent.p.ttl, original.ttl);
+  ASSERT_EQ(sent.p.vlan_count, 1);
+  EXPECT_EQ(sent.p.vlan_ids[0], 100);
+  EXPECT_TRUE(sent.p.tcp_options.fast_open_cookie) << "still a TFO SYN with its cookie";
+  EXPECT_EQ(sent.p.tcp_options.mss, 1460);
+  EXPECT_EQ(sent.frame.size(), syn.size() - h.size());
+  EXPECT_EQ(stats().syn_data_stripped, 1u);
+
+  // The server took the SYN alone; the client resends its hello, which waits for the verdict.
+  EXPECT_EQ(from_server(c.synack(0)), PacketAction::kForward);
+  EXPECT_EQ(from_client(c.ack()), PacketAction::kForward);
+  EXPECT_EQ(from_client(c.client(0, h)), PacketAction::kHeld);
+  EXPECT_EQ(judge_.names, (std::vector<std::string>{"tfo.example"}));
+  EXPECT_TRUE(sink_.released.empty()) << "the blocked hello never reaches the server";
+  EXPECT_EQ(sink_.discarded.size(), 1u);
+  ASSERT_EQ(sink_.toward(false).size(), 2u) << "the stripped SYN, then the server's reset";
+  const Reply reset = parse_reply(sink_.toward(false)[1]);
+  ASSERT_TRUE(reset.ok);
+  EXPECT_TRUE(reset.p.tcp_flags & kTcpRst);
+  EXPECT_EQ(reset.p.seq, Connection::kClientIsn + 1) << "the server has received no data";
+  EXPECT_FALSE(events_.of(AuditKind::kVerdict).empty());
+}
+
+TEST_P(TfoEnforcementTest, PassedTfoFlowReleasesTheResentHello) {
+  make(EnforcementMode::kInline);
+  Connection c(/*ipv6=*/GetParam());
+  const Bytes h = hello("ok.example");
+  EXPECT_EQ(from_client(c.tfo_syn(h)), PacketAction::kDrop);
+  EXPECT_EQ(from_server(c.synack(0)), PacketAction::kForward);
+  EXPECT_EQ(from_client(c.client(0, h)), PacketAction::kHeld);
+  const uintptr_t resent = last_handle_;
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{resent}));
+  EXPECT_EQ(from_client(c.client(static_cast<uint32_t>(h.size()), Bytes(40, 0x17))),
+            PacketAction::kForward);
   EXPECT_EQ(judge_.calls, 1);
 }
 
-// What inline mode does with TFO today (documents the gap above): the SYN goes on, the verdict
-// comes with the SYN-ACK, and both ends are reset.
-TEST_F(EnforcementTest, TfoSynDataIsJudgedWhenTheSynAckTakesIt) {
-  make(EnforcementMode::kInline);
+INSTANTIATE_TEST_SUITE_P(IpVersions, TfoEnforcementTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "v6" : "v4";
+                         });
+
+// Monitor mode cannot withhold anything: the TFO data is judged once the SYN-ACK shows the
+// server took it, and both ends are reset where they are.
+TEST_F(EnforcementTest, MonitorJudgesTfoDataWhenTheSynAckTakesIt) {
+  make(EnforcementMode::kMonitor);
   judge_.block_all = true;
   Connection c;
   const Bytes h = hello("tfo.example");
-  EXPECT_EQ(from_client(c.tfo_syn(h)), PacketAction::kForward);
+  from_client(c.tfo_syn(h));
   EXPECT_EQ(judge_.calls, 0);
-  EXPECT_EQ(from_server(c.synack(static_cast<uint32_t>(h.size()))), PacketAction::kDrop);
+  from_server(c.synack(static_cast<uint32_t>(h.size())));
   EXPECT_EQ(judge_.names, (std::vector<std::string>{"tfo.example"}));
-  ASSERT_EQ(sink_.toward(false).size(), 1u);
-  ASSERT_EQ(sink_.toward(true).size(), 1u);
+  ASSERT_FALSE(sink_.toward(false).empty());
   const Reply to_server = parse_reply(sink_.toward(false)[0]);
   ASSERT_TRUE(to_server.ok);
   EXPECT_EQ(to_server.p.seq, Connection::kClientIsn + 1 + h.size())
       << "the server took the SYN's data: its next expected sequence number is past it";
-  EXPECT_EQ(from_client(c.ack()), PacketAction::kDrop);
 }
 
 // A FIN right behind held data waits with it; a pure ACK does not.

@@ -33,6 +33,13 @@ struct FlowFacts {
   AnomalySet anomalies;
 };
 
+// Kinds whose server name came from the client's own protocol header (SNI or Host): only these
+// can match a name.
+inline bool names_its_server(FirstFlightKind kind) {
+  return kind == FirstFlightKind::kTls || kind == FirstFlightKind::kQuic ||
+         kind == FirstFlightKind::kHttp;
+}
+
 // The outcome, naming what decided it. The views point into the snapshot that made the decision
 // and stay valid as long as it does (the worker copies them into the audit event before it
 // leaves its RCU read-side section).

@@ -49,13 +49,35 @@ absl::Status PolicyPublisher::publish(std::unique_ptr<const PolicySnapshot> snap
                                       Verdict intercept_fallback, std::string description) {
   if (snapshot == nullptr) return absl::InvalidArgumentError("publish() needs a compiled policy");
   const absl::Time start = absl::Now();
-
-  // Everything that allocates happens before the swap, so a failure leaves the running policy.
+  absl::MutexLock publishing(&publish_mu_);
   auto bundle = std::make_unique<Bundle>();
+  bundle->snapshot = std::move(snapshot);
+  bundle->bypass = bypass_;
+  bundle->intercept_fallback = intercept_fallback;
+  return build_and_swap(std::move(bundle), std::move(description), start);
+}
+
+absl::Status PolicyPublisher::publish_bypass(std::shared_ptr<const BypassSet> bypass) {
+  const absl::Time start = absl::Now();
+  absl::MutexLock publishing(&publish_mu_);
+  if (snapshot_ == nullptr) {
+    bypass_ = std::move(bypass);  // the first publish() takes it
+    return absl::OkStatus();
+  }
+  auto bundle = std::make_unique<Bundle>();
+  bundle->snapshot = snapshot_;
+  bundle->bypass = std::move(bypass);
+  bundle->intercept_fallback = intercept_fallback_;
+  return build_and_swap(std::move(bundle), description_, start);
+}
+
+absl::Status PolicyPublisher::build_and_swap(std::unique_ptr<Bundle> bundle,
+                                             std::string description, absl::Time start) {
+  // Everything that allocates happens before the swap, so a failure leaves the running policy.
   bundle->judges.reserve(workers_);
   for (uint16_t w = 0; w < workers_; ++w) {
-    absl::StatusOr<std::unique_ptr<SnapshotJudge>> judge =
-        SnapshotJudge::create(*snapshot, intercept_fallback);
+    absl::StatusOr<std::unique_ptr<SnapshotJudge>> judge = SnapshotJudge::create(
+        *bundle->snapshot, bundle->intercept_fallback, bundle->bypass.get());
     if (!judge.ok()) {
       return absl::Status(
           judge.status().code(),
@@ -64,10 +86,14 @@ absl::Status PolicyPublisher::publish(std::unique_ptr<const PolicySnapshot> snap
     }
     bundle->judges.push_back(*std::move(judge));
   }
-  bundle->info.policy_generation = snapshot->generation();
-  bundle->info.summary = snapshot->summary();
-  bundle->info.description = std::move(description);
-  bundle->snapshot = std::move(snapshot);
+  bundle->info.policy_generation = bundle->snapshot->generation();
+  bundle->info.summary = bundle->snapshot->summary();
+  bundle->info.description = description;
+  bundle->info.bypass_entries = bundle->bypass == nullptr ? 0 : bundle->bypass->size();
+  snapshot_ = bundle->snapshot;
+  bypass_ = bundle->bypass;
+  intercept_fallback_ = bundle->intercept_fallback;
+  description_ = std::move(description);
 
   absl::MutexLock lock(&mu_);
   bundle->info.generation = stats_.published + 1;

@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "dataplane/core/flow_judge.h"
 #include "dataplane/core/verdict.h"
+#include "dataplane/policy/bypass_set.h"
 #include "dataplane/policy/policy_snapshot.h"
 #include "dataplane/policy/snapshot_judge.h"
 
@@ -55,6 +56,7 @@ struct PublishedPolicy {
   std::string description;
   std::string summary;  // the snapshot's one-line summary
   absl::Time published_at = absl::InfinitePast();
+  size_t bypass_entries = 0;  // in the bypass set published with it
 };
 
 // Management-side costs. Workers pay O(1) per swap: judge_for() is one atomic load, quiescent()
@@ -88,6 +90,11 @@ class PolicyPublisher {
   // nothing changes and the running policy stays.
   absl::Status publish(std::unique_ptr<const PolicySnapshot> snapshot, Verdict intercept_fallback,
                        std::string description);
+
+  // Makes `bypass` (null: none) the bypass set beside the running policy, which stays: the
+  // judges are rebuilt around the same snapshot and swapped like a policy. Before the first
+  // publish() it is kept for it. Every later publish() keeps the latest bypass set.
+  absl::Status publish_bypass(std::shared_ptr<const BypassSet> bypass);
 
   // Frees, without blocking, every retired bundle whose grace period is over (every online
   // worker has called quiescent() or gone offline since it was retired). Returns how many.
@@ -126,7 +133,10 @@ class PolicyPublisher {
   // Everything one publication made: immutable once swapped in (the judges' scratch is per
   // worker, written only by its worker).
   struct Bundle {
-    std::unique_ptr<const PolicySnapshot> snapshot;
+    // Shared with the next bundle when only the bypass set changes.
+    std::shared_ptr<const PolicySnapshot> snapshot;
+    std::shared_ptr<const BypassSet> bypass;
+    Verdict intercept_fallback = Verdict::kPass;
     std::vector<std::unique_ptr<SnapshotJudge>> judges;  // index: worker id
     PublishedPolicy info;
   };
@@ -138,10 +148,21 @@ class PolicyPublisher {
 
   PolicyPublisher(uint16_t workers, rte_rcu_qsbr* qsbr) : workers_(workers), qsbr_(qsbr) {}
   size_t reclaim_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds the judges of `bundle` (snapshot, bypass and fallback set) and swaps it in.
+  absl::Status build_and_swap(std::unique_ptr<Bundle> bundle, std::string description,
+                              absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(publish_mu_);
 
   const uint16_t workers_;
   rte_rcu_qsbr* const qsbr_;  // cache-aligned allocation, freed by the destructor
   std::atomic<const Bundle*> current_{nullptr};
+
+  // Serialises publish() and publish_bypass(), so neither loses the other's change; held while
+  // judges are built (which may take a while), never by workers or status readers.
+  absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::shared_ptr<const BypassSet> bypass_ ABSL_GUARDED_BY(publish_mu_);
+  std::shared_ptr<const PolicySnapshot> snapshot_ ABSL_GUARDED_BY(publish_mu_);
+  Verdict intercept_fallback_ ABSL_GUARDED_BY(publish_mu_) = Verdict::kPass;
+  std::string description_ ABSL_GUARDED_BY(publish_mu_);
 
   mutable absl::Mutex mu_;
   std::unique_ptr<const Bundle> owned_current_ ABSL_GUARDED_BY(mu_);  // what current_ points to

@@ -8,12 +8,6 @@ namespace {
 
 Decision from_default(const DefaultRule& rule) { return {rule.action, rule.name, {}}; }
 
-// Kinds whose server name came from the client's own protocol header (SNI or Host).
-bool names_its_server(FirstFlightKind kind) {
-  return kind == FirstFlightKind::kTls || kind == FirstFlightKind::kQuic ||
-         kind == FirstFlightKind::kHttp;
-}
-
 }  // namespace
 
 CompiledPolicy::CompiledPolicy(uint64_t generation, std::string description,
@@ -39,10 +33,15 @@ bool CompiledPolicy::list_matches(const CompiledList& list, const FlowFacts& fac
   return false;
 }
 
-Decision CompiledPolicy::decide(const FlowFacts& facts, PolicyScratch& scratch) const {
+const DefaultRule* CompiledPolicy::default_before_rules(const FlowFacts& facts) const {
   for (const AnomalyDefault& d : defaults_.anomalies)
-    if ((facts.anomalies.bits() & d.anomalies.bits()) != 0) return from_default(d.rule);
-  if (facts.first_flight == FirstFlightKind::kIncomplete) return from_default(defaults_.incomplete);
+    if ((facts.anomalies.bits() & d.anomalies.bits()) != 0) return &d.rule;
+  if (facts.first_flight == FirstFlightKind::kIncomplete) return &defaults_.incomplete;
+  return nullptr;
+}
+
+Decision CompiledPolicy::decide(const FlowFacts& facts, PolicyScratch& scratch) const {
+  if (const DefaultRule* d = default_before_rules(facts)) return from_default(*d);
 
   const bool named = !facts.server_name.empty() && names_its_server(facts.first_flight);
   for (const CompiledRule& rule : rules_) {

@@ -35,12 +35,17 @@ class CompiledPolicy final : public PolicySnapshot {
                  std::vector<CompiledRule> rules, PolicyDefaults defaults);
 
   Decision decide(const FlowFacts& facts, PolicyScratch& scratch) const override;
+  bool rules_apply(const FlowFacts& facts) const override {
+    return default_before_rules(facts) == nullptr;
+  }
   absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const override;
   uint64_t generation() const override { return generation_; }
   std::string_view description() const override { return description_; }
   std::string summary() const override;
 
  private:
+  // The anomaly or `incomplete` default that decides `facts` before any rule, or nullptr.
+  const DefaultRule* default_before_rules(const FlowFacts& facts) const;
   bool list_matches(const CompiledList& list, const FlowFacts& facts, bool named,
                     PolicyScratch& scratch) const;
 

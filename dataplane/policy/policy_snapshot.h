@@ -40,6 +40,10 @@ class PolicySnapshot {
   // of this snapshot (a scratch of an older snapshot may be too small for this one's databases).
   virtual Decision decide(const FlowFacts& facts, PolicyScratch& scratch) const = 0;
 
+  // Packet path. False when steps 1-2 above decide the flow (an anomaly or the `incomplete`
+  // default), so nothing matched by name — a rule or a bypass entry — may decide it.
+  virtual bool rules_apply(const FlowFacts& facts) const = 0;
+
   // Control path: a scratch sized for every Hyperscan database in this snapshot. One per worker.
   virtual absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const = 0;
 

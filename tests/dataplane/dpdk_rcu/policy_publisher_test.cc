@@ -98,6 +98,39 @@ TEST(PolicyPublisherTest, EachWorkerGetsItsOwnJudgeOfTheNewPolicy) {
   EXPECT_EQ(decide(pub->judge_for(1), "www.gen7.example").rule, "default");
 }
 
+// A bypass set is published beside the running policy: same snapshot, new judges, and the
+// set survives the next policy publication. Set before any policy, it waits for the first.
+TEST(PolicyPublisherTest, BypassSetsRideAlongWithThePolicy) {
+  test::TempDir dir;
+  auto pub = make_publisher(2);
+  ASSERT_NE(pub, nullptr);
+  BypassEntry e;
+  e.id = 3;
+  e.name = *parse_name_entry(".gen7.example");
+  ASSERT_TRUE(pub->publish_bypass(BypassSet::build({e})).ok());
+  EXPECT_EQ(pub->generation(), 0u) << "nothing to publish beside yet";
+
+  ASSERT_TRUE(pub->publish(compile_generation(dir.path(), 7), Verdict::kPass, "first").ok());
+  EXPECT_EQ(decide(pub->judge_for(0), "www.gen7.example").rule, "bypass");
+  EXPECT_EQ(decide(pub->judge_for(1), "www.gen7.example").list, "bypass:3");
+  EXPECT_EQ(decide(pub->judge_for(0), "x.every.example").rule, "gen_7");
+  EXPECT_EQ(pub->current().bypass_entries, 1u);
+
+  ASSERT_TRUE(pub->publish_bypass(nullptr).ok());
+  EXPECT_EQ(pub->generation(), 2u);
+  EXPECT_EQ(pub->current().description, "first") << "the policy stays";
+  EXPECT_EQ(pub->current().policy_generation, 7u);
+  EXPECT_EQ(pub->current().bypass_entries, 0u);
+  EXPECT_EQ(decide(pub->judge_for(0), "www.gen7.example").rule, "gen_7");
+
+  e.name = *parse_name_entry("www.gen8.example");
+  ASSERT_TRUE(pub->publish_bypass(BypassSet::build({e})).ok());
+  ASSERT_TRUE(pub->publish(compile_generation(dir.path(), 8), Verdict::kPass, "second").ok());
+  EXPECT_EQ(decide(pub->judge_for(1), "www.gen8.example").rule, "bypass")
+      << "a new policy keeps the bypass set";
+  EXPECT_EQ(decide(pub->judge_for(1), "a.gen8.example").rule, "gen_8");
+}
+
 // Two workers online, played by this thread: worker ids are RCU thread ids, not OS threads.
 class TwoOnlineWorkersTest : public ::testing::Test {
  protected:

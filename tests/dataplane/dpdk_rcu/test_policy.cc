@@ -24,6 +24,7 @@ class TrackedSnapshot final : public PolicySnapshot {
   Decision decide(const FlowFacts& facts, PolicyScratch& scratch) const override {
     return inner_->decide(facts, scratch);
   }
+  bool rules_apply(const FlowFacts& facts) const override { return inner_->rules_apply(facts); }
   absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const override {
     return inner_->allocate_scratch();
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/audit_file.h"
 #include "control/audit_json.h"
+#include "dataplane/app/bypass_control.h"
 #include "dataplane/config/policy_source.h"
 #include "dataplane/config/run_config.h"
 #include "dataplane/dpdk/audit_ring.h"
@@ -190,6 +191,13 @@ int run_appliance(const RunOptions& options) {
     log_line(std::string(publisher.status().message()));
     return 1;
   }
+  // Saved bypass entries go out with the first policy.
+  absl::StatusOr<std::unique_ptr<BypassControl>> bypass =
+      BypassControl::open(config.bypass, **publisher, absl::Now());
+  if (!bypass.ok()) {
+    log_line(std::string(bypass.status().message()));
+    return 2;
+  }
   uint64_t policy_loads = 1;
   if (absl::Status s = (*publisher)->publish(std::move(policy->snapshot),
                                              policy->intercept_fallback,
@@ -317,6 +325,7 @@ int run_appliance(const RunOptions& options) {
   // The management loop: audit export, RCU reclaim, reloads, periodic counters.
   uint64_t next_log_ns = config.stats.log_interval_ns ? wall_ns() + config.stats.log_interval_ns : 0;
   uint64_t next_flush_ns = wall_ns() + 1'000'000'000ULL;
+  bool bypass_healthy = true;
   for (;;) {
     size_t moved = 0;
     for (auto& r : rings) moved += audit.drain(*r);
@@ -339,6 +348,10 @@ int run_appliance(const RunOptions& options) {
     if (now >= next_flush_ns) {
       audit.flush();
       next_flush_ns = now + 1'000'000'000ULL;
+      // Logged when it starts failing, not every second after.
+      const absl::Status ticked = (*bypass)->tick(absl::Now());
+      if (!ticked.ok() && bypass_healthy) log_line(std::string(ticked.message()));
+      bypass_healthy = ticked.ok();
     }
     if (next_log_ns != 0 && now >= next_log_ns) {
       WorkerStats total;

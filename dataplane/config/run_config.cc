@@ -340,6 +340,7 @@ class Parser {
   void parse_rule(const YAML::Node& n, const std::string& path, PolicyRuleConfig& rule);
   void parse_audit(const YAML::Node& n, RunConfig& c);
   void parse_stats(const YAML::Node& n, RunConfig& c);
+  void parse_bypass(const YAML::Node& n, RunConfig& c);
 
   struct Error {
     int line;
@@ -359,7 +360,7 @@ void Parser::parse(const YAML::Node& root, RunConfig& c) {
   }
   if (!map(root, "",
            {"eal", "ports", "mode", "pairs", "monitor", "lcores", "queues", "mempool", "flows",
-            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats"}))
+            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats", "bypass"}))
     return;
   if (root["eal"]) parse_eal(root["eal"], c);
   if (required(root, "ports", "")) parse_ports(root["ports"], c);
@@ -370,6 +371,7 @@ void Parser::parse(const YAML::Node& root, RunConfig& c) {
   if (root["policy"]) parse_policy(root["policy"], c);
   if (root["audit"]) parse_audit(root["audit"], c);
   if (root["stats"]) parse_stats(root["stats"], c);
+  if (root["bypass"]) parse_bypass(root["bypass"], c);
 
   // Cross-checks that need more than one section.
   if (!c.eal.pci) {
@@ -912,6 +914,16 @@ void Parser::parse_stats(const YAML::Node& n, RunConfig& c) {
   boolean(n["print_on_exit"], "stats.print_on_exit", c.stats.print_on_exit);
   duration(n["log_interval"], "stats.log_interval", 1'000'000'000ULL, 86'400'000'000'000ULL,
            c.stats.log_interval_ns, true);
+}
+
+void Parser::parse_bypass(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "bypass", {"state_file", "max_entries"})) return;
+  if (n["state_file"] && string(n["state_file"], "bypass.state_file", c.bypass.state_file)) {
+    if (c.bypass.state_file.empty() || c.bypass.state_file.back() == '/')
+      error(n["state_file"].Mark(), "bypass.state_file", "expected a file name, not a directory");
+    c.bypass.state_file = resolve(c.bypass.state_file);
+  }
+  number(n["max_entries"], "bypass.max_entries", 1, 1'000'000, c.bypass.max_entries);
 }
 
 }  // namespace

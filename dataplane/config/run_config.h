@@ -147,6 +147,13 @@ struct StatsConfig {
   uint64_t log_interval_ns = 0;  // counters logged periodically; 0: never
 };
 
+// Bypass entries added while running (the API): where they are kept across restarts, and how
+// many there may be.
+struct BypassConfig {
+  std::string state_file = "/var/lib/sluice/bypass.json";  // its directory is created if missing
+  uint32_t max_entries = 10000;
+};
+
 struct RunConfig {
   std::string source;  // the file it came from
   EalOptions eal;
@@ -163,6 +170,7 @@ struct RunConfig {
   PolicyConfig policy;
   AuditConfig audit;
   StatsConfig stats;
+  BypassConfig bypass;
 
   // Index of the port with this name, or ports.size().
   size_t port_index(std::string_view name) const;

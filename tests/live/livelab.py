@@ -151,8 +151,8 @@ def derive_config(workdir: Path, *, file_prefix: str, flows_capacity: int | None
                   first_flight_buffers: int | None = None, closing_timeout: str | None = None,
                   monitor: bool = False) -> Path:
     """Writes WORKDIR/sluice.yaml from the shipped test-namespaces example, with the lists
-    copied to WORKDIR/lists (so a test may edit them), the audit file at WORKDIR/audit.jsonl
-    and its own DPDK file prefix. Edits are textual and each must apply exactly once, so a
+    copied to WORKDIR/lists (so a test may edit them), the audit file at WORKDIR/audit.jsonl,
+    the bypass state at WORKDIR/bypass.json and its own DPDK file prefix. Edits are textual and each must apply exactly once, so a
     change to the example that breaks a derivation fails loudly here."""
     text = BASE_CONFIG.read_text()
 
@@ -165,6 +165,7 @@ def derive_config(workdir: Path, *, file_prefix: str, flows_capacity: int | None
 
     sub(r"^(\s*file_prefix:\s*)\S+", rf"\g<1>{file_prefix}")
     sub(r"^(\s*path:\s*)/\S+", rf"\g<1>{workdir / 'audit.jsonl'}")
+    sub(r"^(\s*state_file:\s*)/\S+", rf"\g<1>{workdir / 'bypass.json'}")
     if flows_capacity is not None:
         sub(r"^(\s*capacity:\s*)\d+", rf"\g<1>{flows_capacity}")
     if first_flight_buffers is not None:

@@ -103,6 +103,25 @@ TEST(RunConfig, FileSinkDefaults) {
   EXPECT_EQ(c->audit.files[0].keep, 14u);
 }
 
+TEST(RunConfig, BypassStateFile) {
+  absl::StatusOr<RunConfig> c = parse_run_config(test::kMinimalConfig, "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->bypass.state_file, "/var/lib/sluice/bypass.json");
+  EXPECT_EQ(c->bypass.max_entries, 10000u);
+  ConfigParseOptions options;
+  options.base_dir = "/etc/sluice";
+  c = parse_run_config(std::string(test::kMinimalConfig) +
+                           "bypass: {state_file: state/bypass.json, max_entries: 50}\n",
+                       "test.yaml", options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->bypass.state_file, "/etc/sluice/state/bypass.json") << "relative to the config";
+  EXPECT_EQ(c->bypass.max_entries, 50u);
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "bypass: {state_file: /var/lib/}\n"),
+            "test.yaml:11:22: bypass.state_file: expected a file name, not a directory");
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "bypass: {max_entries: 0}\n"),
+            "test.yaml:11:23: bypass.max_entries: 0 is out of range (1 to 1000000)");
+}
+
 TEST(RunConfig, RuleDefaults) {
   absl::StatusOr<RunConfig> c = parse_run_config(
       std::string(test::kMinimalConfig) +

@@ -7,9 +7,7 @@
 namespace sluice {
 
 void FlowSummary::add_verdict(const AuditEvent& verdict) {
-  std::string_view name;
-  if (verdict.first_flight == FirstFlightKind::kTls) name = verdict.hello.sni_view();
-  if (verdict.http_host_length > 0) name = verdict.http_host_view();
+  const std::string_view name = verdict.server_name();
   if (name.empty()) return;
   ++with_name_;
   ++by_name_[std::string(name)];

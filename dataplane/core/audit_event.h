@@ -58,6 +58,12 @@ struct AuditEvent {
   std::string_view rule_view() const { return {rule.data()}; }
   std::string_view list_view() const { return {list.data()}; }
   std::string_view http_host_view() const { return {http_host.data(), http_host_length}; }
+  // The name the client gave for its server: the Host header of plain HTTP, the SNI of TLS;
+  // empty when there is none.
+  std::string_view server_name() const {
+    if (http_host_length > 0) return http_host_view();
+    return first_flight == FirstFlightKind::kTls ? hello.sni_view() : std::string_view();
+  }
 };
 
 static_assert(std::is_trivially_copyable_v<AuditEvent>, "events are copied into DPDK rings");

@@ -14,4 +14,14 @@ std::string_view verdict_name(Verdict v) {
   return "unknown";
 }
 
+bool parse_verdict(std::string_view name, Verdict& out) {
+  for (Verdict v : {Verdict::kPass, Verdict::kIntercept, Verdict::kBlock}) {
+    if (verdict_name(v) == name) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace sluice

@@ -9,5 +9,7 @@ namespace sluice {
 
 enum class Verdict : uint8_t { kPass, kIntercept, kBlock };
 std::string_view verdict_name(Verdict v);
+// The inverse of verdict_name(); false for anything else.
+bool parse_verdict(std::string_view name, Verdict& out);
 
 }  // namespace sluice

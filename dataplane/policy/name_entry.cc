@@ -46,4 +46,12 @@ absl::StatusOr<NameEntry> parse_name_entry(std::string_view text) {
   return entry;
 }
 
+bool name_entry_matches(const NameEntry& entry, std::string_view name) {
+  const std::string_view want = entry.name;
+  if (name == want) return entry.scope & kScopeExact;
+  return (entry.scope & kScopeSubdomains) && name.size() > want.size() &&
+         name.substr(name.size() - want.size()) == want &&
+         name[name.size() - want.size() - 1] == '.';
+}
+
 }  // namespace sluice

@@ -30,6 +30,9 @@ struct NameEntry {
 // e.g. "'exa mple.com' is not a host name"; the caller adds file:line.
 absl::StatusOr<NameEntry> parse_name_entry(std::string_view text);
 
+// Whether `name` (normalised) is covered by `entry`, on label boundaries.
+bool name_entry_matches(const NameEntry& entry, std::string_view name);
+
 // Lower-cases and drops one trailing dot; returns false if the result is not a valid host name
 // (including non-ASCII: IDNs are accepted only as punycode).
 bool normalise_host_name(std::string_view in, std::string& out);

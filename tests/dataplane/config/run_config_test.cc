@@ -280,6 +280,14 @@ TEST(RunConfig, FullConfigRoundTrip) {
   EXPECT_EQ(c->audit.files[0].max_age_ns, 3'600'000'000'000u);
   EXPECT_EQ(c->audit.files[0].keep, 5u);
   EXPECT_EQ(c->audit.files[1].path, "/var/log/other.jsonl");
+  ASSERT_EQ(c->audit.syslog.size(), 1u);
+  EXPECT_EQ(c->audit.syslog[0].address.text, "[2001:db8::50]:6514");
+  EXPECT_EQ(c->audit.syslog[0].facility, 19);
+  EXPECT_EQ(c->audit.syslog[0].hostname, "gw-full");
+  EXPECT_EQ(c->audit.syslog[0].buffer_bytes, 8u << 20);
+  EXPECT_EQ(c->audit.syslog[0].backoff_min_ns, 250'000'000u);
+  EXPECT_EQ(c->audit.syslog[0].backoff_max_ns, 10'000'000'000u);
+  EXPECT_EQ(c->audit.syslog[0].resend_window_ns, 5'000'000'000u);
 
   EXPECT_FALSE(c->stats.telemetry);
   EXPECT_FALSE(c->stats.print_on_exit);

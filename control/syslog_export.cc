@@ -158,6 +158,7 @@ void SyslogExport::pump(uint64_t now_ns) {
 }
 
 uint64_t SyslogExport::finish(uint64_t deadline_ns) {
+  next_attempt_ns_ = 0;  // a receiver in back-off gets one more try now
   for (;;) {
     const uint64_t now = monotonic_now_ns();
     pump(now);

@@ -108,19 +108,18 @@ class Rsyslog {
     ASSERT_EQ(rc, 0) << std::strerror(rc);
     // rsyslog writes the port file when it picked the port (port 0); a restart on a known port
     // is listening once the kernel lists the socket as LISTEN.
-    if (port_ == 0) {
-      for (int i = 0; i < 1000 && !fs::exists(dir_ / "port"); ++i)
-        std::this_thread::sleep_for(10ms);
-    } else {
+    if (port_ != 0) {
       for (int i = 0; i < 1000 && !listening(port_); ++i) std::this_thread::sleep_for(10ms);
       ASSERT_TRUE(listening(port_)) << "rsyslogd did not listen again: " << read_file(log_path);
       return;
     }
-    const std::string text = read_file(dir_ / "port");
-    uint32_t port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port))
-        << "rsyslogd did not start listening: " << read_file(log_path);
-    ASSERT_GT(port, 0u);
+    uint32_t port = 0;  // the file may exist a moment before it holds the number
+    for (int i = 0; i < 1000 && !absl::SimpleAtoi(absl::StripAsciiWhitespace(
+                                                      read_file(dir_ / "port")),
+                                                  &port);
+         ++i)
+      std::this_thread::sleep_for(10ms);
+    ASSERT_GT(port, 0u) << "rsyslogd did not start listening: " << read_file(log_path);
     port_ = static_cast<uint16_t>(port);
   }
 

@@ -112,11 +112,10 @@ void append_syslog_frame(std::string& out, std::string& scratch, const SyslogHea
   append_number(m, sequence_id);
   m += "\"][";
   m += kSyslogSdId;
-  std::string_view verdict_text = verdict_name(event.verdict);
-  char flow_id[24];
-  auto [flow_end, ec] = std::to_chars(flow_id, flow_id + sizeof(flow_id), event.flow_id);
-  append_param(m, "flow_id", std::string_view(flow_id, static_cast<size_t>(flow_end - flow_id)));
-  append_param(m, "verdict", verdict_text);
+  m += " flow_id=\"";
+  append_number(m, event.flow_id);
+  m += '"';
+  append_param(m, "verdict", verdict_name(event.verdict));
   if (verdict) {
     append_param(m, "rule", event.rule_view());
     if (event.first_flight == FirstFlightKind::kTls && event.hello.sni_length > 0)

@@ -5,6 +5,15 @@
 
 namespace sluice {
 
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
+  return n;
+}
+
 void JsonWriter::key(std::string_view k) {
   comma();
   string(k);
@@ -57,10 +66,7 @@ void JsonWriter::string(std::string_view s) {
       out_ += static_cast<char>(c);
     } else {
       // Pass a well-formed UTF-8 sequence through; replace anything else with U+FFFD.
-      size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-      bool ok = n != 0 && i + n <= s.size();
-      for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
-      if (ok) {
+      if (const size_t n = utf8_sequence_length(s, i); n != 0) {
         out_.append(s.data() + i, n);
         i += n;
         continue;

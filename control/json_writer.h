@@ -10,6 +10,11 @@
 
 namespace sluice {
 
+// Length of the UTF-8 sequence of two to four bytes that starts at s[i] (a lead byte and its
+// continuation bytes, all present), or 0 when s[i] does not start one. Writers that must emit
+// UTF-8 pass such sequences through and replace anything else.
+size_t utf8_sequence_length(std::string_view s, size_t i);
+
 class JsonWriter {
  public:
   explicit JsonWriter(std::string& out) : out_(out) {}

@@ -12,6 +12,8 @@ packages=(
   clang libclang-rt-14-dev
   # tests with real parts and captures
   python3 python3-scapy tcpdump iproute2 ethtool
+  # a real syslog receiver for the audit export tests (tests/control/syslog_export_test.cc)
+  rsyslog
   # peer for benchmarks
   libndpi-bin
 )

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/audit_file.h"
 #include "control/audit_json.h"
+#include "control/syslog_export.h"
 #include "dataplane/app/bypass_control.h"
 #include "dataplane/config/policy_source.h"
 #include "dataplane/config/run_config.h"
@@ -76,14 +77,20 @@ int worker_main(void* arg) {
   return 0;
 }
 
-// The audit export of the management side: every event as one JSON line in every file.
+// The audit export of the management side: every event as one JSON line in every file, and
+// as one RFC 5424 message to every syslog receiver (control/syslog_export.h: never blocks).
 class AuditExport {
  public:
-  absl::Status open(const std::vector<AuditFileOptions>& files) {
-    for (const AuditFileOptions& o : files) {
+  absl::Status open(const AuditConfig& config) {
+    for (const AuditFileOptions& o : config.files) {
       absl::StatusOr<std::unique_ptr<AuditFile>> f = AuditFile::open(o, wall_ns());
       if (!f.ok()) return f.status();
       files_.push_back(std::move(*f));
+    }
+    for (const SyslogExportOptions& o : config.syslog) {
+      absl::StatusOr<std::unique_ptr<SyslogExport>> x = SyslogExport::create(o);
+      if (!x.ok()) return x.status();
+      syslog_.push_back({std::move(*x), {}});
     }
     return absl::OkStatus();
   }
@@ -103,6 +110,7 @@ class AuditExport {
             if (write_errors_++ == 0) log_line(absl::StrCat("audit: ", s.message()));
           }
         }
+        for (Syslog& s : syslog_) s.exporter->enqueue(batch_[i], line_);  // full: counted
       }
       total += n;
     }
@@ -110,9 +118,51 @@ class AuditExport {
     return total;
   }
 
+  // Moves syslog messages as far as the sockets take them now; logs connection changes.
+  void pump() {
+    const uint64_t now = monotonic_now_ns();
+    for (Syslog& s : syslog_) {
+      s.exporter->pump(now);
+      const SyslogExportStats st = s.exporter->stats();
+      const std::string who = absl::StrCat("audit syslog ", s.exporter->address(), ": ");
+      if (st.connects > s.seen.connects)
+        log_line(absl::StrCat(who, "connected; ", st.buffered_records, " records held to send"));
+      if (st.disconnects > s.seen.disconnects)
+        log_line(absl::StrCat(who, "connection lost (", s.exporter->last_error(), "); ",
+                              st.buffered_records, " records held to send again"));
+      // The first failed attempt of a series only: a receiver that stays down is not logged
+      // once per try.
+      if (st.connects > s.seen.connects) s.failing = false;
+      if (st.connect_failures > s.seen.connect_failures && !s.failing) {
+        log_line(absl::StrCat(who, "cannot connect (", s.exporter->last_error(),
+                              "); retrying with back-off, records are buffered"));
+        s.failing = true;
+      }
+      if (st.dropped > s.seen.dropped && s.seen.dropped == 0)
+        log_line(absl::StrCat(who, "buffer full: new records are dropped and counted"));
+      s.seen = st;
+    }
+  }
+
   void flush() {
     for (auto& f : files_)
       if (absl::Status s = f->flush(); !s.ok()) log_line(absl::StrCat("audit: ", s.message()));
+  }
+  // At exit: flush the files, try for up to 2 s to deliver what the syslog buffers hold, and
+  // report what each receiver got.
+  void finish() {
+    flush();
+    const uint64_t deadline = monotonic_now_ns() + 2'000'000'000ULL;
+    for (Syslog& s : syslog_) {
+      const uint64_t undelivered = s.exporter->finish(deadline);
+      const SyslogExportStats st = s.exporter->stats();
+      log_line(absl::StrCat("audit syslog ", s.exporter->address(), ": ", st.queued,
+                            " records queued, ", st.acknowledged, " acknowledged (", st.resent,
+                            " sent again after ", st.disconnects, " lost connections), ",
+                            st.dropped, " dropped (buffer full), ", undelivered,
+                            " not delivered at exit; ", st.connects, " connections, ",
+                            st.connect_failures, " failed attempts"));
+    }
   }
   void reopen() {
     for (auto& f : files_)
@@ -121,9 +171,21 @@ class AuditExport {
   }
   uint64_t records() const { return records_; }
   uint64_t write_errors() const { return write_errors_; }
+  // Each syslog receiver's counters; any thread may call it once open() returned.
+  std::vector<std::pair<std::string, SyslogExportStats>> syslog_stats() const {
+    std::vector<std::pair<std::string, SyslogExportStats>> out;
+    for (const Syslog& s : syslog_) out.emplace_back(s.exporter->address(), s.exporter->stats());
+    return out;
+  }
 
  private:
+  struct Syslog {
+    std::unique_ptr<SyslogExport> exporter;
+    SyslogExportStats seen;  // at the last pump, to log changes once
+    bool failing = false;    // attempts fail since the last connection (logged once)
+  };
   std::vector<std::unique_ptr<AuditFile>> files_;
+  std::vector<Syslog> syslog_;
   std::vector<AuditEvent> batch_ = std::vector<AuditEvent>(kDrainBatch);
   std::string line_;
   uint64_t records_ = 0;
@@ -208,7 +270,7 @@ int run_appliance(const RunOptions& options) {
   }
 
   AuditExport audit;
-  if (absl::Status s = audit.open(config.audit.files); !s.ok()) {
+  if (absl::Status s = audit.open(config.audit); !s.ok()) {
     log_line(std::string(s.message()));
     return 2;
   }
@@ -329,6 +391,7 @@ int run_appliance(const RunOptions& options) {
   for (;;) {
     size_t moved = 0;
     for (auto& r : rings) moved += audit.drain(*r);
+    audit.pump();
     (*publisher)->reclaim();
     const uint64_t now = wall_ns();
     if (g_stop.load() && !stop_workers.load()) {
@@ -369,7 +432,7 @@ int run_appliance(const RunOptions& options) {
   }
   rte_eal_mp_wait_lcore();
   for (auto& r : rings) audit.drain(*r);
-  audit.flush();
+  audit.finish();
   telemetry.reset();
   if (absl::Status s = (*publisher)->drain(absl::Seconds(5)); !s.ok())
     log_line(std::string(s.message()));

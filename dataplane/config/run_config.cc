@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "control/syslog_message.h"
 #include "dataplane/config/config_values.h"
 #include "yaml-cpp/yaml.h"
 
@@ -339,6 +341,7 @@ class Parser {
   void parse_policy(const YAML::Node& n, RunConfig& c);
   void parse_rule(const YAML::Node& n, const std::string& path, PolicyRuleConfig& rule);
   void parse_audit(const YAML::Node& n, RunConfig& c);
+  void parse_syslog_sink(const YAML::Node& s, const std::string& path, RunConfig& c);
   void parse_stats(const YAML::Node& n, RunConfig& c);
   void parse_bypass(const YAML::Node& n, RunConfig& c);
 
@@ -859,7 +862,8 @@ void Parser::parse_audit(const YAML::Node& n, RunConfig& c) {
   if (!map(n, "audit", {"ring_size", "sinks"})) return;
   number(n["ring_size"], "audit.ring_size", 1024, 1u << 22, c.audit.ring_size, true);
   const YAML::Node sinks = n["sinks"];
-  if (!sequence(sinks, "audit.sinks", "sinks ({type: file, path, ...})")) return;
+  if (!sequence(sinks, "audit.sinks", "sinks ({type: file, path, ...} or {type: syslog, ...})"))
+    return;
   for (size_t i = 0; i < sinks.size(); ++i) {
     const YAML::Node s = sinks[i];
     const std::string path = absl::StrCat("audit.sinks[", i, "]");
@@ -870,18 +874,21 @@ void Parser::parse_audit(const YAML::Node& n, RunConfig& c) {
     if (!required(s, "type", path)) continue;
     std::string type;
     if (!string(s["type"], path + ".type", type)) continue;
-    if (type == "syslog" || type == "kafka") {
-      // Accepting them and writing nothing would lose audit records without anyone knowing.
+    if (type == "syslog") {
+      parse_syslog_sink(s, path, c);
+      continue;
+    }
+    if (type == "kafka") {
+      // Accepting it and writing nothing would lose audit records without anyone knowing.
       error(s["type"].Mark(), path + ".type",
-            absl::StrCat("sink type '", type,
-                         "' is not implemented in this build; only 'file' is (remove this sink "
-                         "or use a file sink and ship the file)"));
+            "sink type 'kafka' is not implemented in this build; 'file' and 'syslog' are "
+            "(remove this sink, or use a file sink and ship the file)");
       continue;
     }
     if (type != "file") {
       const absl::string_view guess = closest_match(type, {"file", "syslog", "kafka"});
       error(s["type"].Mark(), path + ".type",
-            absl::StrCat("unknown sink type '", type, "' (supported: file)",
+            absl::StrCat("unknown sink type '", type, "' (supported: file, syslog)",
                          guess.empty() ? "" : absl::StrCat("; did you mean '", guess, "'?")));
       continue;
     }
@@ -906,6 +913,61 @@ void Parser::parse_audit(const YAML::Node& n, RunConfig& c) {
     number(s["keep"], path + ".keep", 1, 10000, file.keep);
     c.audit.files.push_back(std::move(file));
   }
+}
+
+void Parser::parse_syslog_sink(const YAML::Node& s, const std::string& path, RunConfig& c) {
+  if (!map(s, path,
+           {"type", "address", "facility", "hostname", "buffer_size", "backoff_min", "backoff_max",
+            "resend_window", "enabled"}))
+    return;
+  SyslogExportOptions sink;
+  bool ok = true;
+  std::string address;
+  if (required(s, "address", path) && string(s["address"], path + ".address", address)) {
+    absl::StatusOr<SyslogAddress> parsed = parse_syslog_address(address);
+    if (!parsed.ok()) {
+      error(s["address"].Mark(), path + ".address", parsed.status().message());
+      ok = false;
+    } else {
+      sink.address = *std::move(parsed);
+      for (const SyslogExportOptions& other : c.audit.syslog)
+        if (other.address.text == sink.address.text)
+          error(s["address"].Mark(), path + ".address",
+                absl::StrCat("'", address, "' is already the address of another syslog sink"));
+    }
+  } else {
+    ok = false;
+  }
+  std::string facility;
+  if (string(s["facility"], path + ".facility", facility)) {
+    std::optional<uint8_t> f = syslog_facility_from_name(facility);
+    if (f) {
+      sink.facility = *f;
+    } else {
+      error(s["facility"].Mark(), path + ".facility",
+            absl::StrCat("'", facility, "' is not a syslog facility (",
+                         std::string(syslog_facility_names()), ")"));
+    }
+  }
+  if (string(s["hostname"], path + ".hostname", sink.hostname) &&
+      !valid_syslog_hostname(sink.hostname))
+    error(s["hostname"].Mark(), path + ".hostname",
+          "a syslog HOSTNAME is 1 to 255 printable ASCII characters without spaces");
+  bytes(s["buffer_size"], path + ".buffer_size", 64ull << 10, 16ull << 30, sink.buffer_bytes);
+  duration(s["backoff_min"], path + ".backoff_min", 10'000'000ULL, 60'000'000'000ULL,
+           sink.backoff_min_ns);
+  duration(s["backoff_max"], path + ".backoff_max", 100'000'000ULL, 3'600'000'000'000ULL,
+           sink.backoff_max_ns);
+  if (sink.backoff_min_ns > sink.backoff_max_ns)
+    error(s.Mark(), path,
+          absl::StrCat("backoff_min (", format_duration(sink.backoff_min_ns),
+                       ") is longer than backoff_max (", format_duration(sink.backoff_max_ns),
+                       ")"));
+  duration(s["resend_window"], path + ".resend_window", 100'000'000ULL, 600'000'000'000ULL,
+           sink.resend_window_ns, true);
+  bool enabled = true;
+  boolean(s["enabled"], path + ".enabled", enabled);
+  if (ok && enabled) c.audit.syslog.push_back(std::move(sink));
 }
 
 void Parser::parse_stats(const YAML::Node& n, RunConfig& c) {

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "control/audit_file.h"
+#include "control/syslog_export.h"
 #include "dataplane/core/anomaly.h"
 #include "dataplane/core/audit_event.h"
 #include "dataplane/core/enforcement.h"
@@ -139,6 +140,10 @@ struct AuditConfig {
   // JSON-lines files (control/audit_file.h): path, max_bytes (rotate_size), max_age_ns
   // (rotate_interval), keep; buffer_bytes keeps its default.
   std::vector<AuditFileOptions> files;
+  // RFC 5424 syslog receivers over TCP (control/syslog_export.h): address (numeric), facility,
+  // hostname, buffer_bytes (buffer_size), back-off and resend window. Sinks with
+  // `enabled: false` are checked and left out.
+  std::vector<SyslogExportOptions> syslog;
 };
 
 struct StatsConfig {

@@ -122,6 +122,70 @@ TEST(RunConfig, BypassStateFile) {
             "test.yaml:11:23: bypass.max_entries: 0 is out of range (1 to 1000000)");
 }
 
+TEST(RunConfig, SyslogSinkDefaultsAndValues) {
+  absl::StatusOr<RunConfig> c = parse_run_config(
+      std::string(test::kMinimalConfig) +
+          "audit:\n  sinks:\n"
+          "    - {type: syslog, address: \"192.0.2.10:514\"}\n"
+          "    - type: syslog\n      address: \"[2001:db8::10]:6514\"\n      facility: authpriv\n"
+          "      hostname: gw1.school.example\n      buffer_size: 1MiB\n"
+          "      backoff_min: 50ms\n      backoff_max: 5s\n      resend_window: 0\n"
+          "    - {type: syslog, address: \"192.0.2.11:514\", enabled: false}\n",
+      "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->audit.syslog.size(), 2u);  // the disabled one is left out
+  const SyslogExportOptions& d = c->audit.syslog[0];
+  EXPECT_EQ(d.address.text, "192.0.2.10:514");
+  EXPECT_EQ(d.address.storage.ss_family, AF_INET);
+  EXPECT_EQ(d.facility, 16);  // local0
+  EXPECT_EQ(d.hostname, "");  // the machine's name
+  EXPECT_EQ(d.buffer_bytes, 64u << 20);
+  EXPECT_EQ(d.backoff_min_ns, 100'000'000u);
+  EXPECT_EQ(d.backoff_max_ns, 30'000'000'000u);
+  EXPECT_EQ(d.resend_window_ns, 2'000'000'000u);
+  const SyslogExportOptions& e = c->audit.syslog[1];
+  EXPECT_EQ(e.address.storage.ss_family, AF_INET6);
+  EXPECT_EQ(e.facility, 10);
+  EXPECT_EQ(e.hostname, "gw1.school.example");
+  EXPECT_EQ(e.buffer_bytes, 1u << 20);
+  EXPECT_EQ(e.backoff_min_ns, 50'000'000u);
+  EXPECT_EQ(e.backoff_max_ns, 5'000'000'000u);
+  EXPECT_EQ(e.resend_window_ns, 0u);
+}
+
+TEST(RunConfigErrors, SyslogSinkMistakes) {
+  const std::string base = std::string(test::kMinimalConfig) + "audit:\n  sinks:\n";
+  EXPECT_EQ(error_of(base + "    - {type: syslog}\n"),
+            "test.yaml:13:7: audit.sinks[0]: missing required key 'address'");
+  EXPECT_THAT(error_of(base + "    - {type: syslog, address: \"siem.example:514\"}\n"),
+              HasSubstr("test.yaml:13:31: audit.sinks[0].address: 'siem.example:514' is not a "
+                        "syslog receiver address: the host must be a numeric IPv4 or IPv6 "
+                        "address"));
+  EXPECT_THAT(error_of(base + "    - {type: syslog, address: \"10.0.0.5\"}\n"),
+              HasSubstr("audit.sinks[0].address: '10.0.0.5' is not a syslog receiver address: "
+                        "the port is missing"));
+  EXPECT_EQ(error_of(base + "    - {type: syslog, address: \"10.0.0.5:514\", facility: local9}\n"),
+            "test.yaml:13:57: audit.sinks[0].facility: 'local9' is not a syslog facility (kern, "
+            "user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, "
+            "alert, clock, local0 ... local7)");
+  EXPECT_EQ(error_of(base + "    - {type: syslog, address: \"10.0.0.5:514\", hostname: \"a b\"}\n"),
+            "test.yaml:13:57: audit.sinks[0].hostname: a syslog HOSTNAME is 1 to 255 printable "
+            "ASCII characters without spaces");
+  EXPECT_EQ(error_of(base + "    - {type: syslog, address: \"10.0.0.5:514\", buffer_size: 1KiB}\n"),
+            "test.yaml:13:60: audit.sinks[0].buffer_size: 1KiB is out of range (65536 to "
+            "17179869184 bytes)");
+  EXPECT_EQ(error_of(base + "    - {type: syslog, address: \"10.0.0.5:514\", backoff_min: 10s, "
+                            "backoff_max: 1s}\n"),
+            "test.yaml:13:7: audit.sinks[0]: backoff_min (10s) is longer than backoff_max (1s)");
+  EXPECT_EQ(error_of(base + "    - {type: syslog, address: \"10.0.0.5:514\"}\n"
+                            "    - {type: syslog, address: \"10.0.0.5:514\"}\n"),
+            "test.yaml:14:31: audit.sinks[1].address: '10.0.0.5:514' is already the address of "
+            "another syslog sink");
+  EXPECT_EQ(error_of(base + "    - {type: syslog, address: \"10.0.0.5:514\", port: 514}\n"),
+            "test.yaml:13:47: unknown key 'audit.sinks[0].port' (known here: type, address, "
+            "facility, hostname, buffer_size, backoff_min, backoff_max, resend_window, enabled)");
+}
+
 TEST(RunConfig, RuleDefaults) {
   absl::StatusOr<RunConfig> c = parse_run_config(
       std::string(test::kMinimalConfig) +
@@ -235,6 +299,14 @@ TEST(RunConfig, FullConfigRoundTrip) {
   EXPECT_EQ(c->audit.files[0].max_age_ns, 3'600'000'000'000u);
   EXPECT_EQ(c->audit.files[0].keep, 5u);
   EXPECT_EQ(c->audit.files[1].path, "/var/log/other.jsonl");
+  ASSERT_EQ(c->audit.syslog.size(), 1u);
+  EXPECT_EQ(c->audit.syslog[0].address.text, "[2001:db8::50]:6514");
+  EXPECT_EQ(c->audit.syslog[0].facility, 19);
+  EXPECT_EQ(c->audit.syslog[0].hostname, "gw-full");
+  EXPECT_EQ(c->audit.syslog[0].buffer_bytes, 8u << 20);
+  EXPECT_EQ(c->audit.syslog[0].backoff_min_ns, 250'000'000u);
+  EXPECT_EQ(c->audit.syslog[0].backoff_max_ns, 10'000'000'000u);
+  EXPECT_EQ(c->audit.syslog[0].resend_window_ns, 5'000'000'000u);
 
   EXPECT_FALSE(c->stats.telemetry);
   EXPECT_FALSE(c->stats.print_on_exit);
@@ -554,15 +626,13 @@ TEST(RunConfigErrors, PolicyMistakes) {
 
 TEST(RunConfigErrors, UnknownAuditSinksAreRefused) {
   const std::string base = std::string(test::kMinimalConfig) + "audit:\n  sinks:\n";
-  EXPECT_EQ(error_of(base + "    - {type: syslog, host: 10.0.0.5}\n"),
-            "test.yaml:13:14: audit.sinks[0].type: sink type 'syslog' is not implemented in this "
-            "build; only 'file' is (remove this sink or use a file sink and ship the file)");
   EXPECT_EQ(error_of(base + "    - {type: kafka}\n"),
             "test.yaml:13:14: audit.sinks[0].type: sink type 'kafka' is not implemented in this "
-            "build; only 'file' is (remove this sink or use a file sink and ship the file)");
+            "build; 'file' and 'syslog' are (remove this sink, or use a file sink and ship the "
+            "file)");
   EXPECT_EQ(error_of(base + "    - {type: fille, path: /tmp/x}\n"),
-            "test.yaml:13:14: audit.sinks[0].type: unknown sink type 'fille' (supported: file); "
-            "did you mean 'file'?");
+            "test.yaml:13:14: audit.sinks[0].type: unknown sink type 'fille' (supported: file, "
+            "syslog); did you mean 'file'?");
   EXPECT_EQ(error_of(base + "    - {type: file}\n"),
             "test.yaml:13:7: audit.sinks[0]: missing required key 'path'");
   EXPECT_EQ(error_of(base + "    - {type: file, path: /tmp/x, rotate_size: 10}\n"),

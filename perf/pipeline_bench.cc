@@ -24,6 +24,7 @@
 //
 //   pipeline_bench [--seconds S] [--new-flows N] [--est-flows N] [--est-data M]
 //                  [--policy-names N] [--swap-names N] [--main-cpu C] [--worker-cpu C]
+//                  [--rows est,new,stall]   (a subset for quick A/B runs; stall needs new)
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
@@ -74,6 +75,7 @@ struct Options {
   uint32_t swap_names = 5'000'000;
   int main_cpu = 0;
   int worker_cpu = 1;
+  std::string rows = "est,new,stall";  // which rows to run (quick A/B runs of one row)
 };
 
 void die(const std::string& what) {
@@ -415,6 +417,7 @@ int main(int argc, char** argv) {
     else if (k == "--swap-names") o.swap_names = std::strtoul(v, nullptr, 10);
     else if (k == "--main-cpu") o.main_cpu = std::atoi(v);
     else if (k == "--worker-cpu") o.worker_cpu = std::atoi(v);
+    else if (k == "--rows") o.rows = v;
     else die("unknown argument " + k);
   }
   // 256-flow groups: multiples of the burst, so bursts stay aligned pass after pass.
@@ -457,8 +460,10 @@ int main(int argc, char** argv) {
   print("policy_names", o.policy_names);
   print("policy_compile_s", compile_s);
 
+  auto wants = [&](const char* row) { return o.rows.find(row) != std::string::npos; };
+
   // ---- established flows ----
-  {
+  if (wants("est")) {
     Loop floor_loop = make_loop("ef", static_cast<uint32_t>(est_data.size()), 0, pool);
     enqueue_frames(floor_loop.inside_rx, est_data, floor_loop.inside, pool);
     print("est_floor_pps", run_floor(floor_loop, o.seconds));
@@ -494,7 +499,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- new flows, then the policy swap under the same load ----
-  {
+  if (wants("new") || wants("stall")) {
     const uint32_t frames = static_cast<uint32_t>(new_stream.size());
     Loop floor_loop = make_loop("nf", frames, 0, pool);
     enqueue_frames(floor_loop.inside_rx, new_stream, floor_loop.inside, pool);
@@ -525,57 +530,61 @@ int main(int argc, char** argv) {
 
     // The swap. Windows: baseline (same load, no swap), compile (5M list built on the main
     // thread), publish + reclaim, after.
-    const double hz = double(rte_get_tsc_hz());
-    probe.cpu_time.store(true);
-    auto window = [&](const char* name, auto&& body) {
-      probe.reset.fetch_add(1);
-      const uint64_t polls0 = probe.polls.load();
-      const double w0 = now_s();
-      const double steal0 = steal_ms(o.worker_cpu);
-      body();
-      const double w = now_s() - w0;
-      std::printf("stall_%s_over_50us %llu\nstall_%s_steal_ms %.0f\n", name,
-                  (unsigned long long)probe.over_50us.load(), name,
-                  steal_ms(o.worker_cpu) - steal0);
-      std::printf("stall_%s_max_gap_us %.3f\nstall_%s_max_cpu_gap_us %.3f\n"
-                  "stall_%s_seconds %.3f\nstall_%s_polls %llu\n",
-                  name, probe.max_gap.load() / hz * 1e6, name, probe.max_cpu_gap.load() / 1e3,
-                  name, w, name, (unsigned long long)(probe.polls.load() - polls0));
-    };
-    const WorkerStats before = h.sample(t0);
-    const uint64_t generation0 = publisher.generation();
-    window("baseline", [&] { h.manage_for(publisher, 3.0); });
-    std::unique_ptr<const PolicySnapshot> big;
-    double swap_compile_s = 0;
-    window("compile", [&] {
-      // Compiled on this thread while the worker runs, as the management lcore does on reload.
-      std::thread t([&] { big = build_policy(2, o.swap_names, 2, swap_compile_s); });
-      while (!big) h.manage_for(publisher, 0.01);
-      t.join();
-    });
-    window("publish", [&] {
-      if (absl::Status s = publisher.publish(std::move(big), Verdict::kPass, "5M"); !s.ok())
-        die(std::string(s.message()));
-      while (publisher.pending_reclaim() > 0) h.manage_for(publisher, 0.0005);
-      h.manage_for(publisher, 0.2);
-    });
-    window("after", [&] { h.manage_for(publisher, 1.0); });
-    const WorkerStats after = h.sample(t1);
-    h.finish(publisher);
-    print("swap_names", o.swap_names);
-    print("swap_compile_s", swap_compile_s);
-    print("swap_publish_ms", absl::ToDoubleMilliseconds(publisher.stats().last_publish));
-    print("swap_generations", double(publisher.generation() - generation0));
-    print("swap_losses", double(losses(after) - losses(before)));
-    print("swap_rx_packets", double(after.rx_packets - before.rx_packets));
-    print("swap_pps", double(after.rx_packets - before.rx_packets) / (t1 - t0));
-    const WorkerStats& fin = h.inspector->stats();
-    print("new_losses_total", double(losses(fin)));
-    print("new_frames_missing", double(frames) - rte_ring_count(loop.inside_rx) -
-                                    rte_ring_count(loop.inside_tx));
-    print("new_resets_sent", double(fin.resets_sent));
-    print("new_audit_dropped", double(fin.audit_dropped));
-    print("audit_records", double(h.audit_records));
+    if (wants("stall")) {
+      const double hz = double(rte_get_tsc_hz());
+      probe.cpu_time.store(true);
+      auto window = [&](const char* name, auto&& body) {
+        probe.reset.fetch_add(1);
+        const uint64_t polls0 = probe.polls.load();
+        const double w0 = now_s();
+        const double steal0 = steal_ms(o.worker_cpu);
+        body();
+        const double w = now_s() - w0;
+        std::printf("stall_%s_over_50us %llu\nstall_%s_steal_ms %.0f\n", name,
+                    (unsigned long long)probe.over_50us.load(), name,
+                    steal_ms(o.worker_cpu) - steal0);
+        std::printf("stall_%s_max_gap_us %.3f\nstall_%s_max_cpu_gap_us %.3f\n"
+                    "stall_%s_seconds %.3f\nstall_%s_polls %llu\n",
+                    name, probe.max_gap.load() / hz * 1e6, name, probe.max_cpu_gap.load() / 1e3,
+                    name, w, name, (unsigned long long)(probe.polls.load() - polls0));
+      };
+      const WorkerStats before = h.sample(t0);
+      const uint64_t generation0 = publisher.generation();
+      window("baseline", [&] { h.manage_for(publisher, 3.0); });
+      std::unique_ptr<const PolicySnapshot> big;
+      double swap_compile_s = 0;
+      window("compile", [&] {
+        // Compiled on this thread while the worker runs, as the management lcore does on reload.
+        std::thread t([&] { big = build_policy(2, o.swap_names, 2, swap_compile_s); });
+        while (!big) h.manage_for(publisher, 0.01);
+        t.join();
+      });
+      window("publish", [&] {
+        if (absl::Status s = publisher.publish(std::move(big), Verdict::kPass, "5M"); !s.ok())
+          die(std::string(s.message()));
+        while (publisher.pending_reclaim() > 0) h.manage_for(publisher, 0.0005);
+        h.manage_for(publisher, 0.2);
+      });
+      window("after", [&] { h.manage_for(publisher, 1.0); });
+      const WorkerStats after = h.sample(t1);
+      h.finish(publisher);
+      print("swap_names", o.swap_names);
+      print("swap_compile_s", swap_compile_s);
+      print("swap_publish_ms", absl::ToDoubleMilliseconds(publisher.stats().last_publish));
+      print("swap_generations", double(publisher.generation() - generation0));
+      print("swap_losses", double(losses(after) - losses(before)));
+      print("swap_rx_packets", double(after.rx_packets - before.rx_packets));
+      print("swap_pps", double(after.rx_packets - before.rx_packets) / (t1 - t0));
+      const WorkerStats& fin = h.inspector->stats();
+      print("new_losses_total", double(losses(fin)));
+      print("new_frames_missing", double(frames) - rte_ring_count(loop.inside_rx) -
+                                      rte_ring_count(loop.inside_tx));
+      print("new_resets_sent", double(fin.resets_sent));
+      print("new_audit_dropped", double(fin.audit_dropped));
+      print("audit_records", double(h.audit_records));
+    } else {
+      h.finish(publisher);
+    }
     close_loop(loop);
   }
   std::fflush(stdout);

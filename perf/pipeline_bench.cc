@@ -24,6 +24,7 @@
 //
 //   pipeline_bench [--seconds S] [--new-flows N] [--est-flows N] [--est-data M]
 //                  [--policy-names N] [--swap-names N] [--main-cpu C] [--worker-cpu C]
+//                  [--rows est,new,stall]   (a subset for quick A/B runs; stall needs new)
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
@@ -36,6 +37,7 @@
 #include <rte_ring.h>
 #include <rte_tcp.h>
 
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +76,7 @@ struct Options {
   uint32_t swap_names = 5'000'000;
   int main_cpu = 0;
   int worker_cpu = 1;
+  std::string rows = "est,new,stall";  // which rows to run (quick A/B runs of one row)
 };
 
 void die(const std::string& what) {
@@ -133,6 +136,50 @@ uint16_t gap_callback(uint16_t, uint16_t, rte_mbuf**, uint16_t nb, uint16_t, voi
   p->last_cpu_ns = c;
   p->polls.fetch_add(1, std::memory_order_relaxed);
   return nb;
+}
+
+// ---- the worker lcore's CPU time, read from the main thread ----
+// On a shared machine the lcore's thread is preempted now and then; packets per second of its
+// own CPU time is the figure that preemption does not move (both the floor and sluice report it).
+std::atomic<clockid_t> lcore_clock{0};
+std::atomic<bool> lcore_clock_set{false};
+std::atomic<pid_t> lcore_tid{0};
+
+void note_lcore_clock() {
+  lcore_tid.store(gettid());
+  clockid_t c;
+  if (pthread_getcpuclockid(pthread_self(), &c) == 0) {
+    lcore_clock.store(c);
+    lcore_clock_set.store(true);
+  }
+}
+
+double lcore_cpu_s() {
+  if (!lcore_clock_set.load()) return 0;
+  timespec ts;
+  if (clock_gettime(lcore_clock.load(), &ts) != 0) return 0;
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// Page faults the lcore's thread has taken (minor, major), from /proc: a worker that faults in
+// policy or table pages during a swap would show it here.
+void lcore_faults(uint64_t& minor, uint64_t& major) {
+  minor = major = 0;
+  const std::string path = "/proc/self/task/" + std::to_string(lcore_tid.load()) + "/stat";
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return;
+  char line[1024];
+  if (std::fgets(line, sizeof line, f) != nullptr) {
+    const char* p = std::strrchr(line, ')');  // the command name may hold spaces
+    unsigned long long v[9] = {};
+    // after the state: ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+    if (p != nullptr && std::sscanf(p + 2, "%*c %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                                    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+      minor = v[6];
+      major = v[8];
+    }
+  }
+  std::fclose(f);
 }
 
 // ---- one loop: two ring ports whose rings make a circle, and the frames preloaded ----
@@ -238,6 +285,7 @@ inline void swap_5tuple(rte_mbuf* m) {
 
 int floor_main(void* arg) {
   auto* a = static_cast<FloorArgs*>(arg);
+  note_lcore_clock();
   rte_mbuf* burst[kBurst];
   uint64_t total = 0;
   while (!a->stop->load(std::memory_order_relaxed)) {
@@ -254,8 +302,9 @@ int floor_main(void* arg) {
   return 0;
 }
 
-// Runs the floor on `loop` for `seconds`; returns packets/s (after a warm-up of 0.3 s).
-double run_floor(Loop& loop, double seconds) {
+// Runs the floor on `loop` for `seconds`; returns packets/s (after a warm-up of 0.3 s) and, in
+// `per_cpu_s`, packets per second of the lcore thread's CPU time.
+double run_floor(Loop& loop, double seconds, double& per_cpu_s) {
   std::atomic<bool> stop{false};
   FloorArgs args;
   args.loop = &loop;
@@ -263,13 +312,27 @@ double run_floor(Loop& loop, double seconds) {
   if (rte_eal_remote_launch(floor_main, &args, kWorkerLcore) != 0) die("launch floor");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const uint64_t p0 = args.packets.load();
-  const double t0 = now_s();
+  const double t0 = now_s(), c0 = lcore_cpu_s();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   const uint64_t p1 = args.packets.load();
-  const double t1 = now_s();
+  const double t1 = now_s(), c1 = lcore_cpu_s();
+  per_cpu_s = c1 > c0 ? double(p1 - p0) / (c1 - c0) : 0;
   stop.store(true);
   rte_eal_wait_lcore(kWorkerLcore);
   return double(p1 - p0) / (t1 - t0);
+}
+
+// ---- the platform's own stalls: a bare loop on the worker lcore, polling the same probe ----
+struct BareLoopArgs {
+  GapProbe* probe;
+  const std::atomic<bool>* stop;
+};
+
+int bare_loop_main(void* arg) {
+  auto* a = static_cast<BareLoopArgs*>(arg);
+  note_lcore_clock();
+  while (!a->stop->load(std::memory_order_relaxed)) gap_callback(0, 0, nullptr, 0, 0, a->probe);
+  return 0;
 }
 
 // ---- the real worker ----
@@ -280,6 +343,7 @@ struct WorkerLaunch {
 
 int worker_main(void* arg) {
   auto* l = static_cast<WorkerLaunch*>(arg);
+  note_lcore_clock();
   l->worker->run(*l->stop);
   return 0;
 }
@@ -415,6 +479,7 @@ int main(int argc, char** argv) {
     else if (k == "--swap-names") o.swap_names = std::strtoul(v, nullptr, 10);
     else if (k == "--main-cpu") o.main_cpu = std::atoi(v);
     else if (k == "--worker-cpu") o.worker_cpu = std::atoi(v);
+    else if (k == "--rows") o.rows = v;
     else die("unknown argument " + k);
   }
   // 256-flow groups: multiples of the burst, so bursts stay aligned pass after pass.
@@ -457,11 +522,15 @@ int main(int argc, char** argv) {
   print("policy_names", o.policy_names);
   print("policy_compile_s", compile_s);
 
+  auto wants = [&](const char* row) { return o.rows.find(row) != std::string::npos; };
+
   // ---- established flows ----
-  {
+  if (wants("est")) {
     Loop floor_loop = make_loop("ef", static_cast<uint32_t>(est_data.size()), 0, pool);
     enqueue_frames(floor_loop.inside_rx, est_data, floor_loop.inside, pool);
-    print("est_floor_pps", run_floor(floor_loop, o.seconds));
+    double floor_cpu_pps = 0;
+    print("est_floor_pps", run_floor(floor_loop, o.seconds, floor_cpu_pps));
+    print("est_floor_cpu_pps", floor_cpu_pps);
     close_loop(floor_loop);
 
     Loop loop = make_loop("es", static_cast<uint32_t>(est_data.size()),
@@ -474,11 +543,14 @@ int main(int argc, char** argv) {
     h.manage_for(publisher, 0.3);
     double t0, t1;
     const WorkerStats s0 = h.sample(t0);
+    const double c0 = lcore_cpu_s();
     h.manage_for(publisher, o.seconds);
     const WorkerStats s1 = h.sample(t1);
+    const double c1 = lcore_cpu_s();
     h.finish(publisher);
     print("est_frames", double(est_data.size()));
     print("est_pps", double(s1.rx_packets - s0.rx_packets) / (t1 - t0));
+    print("est_cpu_pps", double(s1.rx_packets - s0.rx_packets) / (c1 - c0));
     print("est_flows_created_per_s", double(s1.flows_created - s0.flows_created) / (t1 - t0));
     print("est_judged_per_s",
           double(s1.first_flights_judged - s0.first_flights_judged) / (t1 - t0));
@@ -494,12 +566,14 @@ int main(int argc, char** argv) {
   }
 
   // ---- new flows, then the policy swap under the same load ----
-  {
+  if (wants("new") || wants("stall")) {
     const uint32_t frames = static_cast<uint32_t>(new_stream.size());
     Loop floor_loop = make_loop("nf", frames, 0, pool);
     enqueue_frames(floor_loop.inside_rx, new_stream, floor_loop.inside, pool);
-    const double floor_pps = run_floor(floor_loop, o.seconds);
+    double floor_cpu_pps = 0;
+    const double floor_pps = run_floor(floor_loop, o.seconds, floor_cpu_pps);
     print("new_floor_pps", floor_pps);
+    print("new_floor_cpu_pps", floor_cpu_pps);
     close_loop(floor_loop);
 
     Loop loop = make_loop("nw", frames, 0, pool);
@@ -513,11 +587,16 @@ int main(int argc, char** argv) {
     h.manage_for(publisher, 0.3);
     double t0, t1;
     const WorkerStats s0 = h.sample(t0);
+    const double c0 = lcore_cpu_s();
     h.manage_for(publisher, o.seconds);
     const WorkerStats s1 = h.sample(t1);
+    const double c1 = lcore_cpu_s();
     const double dt = t1 - t0;
     print("new_frames", frames);
     print("new_pps", double(s1.rx_packets - s0.rx_packets) / dt);
+    print("new_cpu_pps", double(s1.rx_packets - s0.rx_packets) / (c1 - c0));
+    print("new_judged_per_cpu_s",
+          double(s1.first_flights_judged - s0.first_flights_judged) / (c1 - c0));
     print("new_flows_created_per_s", double(s1.flows_created - s0.flows_created) / dt);
     print("new_judged_per_s", double(s1.first_flights_judged - s0.first_flights_judged) / dt);
     print("new_closed_per_s", double(s1.flows_closed - s0.flows_closed) / dt);
@@ -525,57 +604,81 @@ int main(int argc, char** argv) {
 
     // The swap. Windows: baseline (same load, no swap), compile (5M list built on the main
     // thread), publish + reclaim, after.
-    const double hz = double(rte_get_tsc_hz());
-    probe.cpu_time.store(true);
-    auto window = [&](const char* name, auto&& body) {
-      probe.reset.fetch_add(1);
-      const uint64_t polls0 = probe.polls.load();
-      const double w0 = now_s();
-      const double steal0 = steal_ms(o.worker_cpu);
-      body();
-      const double w = now_s() - w0;
-      std::printf("stall_%s_over_50us %llu\nstall_%s_steal_ms %.0f\n", name,
-                  (unsigned long long)probe.over_50us.load(), name,
-                  steal_ms(o.worker_cpu) - steal0);
-      std::printf("stall_%s_max_gap_us %.3f\nstall_%s_max_cpu_gap_us %.3f\n"
-                  "stall_%s_seconds %.3f\nstall_%s_polls %llu\n",
-                  name, probe.max_gap.load() / hz * 1e6, name, probe.max_cpu_gap.load() / 1e3,
-                  name, w, name, (unsigned long long)(probe.polls.load() - polls0));
-    };
-    const WorkerStats before = h.sample(t0);
-    const uint64_t generation0 = publisher.generation();
-    window("baseline", [&] { h.manage_for(publisher, 3.0); });
-    std::unique_ptr<const PolicySnapshot> big;
-    double swap_compile_s = 0;
-    window("compile", [&] {
-      // Compiled on this thread while the worker runs, as the management lcore does on reload.
-      std::thread t([&] { big = build_policy(2, o.swap_names, 2, swap_compile_s); });
-      while (!big) h.manage_for(publisher, 0.01);
-      t.join();
-    });
-    window("publish", [&] {
-      if (absl::Status s = publisher.publish(std::move(big), Verdict::kPass, "5M"); !s.ok())
-        die(std::string(s.message()));
-      while (publisher.pending_reclaim() > 0) h.manage_for(publisher, 0.0005);
-      h.manage_for(publisher, 0.2);
-    });
-    window("after", [&] { h.manage_for(publisher, 1.0); });
-    const WorkerStats after = h.sample(t1);
-    h.finish(publisher);
-    print("swap_names", o.swap_names);
-    print("swap_compile_s", swap_compile_s);
-    print("swap_publish_ms", absl::ToDoubleMilliseconds(publisher.stats().last_publish));
-    print("swap_generations", double(publisher.generation() - generation0));
-    print("swap_losses", double(losses(after) - losses(before)));
-    print("swap_rx_packets", double(after.rx_packets - before.rx_packets));
-    print("swap_pps", double(after.rx_packets - before.rx_packets) / (t1 - t0));
-    const WorkerStats& fin = h.inspector->stats();
-    print("new_losses_total", double(losses(fin)));
-    print("new_frames_missing", double(frames) - rte_ring_count(loop.inside_rx) -
-                                    rte_ring_count(loop.inside_tx));
-    print("new_resets_sent", double(fin.resets_sent));
-    print("new_audit_dropped", double(fin.audit_dropped));
-    print("audit_records", double(h.audit_records));
+    if (wants("stall")) {
+      const double hz = double(rte_get_tsc_hz());
+      probe.cpu_time.store(true);
+      auto window = [&](const char* name, auto&& body) {
+        probe.reset.fetch_add(1);
+        const uint64_t polls0 = probe.polls.load();
+        const double w0 = now_s();
+        const double steal0 = steal_ms(o.worker_cpu);
+        uint64_t minor0, major0, minor1, major1;
+        lcore_faults(minor0, major0);
+        body();
+        const double w = now_s() - w0;
+        lcore_faults(minor1, major1);
+        std::printf("stall_%s_worker_minflt %llu\nstall_%s_worker_majflt %llu\n", name,
+                    (unsigned long long)(minor1 - minor0), name,
+                    (unsigned long long)(major1 - major0));
+        std::printf("stall_%s_over_50us %llu\nstall_%s_steal_ms %.0f\n", name,
+                    (unsigned long long)probe.over_50us.load(), name,
+                    steal_ms(o.worker_cpu) - steal0);
+        std::printf("stall_%s_max_gap_us %.3f\nstall_%s_max_cpu_gap_us %.3f\n"
+                    "stall_%s_seconds %.3f\nstall_%s_polls %llu\n",
+                    name, probe.max_gap.load() / hz * 1e6, name, probe.max_cpu_gap.load() / 1e3,
+                    name, w, name, (unsigned long long)(probe.polls.load() - polls0));
+      };
+      const WorkerStats before = h.sample(t0);
+      const uint64_t generation0 = publisher.generation();
+      window("baseline", [&] { h.manage_for(publisher, 3.0); });
+      std::unique_ptr<const PolicySnapshot> big;
+      double swap_compile_s = 0;
+      window("compile", [&] {
+        // Compiled on this thread while the worker runs, as the management lcore does on reload.
+        std::thread t([&] { big = build_policy(2, o.swap_names, 2, swap_compile_s); });
+        while (!big) h.manage_for(publisher, 0.01);
+        t.join();
+      });
+      window("publish", [&] {
+        if (absl::Status s = publisher.publish(std::move(big), Verdict::kPass, "5M"); !s.ok())
+          die(std::string(s.message()));
+        while (publisher.pending_reclaim() > 0) h.manage_for(publisher, 0.0005);
+        h.manage_for(publisher, 0.2);
+      });
+      window("after", [&] { h.manage_for(publisher, 1.0); });
+      const WorkerStats after = h.sample(t1);
+      h.finish(publisher);
+      print("swap_names", o.swap_names);
+      print("swap_compile_s", swap_compile_s);
+      print("swap_publish_ms", absl::ToDoubleMilliseconds(publisher.stats().last_publish));
+      print("swap_generations", double(publisher.generation() - generation0));
+      print("swap_losses", double(losses(after) - losses(before)));
+      print("swap_rx_packets", double(after.rx_packets - before.rx_packets));
+      print("swap_pps", double(after.rx_packets - before.rx_packets) / (t1 - t0));
+      const WorkerStats& fin = h.inspector->stats();
+      print("new_losses_total", double(losses(fin)));
+      print("new_frames_missing", double(frames) - rte_ring_count(loop.inside_rx) -
+                                      rte_ring_count(loop.inside_tx));
+      print("new_resets_sent", double(fin.resets_sent));
+      print("new_audit_dropped", double(fin.audit_dropped));
+      print("audit_records", double(h.audit_records));
+
+      // The same probe in a loop that does nothing else, on the same lcore: how long this machine
+      // keeps a polling thread from running by itself, idle and while the same list compiles.
+      std::atomic<bool> bare_stop{false};
+      BareLoopArgs bare{&probe, &bare_stop};
+      if (rte_eal_remote_launch(bare_loop_main, &bare, kWorkerLcore) != 0) die("launch bare loop");
+      window("platform_idle", [&] { std::this_thread::sleep_for(std::chrono::seconds(3)); });
+      double platform_compile_s = 0;
+      window("platform_compile", [&] {
+        std::unique_ptr<const PolicySnapshot> other = build_policy(3, o.swap_names, 3,
+                                                                   platform_compile_s);
+      });
+      bare_stop.store(true);
+      rte_eal_wait_lcore(kWorkerLcore);
+    } else {
+      h.finish(publisher);
+    }
     close_loop(loop);
   }
   std::fflush(stdout);

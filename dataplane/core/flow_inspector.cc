@@ -117,8 +117,10 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
   // the flow, then process in arrival order. A fragment that completes a datagram points into
   // the reassembler's storage, which the next fragment may reuse, so it closes a chunk and is
   // processed before anything after it is prepared.
-  Packet packets[kMaxBurst];
-  bool ready[kMaxBurst];
+  // The per-burst scratch is a member: a local array of Packets would be value-initialised
+  // (kilobytes zeroed) on every call, most of which prepare() overwrites anyway.
+  Packet* const packets = burst_packets_;
+  bool* const ready = burst_ready_;
   uint16_t start = 0;
   while (start < n) {
     uint16_t end = start;

@@ -164,6 +164,10 @@ class FlowInspector {
   bool current_has_ref_ = false;
   PacketAction current_action_ = PacketAction::kForward;
 
+  // on_burst()'s parsed packets, reused for every burst.
+  Packet burst_packets_[kMaxBurst];
+  bool burst_ready_[kMaxBurst] = {};
+
   // Scratch reused for every judgement: no allocation per flow.
   std::vector<uint8_t> hello_scratch_;
   ClientHelloInfo hello_;

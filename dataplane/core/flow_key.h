@@ -59,21 +59,25 @@ struct FlowKey {
   }
 };
 
-// Symmetric by construction (the key is canonical). A 64-bit mix of the key's words, keyed by a
-// per-process random seed so that nobody can compute, offline, 5-tuples that share a bucket.
+// Symmetric by construction (the key is canonical). Keyed by a per-process random seed so that
+// nobody can compute, offline, 5-tuples that share a bucket. Every packet pays for it, so the
+// key's five words are mixed by three independent 64x64->128-bit multiplies (which run side by
+// side, not one after another) and one more to spread the result over all 64 bits.
 inline uint64_t hash_flow_key(const FlowKey& k, uint64_t seed = 0) {
-  auto mix = [](uint64_t h, uint64_t v) {
-    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    return h * 0xff51afd7ed558ccdULL;
+  auto mum = [](uint64_t a, uint64_t b) {
+    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
   };
   uint64_t w[4];
   std::memcpy(w, k.lo.ip.bytes.data(), 16);
   std::memcpy(w + 2, k.hi.ip.bytes.data(), 16);
-  uint64_t h = 0x243f6a8885a308d3ULL ^ seed;
-  for (uint64_t v : w) h = mix(h, v);
-  h = mix(h, (uint64_t{k.lo.port} << 32) | (uint64_t{k.hi.port} << 16) | k.protocol);
-  h = mix(h, k.vlan);
-  return h ^ (h >> 29);
+  const uint64_t rest = (uint64_t{k.vlan} << 48) | (uint64_t{k.lo.port} << 32) |
+                        (uint64_t{k.hi.port} << 16) | k.protocol;
+  const uint64_t s = seed ^ 0x243f6a8885a308d3ULL;
+  const uint64_t h = mum(w[0] ^ (s + 0xa0761d6478bd642fULL), w[1] ^ (s + 0xe7037ed1a0b428dbULL)) ^
+                     mum(w[2] ^ (s + 0x8ebc6af09c88c6e3ULL), w[3] ^ (s + 0x589965cc75374cc3ULL)) ^
+                     mum(rest ^ (s + 0x1d8e4e27c47d124fULL), (s ^ 0x9e3779b97f4a7c15ULL) | 1);
+  return mum(h ^ 0xff51afd7ed558ccdULL, (s + 0xc4ceb9fe1a85ec53ULL) | 1);  // odd: never zero
 }
 
 }  // namespace sluice

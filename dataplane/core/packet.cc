@@ -1,5 +1,7 @@
 #include "dataplane/core/packet.h"
 
+#include <cstring>
+
 #include "dataplane/core/inet_checksum.h"
 
 namespace sluice {
@@ -173,6 +175,24 @@ ParseResult parse_transport(ByteSpan l4, const ParseOptions& options, ParsedPack
   return status(ParseStatus::kOtherL4);
 }
 
+// Whether an IPv4 header sums to all ones. Every packet is checked, and nearly every header is
+// the bare 20 bytes: those are summed with three loads instead of the general loop.
+bool ipv4_header_checksum_ok(const uint8_t* h, size_t header_len) {
+  if (header_len != 20) return checksum_fold(checksum_add(0, ByteSpan(h, header_len))) == 0xffff;
+  uint64_t a, b;
+  uint32_t c;
+  std::memcpy(&a, h, 8);
+  std::memcpy(&b, h + 8, 8);
+  std::memcpy(&c, h + 16, 4);
+  // Native-order 32-bit words (RFC 1071 2(B)); all ones reads the same in either byte order.
+  uint64_t sum = (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32) + c;
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  return sum == 0xffff;
+}
+
 // IPv4 options are type-length-value except EOL (0) and NOP (1).
 bool ipv4_options_valid(ByteSpan options) {
   size_t i = 0;
@@ -206,8 +226,7 @@ ParseResult parse_ipv4(ByteSpan frame, size_t l3, const ParseOptions& options,
   if (total_len < header_len || total_len > ip.size()) {
     return malformed(Malformed::kIpv4BadTotalLength);
   }
-  if (options.verify_checksums &&
-      checksum_fold(checksum_add(0, ip.first(header_len))) != 0xffff) {
+  if (options.verify_checksums && !ipv4_header_checksum_ok(h, header_len)) {
     return malformed(Malformed::kIpv4BadChecksum);
   }
   if (!ipv4_options_valid(ip.subspan(20, header_len - 20))) {

@@ -84,6 +84,7 @@ class BridgeWorker final : public EnforcementSink {
   FlowJudge* judge_ = nullptr;
   TscClock clock_;
   uint64_t next_stats_ns_ = 0;
+  uint64_t next_expire_ns_ = 0;
   uint64_t sleep_ns_ = 0;
   uint64_t idle_sleeps_ = 0;
   bool monitor_ = false;
@@ -94,6 +95,14 @@ class BridgeWorker final : public EnforcementSink {
   uint16_t local_count_ = 0;
   rte_mbuf* tx_[kMaxPorts][kTxBatch];
   uint16_t tx_count_[kMaxPorts] = {};
+  uint32_t tx_pending_ = 0;  // bit p: tx_count_[p] > 0
+  static_assert(kMaxPorts <= 32, "tx_pending_ has a bit per port");
+  // process_local()'s arrays for the inspector, reused for every burst (as locals they would be
+  // value-initialised on every call).
+  ByteSpan frames_[FlowInspector::kMaxBurst];
+  uint64_t times_[FlowInspector::kMaxBurst] = {};
+  FrameRef refs_[FlowInspector::kMaxBurst];
+  PacketAction actions_[FlowInspector::kMaxBurst] = {};
   // Chained mbufs are copied here before parsing, one area per burst slot.
   static constexpr uint32_t kLinearBytes = 65536 + 2048;
   std::vector<uint8_t> linear_;

@@ -77,8 +77,7 @@ class ControlState {
 
 // The running policy, as PolicyPublisher::current() says.
 struct PolicyView {
-  uint64_t generation = 0;         // publications so far
-  uint64_t policy_generation = 0;  // loads of the configuration (1: the one at start)
+  uint64_t generation = 0;  // publications so far (1: the policy loaded at start)
   std::string source;              // the configuration file
   std::string description;
   std::string summary;

@@ -80,7 +80,6 @@ json policy_json(const ApiSources& s) {
                 {"origin", r.building_origin},
                 {"since", time_json(r.building_since)}};
   return {{"generation", p.generation},
-          {"load", p.policy_generation},
           {"source", p.source},
           {"description", p.description},
           {"summary", p.summary},
@@ -214,8 +213,7 @@ std::string render_status(const ApiSources& s, absl::Time now) {
             {"workers", std::move(workers)},
             {"policy",
              {{"generation", p.generation},
-              {"load", p.policy_generation},
-              {"source", p.source},
+                  {"source", p.source},
               {"loaded_at", time_json(p.published_at)}}}};
   return dump_json(j);
 }

@@ -12,11 +12,14 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "control/audit_file.h"
 #include "control/audit_json.h"
+#include "dataplane/app/management_api.h"
+#include "dataplane/app/policy_reloader.h"
 #include "dataplane/config/policy_source.h"
 #include "dataplane/config/run_config.h"
 #include "dataplane/dpdk/audit_ring.h"
@@ -150,14 +153,6 @@ std::string render_counters(const WorkerStats& s) {
   return out;
 }
 
-absl::Status reload_policy(const std::string& path, PolicyPublisher& publisher,
-                           uint64_t generation) {
-  absl::StatusOr<ConfiguredPolicy> policy = load_configured_policy(path);
-  if (!policy.ok()) return policy.status();
-  return publisher.publish(std::move(policy->snapshot), policy->intercept_fallback,
-                           absl::StrCat(path, " (load ", generation, ")"));
-}
-
 }  // namespace
 
 int run_appliance(const RunOptions& options) {
@@ -190,7 +185,6 @@ int run_appliance(const RunOptions& options) {
     log_line(std::string(publisher.status().message()));
     return 1;
   }
-  uint64_t policy_loads = 1;
   if (absl::Status s = (*publisher)->publish(std::move(policy->snapshot),
                                              policy->intercept_fallback,
                                              absl::StrCat(options.config, " (load 1)"));
@@ -295,6 +289,22 @@ int run_appliance(const RunOptions& options) {
     }
   }
 
+  // Reloads build off the management loop; SIGHUP and the API share the one reloader.
+  auto reloader = std::make_unique<PolicyReloader>(options.config, **publisher, 1, log_line);
+  ManagementApi::Sources api_sources;
+  api_sources.config = &config;
+  api_sources.config_path = options.config;
+  api_sources.ports = ports->get();
+  api_sources.mailboxes = std::span<const StatsMailbox>(mailboxes.data(), mailboxes.size());
+  api_sources.publisher = publisher->get();
+  api_sources.reloader = reloader.get();
+  absl::StatusOr<std::unique_ptr<ManagementApi>> api = ManagementApi::start(api_sources);
+  if (!api.ok()) {
+    log_line(std::string(api.status().message()));
+    return 2;
+  }
+  bool sighup_pending = false;  // SIGHUP while a reload builds: started once it has finished
+
   install_signal_handlers();
   std::atomic<bool> stop_workers{false};
   std::atomic<int> finished{0};
@@ -328,14 +338,12 @@ int run_appliance(const RunOptions& options) {
     }
     if (stop_workers.load() && finished.load() == workers) break;
     if (g_reload.exchange(false)) {
-      ++policy_loads;
-      if (absl::Status s = reload_policy(options.config, **publisher, policy_loads); !s.ok()) {
-        log_line(absl::StrCat("policy reload refused, the running policy stays: ", s.message()));
-      } else {
-        log_line(absl::StrCat("policy reloaded (generation ", (*publisher)->generation(), ")"));
-      }
+      sighup_pending = true;
       audit.reopen();
     }
+    if (sighup_pending && reloader->start("SIGHUP").ok()) sighup_pending = false;
+    if (*api) (*api)->maybe_sample(absl::FromUnixNanos(static_cast<int64_t>(now)),
+                                   audit.records(), audit.write_errors());
     if (now >= next_flush_ns) {
       audit.flush();
       next_flush_ns = now + 1'000'000'000ULL;
@@ -354,6 +362,8 @@ int run_appliance(const RunOptions& options) {
       nanosleep(&ts, nullptr);
     }
   }
+  api->reset();       // no API thread reads the ports or mailboxes after this
+  reloader.reset();  // a reload still building finishes first
   rte_eal_mp_wait_lcore();
   for (auto& r : rings) audit.drain(*r);
   audit.flush();

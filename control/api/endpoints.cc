@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "control/api/json_body.h"
+#include "control/api/list_upload.h"
 #include "dataplane/core/anomaly.h"
 #include "dataplane/core/verdict.h"
 #include "nlohmann/json.hpp"
@@ -79,8 +80,19 @@ json policy_json(const ApiSources& s) {
     building = {{"number", r.building_number},
                 {"origin", r.building_origin},
                 {"since", time_json(r.building_since)}};
+  // The lists as the configuration names them now (the names PUT /v1/policy/lists/NAME takes).
+  json lists = json::array();
+  json lists_error = nullptr;
+  if (absl::StatusOr<std::vector<ConfiguredList>> l = configured_lists(s.config_path); l.ok()) {
+    for (const ConfiguredList& c : *l)
+      lists.push_back({{"name", c.name}, {"path", c.path}, {"format", c.format}});
+  } else {
+    lists_error = std::string(l.status().message());
+  }
   return {{"generation", p.generation},
           {"source", p.source},
+          {"configured_lists", std::move(lists)},
+          {"configured_lists_error", std::move(lists_error)},
           {"description", p.description},
           {"summary", p.summary},
           {"loaded_at", time_json(p.published_at)},

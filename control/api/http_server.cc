@@ -47,17 +47,29 @@ void ApiRouter::add(std::string method, std::string path, uint64_t max_body, Api
   routes_.push_back({std::move(method), std::move(path), max_body, std::move(handler)});
 }
 
+void ApiRouter::add_prefix(std::string method, std::string prefix, uint64_t max_body,
+                           ApiHandler handler) {
+  routes_.push_back({std::move(method), std::move(prefix), max_body, std::move(handler), true});
+}
+
+bool ApiRouter::Route::matches(std::string_view p) const {
+  if (!prefix) return p == path;
+  return p.size() > path.size() && p.substr(0, path.size()) == path &&
+         p.find('/', path.size()) == std::string_view::npos;
+}
+
 const ApiRouter::Route* ApiRouter::find(std::string_view method, std::string_view path,
                                         ApiResponse& error) const {
   std::vector<std::string> allowed;
   for (const Route& r : routes_) {
-    if (r.path != path) continue;
+    if (!r.matches(path)) continue;
     if (r.method == method) return &r;
     allowed.push_back(r.method);
   }
   if (allowed.empty()) {
     std::vector<std::string> known;
-    for (const Route& r : routes_) known.push_back(absl::StrCat(r.method, " ", r.path));
+    for (const Route& r : routes_)
+      known.push_back(absl::StrCat(r.method, " ", r.path, r.prefix ? "NAME" : ""));
     error = error_response(404, absl::StrCat("no such endpoint: ", av(path), " (endpoints: ",
                                              absl::StrJoin(known, ", "), ")"));
     return nullptr;
@@ -199,6 +211,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
   ApiRequest request;
   request.method = method;
   request.path = url;
+  if (state->route->prefix) request.path_tail = request.path.substr(state->route->path.size());
   request.body = std::move(state->body);
   MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &request.query);
   if (const char* type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,

@@ -33,6 +33,7 @@ namespace sluice {
 struct ApiRequest {
   std::string method;
   std::string path;
+  std::string path_tail;  // for a prefix route: what follows its prefix (e.g. a list's name)
   std::map<std::string, std::string> query;  // ?key=value pairs (last one wins)
   std::string body;
   std::string content_type;
@@ -58,12 +59,17 @@ class ApiRouter {
  public:
   // `max_body` bytes of request body at most (0: the route takes no body).
   void add(std::string method, std::string path, uint64_t max_body, ApiHandler handler);
+  // Every path `prefix` + NAME, NAME one non-empty path segment (no '/'), given to the handler
+  // as ApiRequest::path_tail. `prefix` ends with '/'.
+  void add_prefix(std::string method, std::string prefix, uint64_t max_body, ApiHandler handler);
 
   struct Route {
     std::string method;
     std::string path;
     uint64_t max_body = 0;
     ApiHandler handler;
+    bool prefix = false;
+    bool matches(std::string_view p) const;
   };
   // The route, or nullptr with `error` set to the 404/405 answer.
   const Route* find(std::string_view method, std::string_view path, ApiResponse& error) const;

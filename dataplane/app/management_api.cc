@@ -1,6 +1,7 @@
 #include "dataplane/app/management_api.h"
 
 #include "control/api/endpoints.h"
+#include "control/api/list_upload.h"
 
 namespace sluice {
 
@@ -49,6 +50,7 @@ absl::StatusOr<std::unique_ptr<ManagementApi>> ManagementApi::start(const Source
   ApiLimits limits;
   limits.max_json_body = c.max_json_body;
   add_core_endpoints(*router, s, limits);
+  add_list_upload_endpoint(*router, s, c.max_list_body);
 
   absl::StatusOr<std::unique_ptr<ApiServer>> server = ApiServer::start(options, router);
   if (!server.ok()) return server.status();

@@ -310,6 +310,32 @@ class Reloads(ApiTestCase):
         self.assertIn("blocked-ips.txt", policy["last_reload"]["error"])
         self.stop_sluice()
 
+    def test_a_list_uploaded_through_the_api_applies(self):
+        self.start_with_api()
+        names = [l["name"] for l in self.call("GET", "/v1/policy").json()["configured_lists"]]
+        self.assertIn("blocklist.txt", names)
+        self.assert_passed(L.curl("https://reload.test/hello"), "reload.test before the upload")
+        # Refused: a bad line (named), an unknown list, a body past api.max_list_body is covered
+        # by the server tests; the file stays as it was.
+        before = (self.lists / "blocklist.txt").read_text()
+        self.assert_json_error(self.call("PUT", "/v1/policy/lists/blocklist.txt",
+                                         b".blocked.test\nnot a name\n"), 422, "blocklist.txt:2")
+        self.assertEqual((self.lists / "blocklist.txt").read_text(), before)
+        self.assert_json_error(self.call("PUT", "/v1/policy/lists/nope.txt", b"a.test\n"), 404,
+                               "no list named 'nope.txt'")
+        r = self.call("POST", "/v1/policy/lists/blocklist.txt", b"a.test\n")
+        self.assert_json_error(r, 405, "use PUT")
+        # Accepted with ?reload=1: written atomically, then the policy reloads.
+        r = self.call("PUT", "/v1/policy/lists/blocklist.txt?reload=1",
+                      b".blocked.test\nreload.test\n", {"Content-Type": "text/plain"})
+        self.assertEqual(r.status, 200, r)
+        j = r.json()
+        self.assertEqual(j["list"]["entries"], 2)
+        self.assertTrue(j["reload"]["ok"], j)
+        self.assertEqual((self.lists / "blocklist.txt").read_text(), ".blocked.test\nreload.test\n")
+        self.assert_reset(L.curl("https://reload.test/hello"), "reload.test after the upload")
+        self.stop_sluice()
+
     def test_concurrent_reloads_build_one_at_a_time(self):
         self.start_with_api()
         # A list big enough that a build takes a noticeable time, so requests overlap.

@@ -323,3 +323,25 @@ TEST(TokenFile, OnlyAnOwnerOnlyFileWithALongTokenIsAccepted) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(ApiRouter, PrefixRoutesTakeOneSegment) {
+  ApiRouter router;
+  router.add_prefix("PUT", "/v1/lists/", 10, [](const ApiRequest&) { return json_response(200, "{}"); });
+  ApiResponse error;
+  const ApiRouter::Route* r = router.find("PUT", "/v1/lists/a.txt", error);
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->prefix);
+  EXPECT_EQ(router.find("PUT", "/v1/lists/", error), nullptr);
+  EXPECT_EQ(error.status, 404);
+  EXPECT_NE(error.body.find("PUT /v1/lists/NAME"), std::string::npos) << error.body;
+  EXPECT_EQ(router.find("PUT", "/v1/lists/a/b", error), nullptr);
+  EXPECT_EQ(error.status, 404);
+  EXPECT_EQ(router.find("GET", "/v1/lists/a.txt", error), nullptr);
+  EXPECT_EQ(error.status, 405);
+}
+
+}  // namespace
+}  // namespace sluice

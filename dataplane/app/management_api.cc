@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<ManagementApi>> ManagementApi::start(const Source
   options.timeout_seconds = static_cast<uint32_t>(c.timeout_ns / 1'000'000'000ULL);
 
   ApiSources s;
-  s.version = "sluice 0.1.0";
+  s.version = "sluice " SLUICE_VERSION;
   s.config_path = sources.config_path;
   s.mode = sources.config->mode == RunMode::kInline ? "inline" : "monitor";
   s.started_at = absl::Now();

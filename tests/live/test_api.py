@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -239,6 +240,56 @@ class Endpoints(ApiTestCase):
         self.assertEqual(policy["reloads"], {"succeeded": 0, "failed": 0})
         self.assert_alive()
         self.assert_reset(L.curl("https://blocked.test/hello"), "blocked.test after the bad requests")
+        self.stop_sluice()
+
+    def test_stalled_clients_hold_up_neither_the_appliance_nor_the_loop(self):
+        self.start_with_api()
+        # Every connection slot (api.max_connections: 16) taken by a client that stops half way:
+        # half a request line, or a body announced and never sent.
+        stalled = []
+        for i in range(16):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.socket_path)
+            s.sendall(b"GET /v1/sta" if i % 2 else
+                      b"POST /v1/policy/reload HTTP/1.1\r\nHost: s\r\nContent-Length: 10\r\n\r\n{")
+            stalled.append(s)
+        try:
+            time.sleep(0.5)
+            try:
+                jammed = self.call("GET", "/v1/status", timeout=3).status
+            except (OSError, http.client.HTTPException):
+                jammed = 0
+            self.assertNotEqual(jammed, 200, "the 16 stalled clients should hold every slot")
+            # The management loop goes on: flows pass and block, their audit records are
+            # exported, and a SIGHUP reload builds and is published.
+            self.assert_passed(L.curl("https://allowed.test/hello"), "allowed.test with the API jammed")
+            self.assert_reset(L.curl("https://blocked.test/hello"), "blocked.test with the API jammed")
+            deadline = time.monotonic() + 10
+            while not any(r.get("sni") == "allowed.test" for r in L.read_audit(self.audit_path)):
+                self.assertLess(time.monotonic(), deadline, "no audit record while the API was jammed")
+                time.sleep(0.3)
+            self.sluice.send(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "policy reloaded (generation 2, SIGHUP" not in self.sluice.stderr():
+                self.assertLess(time.monotonic(), deadline,
+                                f"SIGHUP reload while the API was jammed:\n{self.sluice.stderr()[-2000:]}")
+                time.sleep(0.2)
+        finally:
+            for s in stalled:
+                s.close()
+        # Once they are gone the API answers again, and it saw the reload.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                r = self.call("GET", "/v1/policy", timeout=5)
+                if r.status == 200:
+                    break
+            except (OSError, http.client.HTTPException):
+                pass
+            self.assertLess(time.monotonic(), deadline, "the API did not recover")
+            time.sleep(0.3)
+        self.assertEqual(r.json()["generation"], 2)
+        self.assertEqual(r.json()["last_reload"]["origin"], "SIGHUP")
         self.stop_sluice()
 
     def test_tcp_needs_the_bearer_token(self):

@@ -1,6 +1,7 @@
 #include "control/api/endpoints.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "control/api/json_body.h"
 #include "control/api/list_upload.h"
 #include "dataplane/core/anomaly.h"
@@ -163,8 +164,9 @@ class Metrics {
     absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
   }
   void sample(absl::string_view name, absl::string_view labels, double value) {
+    // StrCat keeps 6 significant digits; a Unix timestamp needs more than that.
     absl::StrAppend(&out_, name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}",
-                    " ", value, "\n");
+                    " ", absl::StrFormat("%.15g", value), "\n");
   }
   void sample(absl::string_view name, absl::string_view labels, uint64_t value) {
     absl::StrAppend(&out_, name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}",

@@ -123,7 +123,7 @@ MHD_Result queue(MHD_Connection* c, const ApiResponse& r) {
   return ok;
 }
 
-// The 401 answer, or nullopt-like empty status when the token matches.
+// True when the listener needs no token or the request carries it; else `error` is the 401.
 bool authorized(MHD_Connection* c, const std::string& token, ApiResponse& error) {
   if (token.empty()) return true;
   const char* header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);

@@ -155,8 +155,12 @@ TEST_F(EndpointsTest, MetricsAreValidExpositionWithEveryCounter) {
   EXPECT_NE(r.body.find("sluice_rx_packets_total{worker=\"1\"} 600\n"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("sluice_flows_by_verdict_total{worker=\"0\",verdict=\"block\"} 3\n"),
             std::string::npos);
-  EXPECT_NE(r.body.find("sluice_port_link_speed_bits_per_second{port=\"inside\"} 1e+10\n"),
+  EXPECT_NE(r.body.find("sluice_port_link_speed_bits_per_second{port=\"inside\"} 10000000000\n"),
             std::string::npos);
+  EXPECT_NE(r.body.find("sluice_policy_loaded_timestamp_seconds 1800000000\n"), std::string::npos)
+      << "every digit of a timestamp";
+  const std::string later = render_metrics(sources_, sources_.started_at + absl::Milliseconds(62500));
+  EXPECT_NE(later.find("sluice_uptime_seconds 62.5\n"), std::string::npos) << later.substr(0, 300);
   EXPECT_EQ(r.body.find("port=\"outside\""), std::string::npos) << "an unreadable port has no samples";
   EXPECT_NE(r.body.find("sluice_policy_generation 4\n"), std::string::npos);
 }

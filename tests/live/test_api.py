@@ -460,8 +460,13 @@ class Reloads(ApiTestCase):
                          f"\n--- sluice stderr (tail)\n{self.sluice.stderr()[-2000:]}")
         self.assert_reset(L.curl("https://reload.test/hello"), "reload.test after the last reload")
         self.assert_passed(L.curl("https://allowed.test/hello"), "allowed.test after the reloads")
-        stats = self.call("GET", "/v1/stats").json()
-        self.assertEqual(stats["drops"]["audit_dropped"], 0, stats["drops"])
+        # Nothing sluice itself dropped across the swaps (the ports' own rx_missed is the
+        # kernel's business on this shared box and only reported).
+        time.sleep(1.2)
+        drops = self.call("GET", "/v1/stats").json()["drops"]
+        for key in ("audit_dropped", "tx_dropped", "dispatch_dropped", "flow_table_full",
+                    "hold_exhausted", "first_flight_buffers_exhausted"):
+            self.assertEqual(drops[key], 0, f"{key} during reloads under load: {drops}")
         audit = self.stop_sluice()
         load_verdicts = audit.verdicts_for(sni="load.test")
         self.assertEqual(len(load_verdicts), CONNECTIONS, audit.summary())

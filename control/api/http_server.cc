@@ -52,6 +52,8 @@ void ApiRouter::add_prefix(std::string method, std::string prefix, uint64_t max_
   routes_.push_back({std::move(method), std::move(prefix), max_body, std::move(handler), true});
 }
 
+void ApiRouter::limit_concurrency(uint32_t n) { routes_.back().max_concurrent = n; }
+
 bool ApiRouter::Route::matches(std::string_view p) const {
   if (!prefix) return p == path;
   return p.size() > path.size() && p.substr(0, path.size()) == path &&
@@ -97,6 +99,7 @@ struct RequestState {
   const ApiRouter::Route* route = nullptr;
   bool answered = false;   // a response is queued; MHD closes the connection after it
   bool too_large = false;  // the body passed the route's cap while being read: 413 at its end
+  bool counted = false;    // holds one of the route's in-flight slots
   uint64_t discarded = 0;
   std::string body;
 };
@@ -173,6 +176,19 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
       state->answered = true;
       return queue(c, error);
     }
+    if (const ApiRouter::Route& r = *state->route; r.max_concurrent != 0) {
+      if (r.in_flight->fetch_add(1) >= r.max_concurrent) {
+        r.in_flight->fetch_sub(1);
+        state->answered = true;
+        ApiResponse busy = error_response(
+            429, absl::StrCat(r.method, " ", r.path, r.prefix ? "NAME" : "", " takes ",
+                              r.max_concurrent, " request(s) at a time; retry when the running one "
+                              "has finished"));
+        busy.headers.emplace_back("Retry-After", "1");
+        return queue(c, busy);
+      }
+      state->counted = true;
+    }
     if (const char* length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_CONTENT_LENGTH)) {
       uint64_t n = 0;
@@ -227,7 +243,9 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
 }
 
 void on_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
-  delete static_cast<RequestState*>(*con_cls);
+  auto* state = static_cast<RequestState*>(*con_cls);
+  if (state != nullptr && state->counted) state->route->in_flight->fetch_sub(1);
+  delete state;
   *con_cls = nullptr;
 }
 

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -62,6 +63,9 @@ class ApiRouter {
   // Every path `prefix` + NAME, NAME one non-empty path segment (no '/'), given to the handler
   // as ApiRequest::path_tail. `prefix` ends with '/'.
   void add_prefix(std::string method, std::string prefix, uint64_t max_body, ApiHandler handler);
+  // At most `n` requests of the route just added at a time; more get 429 before their body is
+  // read. For routes with large bodies, so memory stays within n bodies.
+  void limit_concurrency(uint32_t n);
 
   struct Route {
     std::string method;
@@ -69,6 +73,8 @@ class ApiRouter {
     uint64_t max_body = 0;
     ApiHandler handler;
     bool prefix = false;
+    uint32_t max_concurrent = 0;  // 0: no limit
+    std::shared_ptr<std::atomic<uint32_t>> in_flight = std::make_shared<std::atomic<uint32_t>>(0);
     bool matches(std::string_view p) const;
   };
   // The route, or nullptr with `error` set to the 404/405 answer.

@@ -182,6 +182,7 @@ void add_list_upload_endpoint(ApiRouter& router, const ApiSources& s, uint64_t m
     }
     return json_response(200, dump_json(j));
   });
+  router.limit_concurrency(1);  // memory for one max_list_body at a time, not max_connections
 }
 
 }  // namespace sluice

@@ -345,3 +345,33 @@ TEST(ApiRouter, PrefixRoutesTakeOneSegment) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST_F(ApiServerTest, ARouteLimitedToOneAtATimeAnswers429ToASecond) {
+  auto router = std::make_shared<ApiRouter>();
+  std::atomic<bool> entered{false};
+  std::atomic<bool> release{false};
+  router->add("PUT", "/v1/big", 1 << 20, [&](const ApiRequest& r) {
+    entered = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return json_response(200, "{\"bytes\":" + std::to_string(r.body.size()) + "}");
+  });
+  router->limit_concurrency(1);
+  router_ = router;
+  start();
+  auto first = std::async(std::launch::async, [&] { return call(request("PUT", "/v1/big", "abc")); });
+  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const Reply second = call(request("PUT", "/v1/big", std::string(1000, 'x')));
+  expect_error(second, 429, "1 request(s) at a time");
+  EXPECT_NE(second.headers.find("Retry-After: 1"), std::string::npos) << second.headers;
+  release = true;
+  EXPECT_EQ(first.get().json()["bytes"], 3);
+  // The slot is free again once the first has completed.
+  const Reply third = call(request("PUT", "/v1/big", "abcd"));
+  EXPECT_EQ(third.status, 200) << third.body;
+}
+
+}  // namespace
+}  // namespace sluice

@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<ManagementApi>> ManagementApi::start(const Source
   limits.max_json_body = c.max_json_body;
   add_core_endpoints(*router, s, limits);
   add_list_upload_endpoint(*router, s, c.max_list_body);
+  for (const auto& add : sources.more_endpoints) add(*router, c.max_json_body);
 
   absl::StatusOr<std::unique_ptr<ApiServer>> server = ApiServer::start(options, router);
   if (!server.ok()) return server.status();

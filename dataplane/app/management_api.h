@@ -3,9 +3,11 @@
 // run_command.cc so the management loop only calls start(), sample() and the destructor.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "control/api/control_state.h"
@@ -27,6 +29,9 @@ class ManagementApi {
     std::span<const StatsMailbox> mailboxes;
     const PolicyPublisher* publisher = nullptr;
     PolicyReloader* reloader = nullptr;
+    // Endpoints of other features (flows sample, bypass, top SNI, ...), added after the core
+    // ones: each gets the router and the JSON body cap. What they capture must outlive the API.
+    std::vector<std::function<void(ApiRouter&, uint64_t max_json_body)>> more_endpoints;
   };
 
   // nullptr (and OK) when the config has no `api` section. Reads the token file, binds the

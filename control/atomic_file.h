@@ -4,16 +4,19 @@
 // entries, uploaded lists). Control path only: it blocks on the disk.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "absl/status/status.h"
 
 namespace sluice {
 
-// `mode` applies to the new file. The error names the path and the system's reason.
+// `mode` for the new file; without one the file keeps the mode it had (0644 if it is new).
+// The error names the path and the system's reason.
 absl::Status write_file_atomically(const std::string& path, std::string_view contents,
-                                   mode_t mode = 0644);
+                                   std::optional<mode_t> mode = std::nullopt);
 
 }  // namespace sluice

@@ -7,6 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config git
   libdpdk-dev dpdk libhyperscan-dev libssl-dev libabsl-dev nlohmann-json3-dev libcli11-dev
+  libmicrohttpd-dev
   libpcap-dev libgtest-dev googletest libgmock-dev libbenchmark-dev libyaml-cpp-dev
   libcurl4-openssl-dev
   # fuzzing (libFuzzer and the sanitizer runtimes come with Debian's clang)

@@ -12,13 +12,18 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "control/audit_file.h"
+#include "control/api/view_endpoints.h"
 #include "control/audit_json.h"
 #include "control/syslog_export.h"
 #include "dataplane/app/bypass_control.h"
+#include "dataplane/app/bypass_endpoints.h"
+#include "dataplane/app/management_api.h"
+#include "dataplane/app/policy_reloader.h"
 #include "dataplane/config/policy_source.h"
 #include "dataplane/config/run_config.h"
 #include "dataplane/dpdk/audit_ring.h"
@@ -101,7 +106,16 @@ class AuditExport {
     unsigned n;
     while ((n = ring.drain(batch_.data(), kDrainBatch)) > 0) {
       const uint64_t now = wall_ns();
+      const absl::Time at = absl::FromUnixNanos(static_cast<int64_t>(now));
       for (unsigned i = 0; i < n; ++i) {
+        // The API's views see every flow, exported or not.
+        if (batch_[i].kind == AuditKind::kVerdict) {
+          live_flows_.add_verdict(batch_[i]);
+          top_names_.add_verdict(batch_[i], at);
+        } else {
+          live_flows_.add_close(batch_[i]);
+          top_names_.add_close(batch_[i], at);
+        }
         if (!batch_[i].audit) continue;  // the deciding rule says `audit: false`
         line_.clear();
         append_event_record(line_, batch_[i]);
@@ -170,6 +184,9 @@ class AuditExport {
         log_line(absl::StrCat("audit: ", s.message()));
   }
   uint64_t records() const { return records_; }
+  // For the API (GET /v1/flows, GET /v1/top/sni): thread-safe.
+  const LiveFlows& live_flows() const { return live_flows_; }
+  const TopNames& top_names() const { return top_names_; }
   uint64_t write_errors() const { return write_errors_; }
   // Each syslog receiver's counters; any thread may call it once open() returned.
   std::vector<std::pair<std::string, SyslogExportStats>> syslog_stats() const {
@@ -186,6 +203,8 @@ class AuditExport {
   };
   std::vector<std::unique_ptr<AuditFile>> files_;
   std::vector<Syslog> syslog_;
+  LiveFlows live_flows_;
+  TopNames top_names_;
   std::vector<AuditEvent> batch_ = std::vector<AuditEvent>(kDrainBatch);
   std::string line_;
   uint64_t records_ = 0;
@@ -211,14 +230,6 @@ std::string render_counters(const WorkerStats& s) {
       absl::StrAppend(&out, "  anomaly.", std::string(anomaly_name(static_cast<Anomaly>(i))), " ",
                       s.flows_by_anomaly[i], "\n");
   return out;
-}
-
-absl::Status reload_policy(const std::string& path, PolicyPublisher& publisher,
-                           uint64_t generation) {
-  absl::StatusOr<ConfiguredPolicy> policy = load_configured_policy(path);
-  if (!policy.ok()) return policy.status();
-  return publisher.publish(std::move(policy->snapshot), policy->intercept_fallback,
-                           absl::StrCat(path, " (load ", generation, ")"));
 }
 
 }  // namespace
@@ -260,7 +271,6 @@ int run_appliance(const RunOptions& options) {
     log_line(std::string(bypass.status().message()));
     return 2;
   }
-  uint64_t policy_loads = 1;
   if (absl::Status s = (*publisher)->publish(std::move(policy->snapshot),
                                              policy->intercept_fallback,
                                              absl::StrCat(options.config, " (load 1)"));
@@ -365,6 +375,29 @@ int run_appliance(const RunOptions& options) {
     }
   }
 
+  // Reloads build off the management loop; SIGHUP and the API share the one reloader.
+  auto reloader = std::make_unique<PolicyReloader>(options.config, **publisher, 1, log_line);
+  ManagementApi::Sources api_sources;
+  api_sources.config = &config;
+  api_sources.config_path = options.config;
+  api_sources.ports = ports->get();
+  api_sources.mailboxes = std::span<const StatsMailbox>(mailboxes.data(), mailboxes.size());
+  api_sources.publisher = publisher->get();
+  api_sources.reloader = reloader.get();
+  api_sources.more_endpoints.push_back([&audit](ApiRouter& router, uint64_t) {
+    add_view_endpoints(router, audit.live_flows(), audit.top_names());
+  });
+  BypassControl* bypass_control = bypass->get();
+  api_sources.more_endpoints.push_back([bypass_control](ApiRouter& router, uint64_t max_json_body) {
+    add_bypass_endpoints(router, *bypass_control, max_json_body);
+  });
+  absl::StatusOr<std::unique_ptr<ManagementApi>> api = ManagementApi::start(api_sources);
+  if (!api.ok()) {
+    log_line(std::string(api.status().message()));
+    return 2;
+  }
+  bool sighup_pending = false;  // SIGHUP while a reload builds: started once it has finished
+
   install_signal_handlers();
   std::atomic<bool> stop_workers{false};
   std::atomic<int> finished{0};
@@ -400,14 +433,12 @@ int run_appliance(const RunOptions& options) {
     }
     if (stop_workers.load() && finished.load() == workers) break;
     if (g_reload.exchange(false)) {
-      ++policy_loads;
-      if (absl::Status s = reload_policy(options.config, **publisher, policy_loads); !s.ok()) {
-        log_line(absl::StrCat("policy reload refused, the running policy stays: ", s.message()));
-      } else {
-        log_line(absl::StrCat("policy reloaded (generation ", (*publisher)->generation(), ")"));
-      }
+      sighup_pending = true;
       audit.reopen();
     }
+    if (sighup_pending && reloader->start("SIGHUP").ok()) sighup_pending = false;
+    if (*api) (*api)->maybe_sample(absl::FromUnixNanos(static_cast<int64_t>(now)),
+                                   audit.records(), audit.write_errors());
     if (now >= next_flush_ns) {
       audit.flush();
       next_flush_ns = now + 1'000'000'000ULL;
@@ -430,6 +461,8 @@ int run_appliance(const RunOptions& options) {
       nanosleep(&ts, nullptr);
     }
   }
+  api->reset();       // no API thread reads the ports or mailboxes after this
+  reloader.reset();  // a reload still building finishes first
   rte_eal_mp_wait_lcore();
   for (auto& r : rings) audit.drain(*r);
   audit.finish();

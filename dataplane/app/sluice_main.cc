@@ -18,7 +18,7 @@ uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(s * 1e9); }
 int main(int argc, char** argv) {
   CLI::App app{"Sluice: passive TLS/QUIC first-flight inspection and flow steering"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sluice 0.1.0");
+  app.set_version_flag("--version", "sluice " SLUICE_VERSION);
 
   sluice::RunOptions run;
   auto* run_cmd = app.add_subcommand(

@@ -344,6 +344,7 @@ class Parser {
   void parse_syslog_sink(const YAML::Node& s, const std::string& path, RunConfig& c);
   void parse_stats(const YAML::Node& n, RunConfig& c);
   void parse_bypass(const YAML::Node& n, RunConfig& c);
+  void parse_api(const YAML::Node& n, RunConfig& c);
 
   struct Error {
     int line;
@@ -363,7 +364,7 @@ void Parser::parse(const YAML::Node& root, RunConfig& c) {
   }
   if (!map(root, "",
            {"eal", "ports", "mode", "pairs", "monitor", "lcores", "queues", "mempool", "flows",
-            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats", "bypass"}))
+            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats", "bypass", "api"}))
     return;
   if (root["eal"]) parse_eal(root["eal"], c);
   if (required(root, "ports", "")) parse_ports(root["ports"], c);
@@ -375,6 +376,7 @@ void Parser::parse(const YAML::Node& root, RunConfig& c) {
   if (root["audit"]) parse_audit(root["audit"], c);
   if (root["stats"]) parse_stats(root["stats"], c);
   if (root["bypass"]) parse_bypass(root["bypass"], c);
+  if (root["api"]) parse_api(root["api"], c);
 
   // Cross-checks that need more than one section.
   if (!c.eal.pci) {
@@ -986,6 +988,71 @@ void Parser::parse_bypass(const YAML::Node& n, RunConfig& c) {
     c.bypass.state_file = resolve(c.bypass.state_file);
   }
   number(n["max_entries"], "bypass.max_entries", 1, 1'000'000, c.bypass.max_entries);
+}
+
+void Parser::parse_api(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "api",
+           {"unix_socket", "tcp", "max_json_body", "max_list_body", "max_connections", "timeout"}))
+    return;
+  ApiConfig& a = c.api;
+  a.enabled = true;
+  if (!n["unix_socket"] && !n["tcp"])
+    error(n.Mark(), "api",
+          "give unix_socket (path: /run/sluice/api.sock) or tcp (listen, token_file), or remove "
+          "the section to run without the API");
+  if (const YAML::Node u = n["unix_socket"]; u && map(u, "api.unix_socket", {"path", "mode", "group"})) {
+    if (required(u, "path", "api.unix_socket") &&
+        string(u["path"], "api.unix_socket.path", a.unix_path)) {
+      a.unix_path = resolve(a.unix_path);
+      const std::filesystem::path dir = std::filesystem::path(a.unix_path).parent_path();
+      std::error_code ec;
+      if (options_.check_files && !dir.empty() && !std::filesystem::is_directory(dir, ec))
+        error(u["path"].Mark(), "api.unix_socket.path",
+              absl::StrCat("directory '", dir.string(), "' does not exist (create it, e.g. "
+                           "`install -d -m 0750 ", dir.string(), "`)"));
+      if (a.unix_path.size() > 107)
+        error(u["path"].Mark(), "api.unix_socket.path",
+              "longer than 107 bytes, the limit of a unix socket path; choose a shorter one");
+    }
+    if (u["mode"] && scalar(u["mode"], "api.unix_socket.mode", "an octal mode such as 0660")) {
+      const std::string& text = u["mode"].Scalar();
+      uint32_t mode = 0;
+      const bool octal = text.size() >= 3 && text.size() <= 4 &&
+                         std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '7'; });
+      if (octal) mode = static_cast<uint32_t>(std::stoul(text, nullptr, 8));
+      if (!octal || mode > 0777) {
+        error(u["mode"].Mark(), "api.unix_socket.mode",
+              absl::StrCat("'", text, "' is not an octal file mode; write e.g. \"0660\""));
+      } else if ((mode & 0002) != 0) {
+        error(u["mode"].Mark(), "api.unix_socket.mode",
+              absl::StrCat(text, " lets every local user connect and change the policy; use "
+                                 "0660 with api.unix_socket.group, or 0600"));
+      } else if ((mode & 0200) == 0) {
+        error(u["mode"].Mark(), "api.unix_socket.mode",
+              absl::StrCat(text, " leaves the owner without write permission, which connecting "
+                                 "needs; use 0600 or 0660"));
+      } else {
+        a.unix_mode = mode;
+      }
+    }
+    if (u["group"] && string(u["group"], "api.unix_socket.group", a.unix_group) &&
+        !valid_name(a.unix_group, 32))
+      error(u["group"].Mark(), "api.unix_socket.group", "not a valid group name");
+  }
+  if (const YAML::Node t = n["tcp"]; t && map(t, "api.tcp", {"listen", "token_file"})) {
+    if (required(t, "listen", "api.tcp")) string(t["listen"], "api.tcp.listen", a.tcp_listen);
+    if (!t["token_file"]) {
+      error(t.Mark(), "api.tcp",
+            "missing required key 'token_file': TCP clients must send a bearer token (write one "
+            "with `openssl rand -hex 32 > FILE; chmod 600 FILE`)");
+    } else if (string(t["token_file"], "api.tcp.token_file", a.token_file)) {
+      a.token_file = resolve(a.token_file);
+    }
+  }
+  bytes(n["max_json_body"], "api.max_json_body", 1024, 16ULL << 20, a.max_json_body);
+  bytes(n["max_list_body"], "api.max_list_body", 1024, 4ULL << 30, a.max_list_body);
+  number(n["max_connections"], "api.max_connections", 1, 1024, a.max_connections);
+  duration(n["timeout"], "api.timeout", 1'000'000'000ULL, 3'600'000'000'000ULL, a.timeout_ns);
 }
 
 }  // namespace

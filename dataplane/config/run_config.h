@@ -159,6 +159,21 @@ struct BypassConfig {
   uint32_t max_entries = 10000;
 };
 
+// The REST-lite API (control/api, README "REST-lite API"), served while `sluice run` runs. No
+// `api` section: no API.
+struct ApiConfig {
+  bool enabled = false;
+  std::string unix_path;    // empty: no unix socket
+  uint32_t unix_mode = 0660;  // never writable by others: connecting needs write permission
+  std::string unix_group;   // empty: sluice's own group
+  std::string tcp_listen;   // "ADDRESS:PORT"; empty: no TCP listener
+  std::string token_file;   // required with tcp_listen; mode 0600 or stricter (checked at start)
+  uint64_t max_json_body = 64 * 1024;           // bytes of a JSON request body
+  uint64_t max_list_body = 256ULL * 1024 * 1024;  // bytes of an uploaded list
+  uint32_t max_connections = 16;                // per listener, each served by its own thread
+  uint64_t timeout_ns = 30'000'000'000ULL;      // an idle connection is closed after this
+};
+
 struct RunConfig {
   std::string source;  // the file it came from
   EalOptions eal;
@@ -176,6 +191,7 @@ struct RunConfig {
   AuditConfig audit;
   StatsConfig stats;
   BypassConfig bypass;
+  ApiConfig api;
 
   // Index of the port with this name, or ports.size().
   size_t port_index(std::string_view name) const;

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "control/syslog_export.h"
 #include "dataplane/core/stats.h"
 
 namespace sluice {
@@ -45,6 +46,12 @@ struct WorkerView {
   uint64_t idle_sleeps = 0;
 };
 
+// One syslog audit receiver (control/syslog_export.h), as last sampled.
+struct SyslogReceiverView {
+  std::string address;
+  SyslogExportStats stats;
+};
+
 struct ControlSample {
   absl::Time at = absl::InfinitePast();
   std::vector<PortView> ports;
@@ -52,6 +59,7 @@ struct ControlSample {
   WorkerStats total;  // sum over workers
   uint64_t audit_records = 0;
   uint64_t audit_write_errors = 0;
+  std::vector<SyslogReceiverView> syslog;
 };
 
 class ControlState {

@@ -102,10 +102,32 @@ json policy_json(const ApiSources& s) {
           {"last_reload", reload_json(r.last)}};
 }
 
+json syslog_json(const std::vector<SyslogReceiverView>& receivers) {
+  json out = json::array();
+  for (const SyslogReceiverView& r : receivers) {
+    const SyslogExportStats& s = r.stats;
+    out.push_back({{"address", r.address},
+                   {"connected", s.connected},
+                   {"queued", s.queued},
+                   {"dropped", s.dropped},
+                   {"acknowledged", s.acknowledged},
+                   {"resent", s.resent},
+                   {"released_early", s.released_early},
+                   {"connects", s.connects},
+                   {"connect_failures", s.connect_failures},
+                   {"disconnects", s.disconnects},
+                   {"buffered_records", s.buffered_records},
+                   {"buffered_bytes", s.buffered_bytes},
+                   {"unacknowledged_records", s.unacknowledged_records}});
+  }
+  return out;
+}
+
 // Drops and overflows: everything that lost a packet, an event or a flow, in one place.
 json drops_json(const ControlSample& s) {
   const WorkerStats& t = s.total;
-  uint64_t rx_missed = 0, rx_no_mbuf = 0, rx_errors = 0, tx_errors = 0;
+  uint64_t rx_missed = 0, rx_no_mbuf = 0, rx_errors = 0, tx_errors = 0, syslog_dropped = 0;
+  for (const SyslogReceiverView& r : s.syslog) syslog_dropped += r.stats.dropped;
   for (const PortView& p : s.ports) {
     rx_missed += p.rx_missed;
     rx_no_mbuf += p.rx_no_mbuf;
@@ -114,6 +136,7 @@ json drops_json(const ControlSample& s) {
   }
   return {{"audit_dropped", t.audit_dropped},
           {"audit_write_errors", s.audit_write_errors},
+          {"syslog_dropped", syslog_dropped},
           {"tx_dropped", t.tx_dropped},
           {"dispatch_dropped", t.dispatch_dropped},
           {"flow_table_full", t.flow_table_full},
@@ -276,7 +299,9 @@ std::string render_stats(const ControlSample& latest, const ControlSample& previ
   json j = {{"sampled_at", time_json(latest.at)},
             {"totals", counters_json(latest.total)},
             {"drops", drops_json(latest)},
-            {"audit", {{"records", latest.audit_records}, {"write_errors", latest.audit_write_errors}}},
+            {"audit", {{"records", latest.audit_records},
+                       {"write_errors", latest.audit_write_errors},
+                       {"syslog", syslog_json(latest.syslog)}}},
             {"rates", std::move(rates)},
             {"workers", std::move(workers)},
             {"ports", std::move(ports)}};
@@ -381,6 +406,25 @@ std::string render_metrics(const ApiSources& s, absl::Time now) {
   m.sample("sluice_audit_records_total", "", latest.audit_records);
   m.family("sluice_audit_write_errors_total", "counter", "failed writes to an audit sink");
   m.sample("sluice_audit_write_errors_total", "", latest.audit_write_errors);
+  const auto per_receiver = [&](const char* name, const char* type, const char* help,
+                                auto value) {
+    if (latest.syslog.empty()) return;
+    m.family(name, type, help);
+    for (const SyslogReceiverView& r : latest.syslog)
+      m.sample(name, label("receiver", r.address), value(r.stats));
+  };
+  per_receiver("sluice_syslog_records_queued_total", "counter", "audit records accepted for a syslog receiver",
+               [](const SyslogExportStats& x) { return x.queued; });
+  per_receiver("sluice_syslog_records_dropped_total", "counter", "audit records refused: the syslog buffer was full",
+               [](const SyslogExportStats& x) { return x.dropped; });
+  per_receiver("sluice_syslog_records_resent_total", "counter", "audit records sent again after a lost connection",
+               [](const SyslogExportStats& x) { return x.resent; });
+  per_receiver("sluice_syslog_disconnects_total", "counter", "syslog connections lost",
+               [](const SyslogExportStats& x) { return x.disconnects; });
+  per_receiver("sluice_syslog_buffered_records", "gauge", "audit records held for a syslog receiver",
+               [](const SyslogExportStats& x) { return x.buffered_records; });
+  per_receiver("sluice_syslog_connected", "gauge", "1 while connected to the syslog receiver",
+               [](const SyslogExportStats& x) { return uint64_t{x.connected}; });
   const PolicyView p = s.policy();
   const ReloadState r = s.reload_state();
   m.family("sluice_policy_generation", "gauge", "policies published since start (1: the first)");

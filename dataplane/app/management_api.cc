@@ -73,6 +73,7 @@ void ManagementApi::sample(absl::Time now, uint64_t audit_records, uint64_t audi
   s.at = now;
   s.audit_records = audit_records;
   s.audit_write_errors = audit_write_errors;
+  if (sources_.syslog) s.syslog = sources_.syslog();
   for (size_t w = 0; w < sources_.mailboxes.size(); ++w) {
     WorkerView v;
     v.id = static_cast<uint32_t>(w);

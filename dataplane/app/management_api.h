@@ -29,6 +29,8 @@ class ManagementApi {
     std::span<const StatsMailbox> mailboxes;
     const PolicyPublisher* publisher = nullptr;
     PolicyReloader* reloader = nullptr;
+    // Each syslog receiver's counters, read on the management loop when it samples.
+    std::function<std::vector<SyslogReceiverView>()> syslog;
     // Endpoints of other features (flows sample, bypass, top SNI, ...), added after the core
     // ones: each gets the router and the JSON body cap. What they capture must outlive the API.
     std::vector<std::function<void(ApiRouter&, uint64_t max_json_body)>> more_endpoints;

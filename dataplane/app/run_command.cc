@@ -189,9 +189,9 @@ class AuditExport {
   const TopNames& top_names() const { return top_names_; }
   uint64_t write_errors() const { return write_errors_; }
   // Each syslog receiver's counters; any thread may call it once open() returned.
-  std::vector<std::pair<std::string, SyslogExportStats>> syslog_stats() const {
-    std::vector<std::pair<std::string, SyslogExportStats>> out;
-    for (const Syslog& s : syslog_) out.emplace_back(s.exporter->address(), s.exporter->stats());
+  std::vector<SyslogReceiverView> syslog_stats() const {
+    std::vector<SyslogReceiverView> out;
+    for (const Syslog& s : syslog_) out.push_back({s.exporter->address(), s.exporter->stats()});
     return out;
   }
 
@@ -384,6 +384,7 @@ int run_appliance(const RunOptions& options) {
   api_sources.mailboxes = std::span<const StatsMailbox>(mailboxes.data(), mailboxes.size());
   api_sources.publisher = publisher->get();
   api_sources.reloader = reloader.get();
+  api_sources.syslog = [&audit] { return audit.syslog_stats(); };
   api_sources.more_endpoints.push_back([&audit](ApiRouter& router, uint64_t) {
     add_view_endpoints(router, audit.live_flows(), audit.top_names());
   });

@@ -33,6 +33,12 @@ ControlSample sample_at(absl::Time at, uint64_t scale) {
     s.total.add(v.stats);
     s.workers.push_back(v);
   }
+  SyslogReceiverView receiver;
+  receiver.address = "192.0.2.10:514";
+  receiver.stats.queued = 40 * scale;
+  receiver.stats.dropped = 5;
+  receiver.stats.connected = true;
+  s.syslog.push_back(receiver);
   PortView p;
   p.name = "inside";
   p.device = "net_null0";
@@ -139,6 +145,10 @@ TEST_F(EndpointsTest, StatsHasTotalsWorkersPortsDropsAndRates) {
   EXPECT_EQ(j["totals"]["flows_by_verdict"]["block"], 6);
   EXPECT_EQ(j["totals"]["flows_by_anomaly"]["sni_empty"], 2);
   EXPECT_EQ(j["drops"]["audit_dropped"], 1);
+  EXPECT_EQ(j["drops"]["syslog_dropped"], 5);
+  EXPECT_EQ(j["audit"]["syslog"][0]["address"], "192.0.2.10:514");
+  EXPECT_EQ(j["audit"]["syslog"][0]["queued"], 120);
+  EXPECT_EQ(j["audit"]["syslog"][0]["connected"], true);
   EXPECT_EQ(j["workers"].size(), 2u);
   EXPECT_EQ(j["workers"][1]["counters"]["rx_packets"], 600);
   EXPECT_EQ(j["ports"][1]["error"], "cannot read the link");
@@ -190,6 +200,10 @@ TEST_F(EndpointsTest, MetricsAreValidExpositionWithEveryCounter) {
   EXPECT_NE(later.find("sluice_uptime_seconds 62.5\n"), std::string::npos) << later.substr(0, 300);
   EXPECT_EQ(r.body.find("port=\"outside\""), std::string::npos) << "an unreadable port has no samples";
   EXPECT_NE(r.body.find("sluice_policy_generation 4\n"), std::string::npos);
+  EXPECT_NE(r.body.find("sluice_syslog_records_dropped_total{receiver=\"192.0.2.10:514\"} 5\n"),
+            std::string::npos);
+  EXPECT_NE(r.body.find("sluice_syslog_connected{receiver=\"192.0.2.10:514\"} 1\n"),
+            std::string::npos);
 }
 
 TEST(SampleLine, TheCheckerRefusesWhatIsNotASample) {

@@ -331,30 +331,29 @@ std::string render_metrics(const ApiSources& s, absl::Time now) {
       m.sample(metric, label("worker", std::to_string(latest.workers[w].id)), values[w][index]);
     ++index;
   });
-  m.family("sluice_malformed_packets_by_reason_total", "counter",
-           "packets dropped as malformed, by reason");
-  for (const WorkerView& w : latest.workers)
-    for (size_t i = 0; i < w.stats.malformed_by_reason.size(); ++i)
-      if (w.stats.malformed_by_reason[i] != 0)
-        m.sample("sluice_malformed_packets_by_reason_total",
-                 absl::StrCat(label("worker", std::to_string(w.id)), ",",
-                              label("reason", malformed_name(static_cast<Malformed>(i)))),
-                 w.stats.malformed_by_reason[i]);
-  m.family("sluice_flows_by_verdict_total", "counter", "flows judged, by the verdict carried out");
-  for (const WorkerView& w : latest.workers)
-    for (size_t i = 0; i < w.stats.flows_by_verdict.size(); ++i)
-      m.sample("sluice_flows_by_verdict_total",
-               absl::StrCat(label("worker", std::to_string(w.id)), ",",
-                            label("verdict", verdict_name(static_cast<Verdict>(i)))),
-               w.stats.flows_by_verdict[i]);
-  m.family("sluice_flows_by_anomaly_total", "counter", "flows closed, by each anomaly they carried");
-  for (const WorkerView& w : latest.workers)
-    for (size_t i = 0; i < static_cast<size_t>(Anomaly::kCount); ++i)
-      if (w.stats.flows_by_anomaly[i] != 0)
-        m.sample("sluice_flows_by_anomaly_total",
-                 absl::StrCat(label("worker", std::to_string(w.id)), ",",
-                              label("anomaly", anomaly_name(static_cast<Anomaly>(i)))),
-                 w.stats.flows_by_anomaly[i]);
+  // The per-reason arrays of each worker: one labelled sample per non-zero entry (every verdict).
+  const auto by_kind = [&](const char* metric, const char* help, const char* key, size_t count,
+                           bool skip_zero, auto name_of, auto value_of) {
+    m.family(metric, "counter", help);
+    for (const WorkerView& w : latest.workers)
+      for (size_t i = 0; i < count; ++i)
+        if (!skip_zero || value_of(w.stats, i) != 0)
+          m.sample(metric,
+                   absl::StrCat(label("worker", std::to_string(w.id)), ",", label(key, name_of(i))),
+                   value_of(w.stats, i));
+  };
+  by_kind("sluice_malformed_packets_by_reason_total", "packets dropped as malformed, by reason",
+          "reason", WorkerStats{}.malformed_by_reason.size(), true,
+          [](size_t i) { return malformed_name(static_cast<Malformed>(i)); },
+          [](const WorkerStats& st, size_t i) { return st.malformed_by_reason[i]; });
+  by_kind("sluice_flows_by_verdict_total", "flows judged, by the verdict carried out", "verdict",
+          WorkerStats{}.flows_by_verdict.size(), false,
+          [](size_t i) { return verdict_name(static_cast<Verdict>(i)); },
+          [](const WorkerStats& st, size_t i) { return st.flows_by_verdict[i]; });
+  by_kind("sluice_flows_by_anomaly_total", "flows closed, by each anomaly they carried", "anomaly",
+          static_cast<size_t>(Anomaly::kCount), true,
+          [](size_t i) { return anomaly_name(static_cast<Anomaly>(i)); },
+          [](const WorkerStats& st, size_t i) { return st.flows_by_anomaly[i]; });
   m.family("sluice_active_flows", "gauge", "flows in the worker's flow table");
   for (const WorkerView& w : latest.workers)
     m.sample("sluice_active_flows", label("worker", std::to_string(w.id)), w.active_flows);

@@ -60,18 +60,6 @@ json port_json(const PortView& p) {
   return j;
 }
 
-json reload_json(const ReloadResult& r) {
-  if (r.number == 0) return nullptr;
-  json j = {{"number", r.number},
-            {"origin", r.origin},
-            {"ok", r.ok},
-            {"generation", r.generation},
-            {"started_at", time_json(r.started)},
-            {"finished_at", time_json(r.finished)},
-            {"seconds", absl::ToDoubleSeconds(r.finished - r.started)}};
-  if (!r.ok) j["error"] = r.message;
-  return j;
-}
 
 json policy_json(const ApiSources& s) {
   const PolicyView p = s.policy();
@@ -217,6 +205,19 @@ std::string label(std::string_view key, std::string_view value) {
 }
 
 }  // namespace
+
+nlohmann::json reload_json(const ReloadResult& r) {
+  if (r.number == 0) return nullptr;
+  json j = {{"number", r.number},
+            {"origin", r.origin},
+            {"ok", r.ok},
+            {"generation", r.generation},
+            {"started_at", time_json(r.started)},
+            {"finished_at", time_json(r.finished)},
+            {"seconds", absl::ToDoubleSeconds(r.finished - r.started)}};
+  if (!r.ok) j["error"] = r.message;
+  return j;
+}
 
 std::string render_status(const ApiSources& s, absl::Time now) {
   const auto [latest, previous] = s.state->read();

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "control/api/control_state.h"
 #include "control/api/http_server.h"
 
@@ -20,6 +22,9 @@ void add_core_endpoints(ApiRouter& router, const ApiSources& sources, const ApiL
 std::string render_status(const ApiSources& sources, absl::Time now);
 std::string render_stats(const ControlSample& latest, const ControlSample& previous);
 std::string render_policy(const ApiSources& sources);
+// One reload's outcome, as POST /v1/policy/reload and PUT ...?reload=1 report it (null before
+// the first reload).
+nlohmann::json reload_json(const ReloadResult& result);
 // Prometheus text exposition format 0.0.4.
 std::string render_metrics(const ApiSources& sources, absl::Time now);
 

@@ -106,6 +106,15 @@ struct RequestState {
 
 constexpr uint64_t kMaxDiscard = 1 << 20;
 
+// Gives the route's in-flight slot back. Done as soon as the request's body is gone, before the
+// answer is queued: a client that sends its next request the moment it has the answer must find
+// the slot free (MHD reports the request completed only later).
+void release_slot(RequestState& state) {
+  if (!state.counted) return;
+  state.route->in_flight->fetch_sub(1);
+  state.counted = false;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   const size_t n = std::min(a.size(), b.size());
@@ -221,6 +230,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
   if (state->answered) return MHD_YES;
   if (state->too_large) {
     state->answered = true;
+    release_slot(*state);
     return queue(c, too_large(*state->route));
   }
   state->answered = true;
@@ -239,12 +249,14 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
   } catch (const std::exception& e) {  // a handler bug must not take the appliance down
     response = error_response(500, absl::StrCat("internal error: ", e.what()));
   }
+  std::string().swap(request.body);
+  release_slot(*state);
   return queue(c, response);
 }
 
 void on_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
   auto* state = static_cast<RequestState*>(*con_cls);
-  if (state != nullptr && state->counted) state->route->in_flight->fetch_sub(1);
+  if (state != nullptr) release_slot(*state);
   delete state;
   *con_cls = nullptr;
 }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "control/api/endpoints.h"
 #include "control/api/json_body.h"
 #include "control/atomic_file.h"
 #include "dataplane/config/policy_source.h"
@@ -127,9 +128,8 @@ void add_list_upload_endpoint(ApiRouter& router, const ApiSources& s, uint64_t m
                                              r.status().message())}};
       return json_response(409, dump_json(j));
     }
-    j["reload"] = {{"number", r->number}, {"ok", r->ok}, {"generation", r->generation}};
+    j["reload"] = reload_json(*r);
     if (!r->ok) {
-      j["reload"]["error"] = r->message;
       j["error"] = {{"status", 422},
                     {"message", absl::StrCat("the list was written, but the policy reload was "
                                              "refused and the running policy stays: ",

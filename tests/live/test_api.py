@@ -251,6 +251,33 @@ class Endpoints(ApiTestCase):
         self.assert_reset(L.curl("https://blocked.test/hello"), "blocked.test after the bad requests")
         self.stop_sluice()
 
+    def test_bypass_flows_and_top_refuse_bad_requests(self):
+        self.start_with_api()
+        self.assert_json_error(self.call("POST", "/v1/bypass", b"{\"name\": \"a.ex"), 400,
+                               "not valid JSON")
+        self.assert_json_error(self.call("POST", "/v1/bypass", b"[1]"), 400,
+                               "must be a JSON object, got array")
+        self.assert_json_error(self.call("POST", "/v1/bypass", {"name": ["a.example"]}), 400,
+                               "name: expected a string")
+        self.assert_json_error(self.call("POST", "/v1/bypass", {"name": "a.example", "ttl_seconds": -5}),
+                               400, "ttl_seconds: expected a positive whole number")
+        self.assert_json_error(self.call("POST", "/v1/bypass", {"name": "a.example", "why": "x"}),
+                               400, "unknown field 'why'")
+        self.assert_json_error(self.raw_call("POST", "/v1/bypass", b"{" + b" " * (1 << 20) + b"}"),
+                               413, "at most 65536 bytes")
+        self.assert_json_error(self.call("DELETE", "/v1/bypass/7"), 404, "no bypass entry 7")
+        self.assert_json_error(self.call("DELETE", "/v1/bypass/seven"), 400, "is not an entry id")
+        self.assert_json_error(self.call("PUT", "/v1/bypass"), 405, "does not take PUT")
+        self.assert_json_error(self.call("GET", "/v1/flows?limit=0"), 400, "limit: '0'")
+        self.assert_json_error(self.call("GET", "/v1/flows?verdict=maybe"), 400, "verdict: 'maybe'")
+        self.assert_json_error(self.call("GET", "/v1/flows?client=10.0.0.1/8"), 400, "client: ")
+        self.assert_json_error(self.call("GET", "/v1/top/sni?window=2h"), 400, "window: at most")
+        self.assert_json_error(self.call("GET", "/v1/top/sni?by=packets"), 400, "by: 'packets'")
+        self.assertEqual(self.call("GET", "/v1/bypass").json()["entries"], [],
+                         "no refused request added an entry")
+        self.assert_reset(L.curl("https://blocked.test/hello"), "blocked.test after the bad requests")
+        self.stop_sluice()
+
     def test_stalled_clients_hold_up_neither_the_appliance_nor_the_loop(self):
         self.start_with_api()
         # Every connection slot (api.max_connections: 16) taken by a client that stops half way:

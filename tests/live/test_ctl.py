@@ -85,6 +85,19 @@ class Sluicectl(L.LiveTestCase):
         rules = [r.get("rule") for r in audit.verdicts_for(sni="www.blocked.test")]
         self.assertIn("bypass", rules, audit.summary())
 
+    def test_policy_upload_with_progress_then_reload(self):
+        new_list = self.workdir / "new-blocklist.txt"
+        new_list.write_text("# uploaded by sluicectl\n.blocked.test\n.allowed.test\n")
+        r = self.ctl("policy", "upload", "blocklist.txt", str(new_list), "--reload")
+        self.assertIn("entries", r.stdout)
+        self.assertIn("published as generation 2", r.stdout)
+        self.assert_reset(L.curl("https://allowed.test/hello"), "a name the uploaded list blocks")
+        bad = self.workdir / "bad.txt"
+        bad.write_text("good.example\nexa mple.com\n")
+        r = self.ctl("policy", "upload", "blocklist.txt", str(bad), expect=1)
+        self.assertIn(":2", r.stderr)  # the line that is wrong
+        self.assert_reset(L.curl("https://allowed.test/hello"), "the refused upload changed nothing")
+
     def test_flows_names_and_top(self):
         staff = L.Holder("hold-tls", "5", "allowed.test", str(L.CA))
         self.addCleanup(staff.close)

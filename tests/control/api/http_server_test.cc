@@ -368,9 +368,12 @@ TEST_F(ApiServerTest, ARouteLimitedToOneAtATimeAnswers429ToASecond) {
   EXPECT_NE(second.headers.find("Retry-After: 1"), std::string::npos) << second.headers;
   release = true;
   EXPECT_EQ(first.get().json()["bytes"], 3);
-  // The slot is free again once the first has completed.
-  const Reply third = call(request("PUT", "/v1/big", "abcd"));
-  EXPECT_EQ(third.status, 200) << third.body;
+  // The slot is free as soon as an answer is out: a client that asks again the moment it has
+  // one is never refused (MHD reports completion only later).
+  for (int i = 0; i < 200; ++i) {
+    const Reply next = call(request("PUT", "/v1/big", "abcd"));
+    ASSERT_EQ(next.status, 200) << "request " << i << ": " << next.body;
+  }
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ void PolicyReloader::run() {
       r.started = state_.building_since;
     }
     ++loads_;
-    absl::StatusOr<ConfiguredPolicy> policy = load_configured_policy(config_path_);
+    absl::StatusOr<ConfiguredPolicy> policy = load_configured_policy(config_path_, loads_);
     absl::Status s = policy.ok()
                          ? publisher_.publish(std::move(policy->snapshot),
                                               policy->intercept_fallback,

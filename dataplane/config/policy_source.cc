@@ -82,11 +82,12 @@ absl::StatusOr<PolicySource> policy_source_from_config(const PolicyConfig& confi
   return source;
 }
 
-absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path) {
+absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path, uint64_t load) {
   absl::StatusOr<RunConfig> config = load_run_config(path);
   if (!config.ok()) return config.status();
   absl::StatusOr<PolicySource> source = policy_source_from_config(config->policy, path);
   if (!source.ok()) return source.status();
+  source->generation = load;
   absl::StatusOr<std::unique_ptr<const PolicySnapshot>> snapshot = compile_policy(*source);
   if (!snapshot.ok()) return snapshot.status();
   ConfiguredPolicy policy;

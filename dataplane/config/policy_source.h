@@ -25,6 +25,8 @@ struct ConfiguredPolicy {
   std::unique_ptr<const PolicySnapshot> snapshot;
   Verdict intercept_fallback = Verdict::kPass;
 };
-absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path);
+// `load` numbers the loads of one process (1 at start, then each reload): it becomes the
+// snapshot's generation, which status output and the audit of a swap name.
+absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path, uint64_t load = 1);
 
 }  // namespace sluice

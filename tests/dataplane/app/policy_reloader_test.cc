@@ -73,6 +73,9 @@ TEST_F(PolicyReloaderTest, ReloadPublishesAndCountsTheLoad) {
   EXPECT_LE(r->started, r->finished);
   EXPECT_NE(publisher_->current().description.find("(load 2)"), std::string::npos)
       << publisher_->current().description;
+  EXPECT_EQ(publisher_->current().policy_generation, 2u) << "the load number is the snapshot's";
+  EXPECT_NE(publisher_->current().summary.find("policy generation 2"), std::string::npos)
+      << publisher_->current().summary;
   const ReloadState s = reloader->state();
   EXPECT_FALSE(s.building);
   EXPECT_EQ(s.succeeded, 1u);

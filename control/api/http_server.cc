@@ -88,6 +88,7 @@ struct ApiServer::Listener {
   MHD_Daemon* daemon = nullptr;
   const ApiRouter* router = nullptr;
   std::string token;  // empty: no authentication (the unix socket: its mode is the access control)
+  size_t max_header_bytes = 0;
   ~Listener() {
     if (daemon != nullptr) MHD_stop_daemon(daemon);
   }
@@ -162,6 +163,19 @@ MHD_Result collect_query(void* cls, MHD_ValueKind, const char* key, const char* 
   return MHD_YES;
 }
 
+MHD_Result add_header_bytes(void* cls, MHD_ValueKind, const char* key, const char* value) {
+  *static_cast<size_t*>(cls) += std::strlen(key) + (value ? std::strlen(value) : 0) + 4;
+  return MHD_YES;
+}
+
+// What the client sent before its body, as near as MHD lets us count it.
+size_t header_bytes(MHD_Connection* c, const char* url, const char* method) {
+  size_t bytes = std::strlen(method) + std::strlen(url) + 11;  // "M URL HTTP/1.1\r\n"
+  MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_bytes, &bytes);
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_header_bytes, &bytes);
+  return bytes;
+}
+
 ApiResponse too_large(const ApiRouter::Route& route) {
   if (route.max_body == 0)
     return error_response(413, absl::StrCat(route.method, " ", route.path, " takes no body"));
@@ -180,6 +194,13 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     state = new RequestState;
     *con_cls = state;
     ApiResponse error;
+    if (const size_t bytes = header_bytes(c, url, method); bytes > listener->max_header_bytes) {
+      state->answered = true;
+      return queue(c, error_response(431, absl::StrCat("the request line and headers take ", bytes,
+                                                       " bytes; at most ",
+                                                       listener->max_header_bytes,
+                                                       " are accepted")));
+    }
     if (!authorized(c, listener->token, error) ||
         (state->route = listener->router->find(method, url, error)) == nullptr) {
       state->answered = true;
@@ -399,6 +420,7 @@ absl::StatusOr<std::unique_ptr<ApiServer::Listener>> serve(int fd, const ApiServ
   auto listener = std::make_unique<ApiServer::Listener>();
   listener->router = router;
   listener->token = std::move(token);
+  listener->max_header_bytes = o.max_header_bytes;
   listener->daemon = MHD_start_daemon(
       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, nullptr,
       nullptr, &on_request, listener.get(), MHD_OPTION_LISTEN_SOCKET, fd,

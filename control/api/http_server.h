@@ -95,7 +95,10 @@ struct ApiServerOptions {
   std::string bearer_token;
   uint32_t max_connections = 16;          // per listener
   uint32_t timeout_seconds = 30;          // idle connection closed after this
-  size_t connection_memory_bytes = 32 * 1024;  // bounds request line + headers
+  // Request line + headers past this get a JSON 431 from us; past connection_memory_bytes
+  // (where MHD's per-connection pool ends) MHD refuses them itself, with its own body.
+  size_t max_header_bytes = 32 * 1024;
+  size_t connection_memory_bytes = 256 * 1024;
 };
 
 class ApiServer {

@@ -97,6 +97,12 @@ void add_totals(JsonWriter& w, const AuditEvent& e) {
 
 }  // namespace
 
+std::string rfc3339_micros(uint64_t unix_ns) {
+  std::string out;
+  append_rfc3339_micros(out, unix_ns);
+  return out;
+}
+
 void append_rfc3339_micros(std::string& out, uint64_t unix_ns) {
   const time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000ULL);
   const unsigned micros = static_cast<unsigned>((unix_ns / 1000) % 1'000'000);

@@ -10,6 +10,8 @@ namespace sluice {
 
 // RFC 3339 UTC with microseconds: 2026-11-27T15:33:46.123456Z.
 void append_rfc3339_micros(std::string& out, uint64_t unix_ns);
+// The same, as a string of its own.
+std::string rfc3339_micros(uint64_t unix_ns);
 
 // What a verdict event says about the first flight ("first_flight", "sni", ..., "verdict",
 // "rule", "list") as JSON members without braces: small enough to keep per open flow until it

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "control/atomic_file.h"
+#include "control/audit_json.h"
 #include "dataplane/policy/list_parser.h"
 #include "dataplane/policy/name_entry.h"
 
@@ -39,7 +40,7 @@ std::string cidr_text(const Cidr& c) {
 }
 
 std::string time_text(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+  return rfc3339_micros(static_cast<uint64_t>(absl::ToUnixNanos(t)));
 }
 
 absl::StatusOr<absl::Time> parse_time(const std::string& text) {

@@ -21,12 +21,6 @@ constexpr size_t kMaxNamesLimit = 1000;
 
 std::string ip_text(const IpAddress& ip) { return ip.to_string(); }
 
-std::string time_text(uint64_t ns) {
-  std::string out;
-  append_rfc3339_micros(out, ns);
-  return out;
-}
-
 // A positive integer parameter within [1, max], or the default when absent.
 bool limit_param(const ApiRequest& r, size_t fallback, size_t max, size_t& out,
                  ApiResponse& error) {
@@ -71,8 +65,8 @@ json flow_json(const LiveFlow& f, uint64_t now_ns) {
           {"first_flight", first_flight_name(f.first_flight)},
           {"verdict", verdict_name(f.verdict)},
           {"rule", f.rule},
-          {"started_at", time_text(f.start_ns)},
-          {"judged_at", time_text(f.verdict_ns)},
+          {"started_at", rfc3339_micros(f.start_ns)},
+          {"judged_at", rfc3339_micros(f.verdict_ns)},
           {"age_seconds", now_ns > f.start_ns ? (now_ns - f.start_ns) / 1'000'000'000 : 0}};
 }
 

@@ -30,6 +30,7 @@ struct FlowFacts {
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   std::string_view server_name;
   bool ech = false;
+  std::string_view ja4;  // the client's JA4 fingerprint (TLS, QUIC); empty when not computed
   AnomalySet anomalies;
 };
 

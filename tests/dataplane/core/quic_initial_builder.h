@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,13 @@ Bytes quic_ping();
 Bytes quic_ack(uint64_t largest);
 Bytes quic_frame_of_type(uint64_t type);  // a bare frame type byte (e.g. STREAM 0x08)
 
+// The DCID of the RFC 9001 / RFC 9369 examples.
+inline constexpr uint8_t kRfcExampleDcid[8] = {0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08};
+
 struct QuicInitialSpec {
   uint32_t version = kQuicVersion1;
   uint8_t first_byte_low_bits = 0x03;  // reserved bits 0, packet number length 4
-  Bytes dcid = {0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08};
+  Bytes dcid = Bytes(std::begin(kRfcExampleDcid), std::end(kRfcExampleDcid));
   Bytes key_dcid;  // the DCID the keys come from; empty: `dcid`
   Bytes scid;
   Bytes token;

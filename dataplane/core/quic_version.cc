@@ -1,5 +1,7 @@
 #include "dataplane/core/quic_version.h"
 
+#include <cstdio>
+
 namespace sluice {
 namespace {
 
@@ -41,6 +43,18 @@ std::string_view quic_packet_type_name(QuicPacketType type) {
     case QuicPacketType::kUnknownVersion: return "unknown_version";
   }
   return "unknown";
+}
+
+std::string_view quic_version_name(uint32_t version, char (&buf)[12]) {
+  if (version == kQuicVersion1) return "v1";
+  if (version == kQuicVersion2) return "v2";
+  int n;
+  if (version >= kQuicDraft29 && version <= kQuicDraft34) {
+    n = std::snprintf(buf, sizeof(buf), "draft-%u", version & 0xff);
+  } else {
+    n = std::snprintf(buf, sizeof(buf), "0x%08x", version);
+  }
+  return {buf, n > 0 ? static_cast<size_t>(n) : 0};
 }
 
 const QuicVersionInfo* quic_version_info(uint32_t version) {

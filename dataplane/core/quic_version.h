@@ -34,6 +34,9 @@ struct QuicVersionInfo {
   bool v2_packet_types = false;   // RFC 9369 3.2 numbering of the long-header types
 };
 
+// "v1", "v2", "draft-29" ... "draft-34", else "0x" and eight hex digits; `buf` holds the text.
+std::string_view quic_version_name(uint32_t version, char (&buf)[12]);
+
 // nullptr for a version whose Initial packets we cannot read (and for 0, Version Negotiation).
 const QuicVersionInfo* quic_version_info(uint32_t version);
 

@@ -30,6 +30,9 @@ struct FlowFacts {
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   std::string_view server_name;
   bool ech = false;
+  // The client spoke QUIC (UDP Initial packets), whatever became of its first flight: named
+  // (first_flight quic) or not (incomplete, a version that cannot be read).
+  bool quic = false;
   AnomalySet anomalies;
 };
 

@@ -654,6 +654,7 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
     facts.first_flight = kind;
     facts.server_name = hello ? hello->sni_view() : http_host;
     facts.ech = hello != nullptr && hello->ech;
+    facts.quic = f.quic_version != 0;
     facts.anomalies = f.anomalies;
     FlowDecision d;
     judge_->decide(facts, d);

@@ -1,8 +1,12 @@
 #include "dataplane/core/quic_initial_crypto.h"
 
-#include <openssl/core_names.h>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3.0 in favour of EVP_Digest*, which
+// allocate a provider context on every init; the low-level calls stay available through 3.x and
+// allocate nothing, which the packet path needs (see the header).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <cstring>
 
@@ -14,51 +18,29 @@ constexpr size_t kSampleLength = 16;
 constexpr size_t kTagLength = 16;
 constexpr size_t kMaxPacketNumberLength = 4;
 
-}  // namespace
-
-QuicInitialCrypto::QuicInitialCrypto() {
-  mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  hmac_ = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
-  ecb_cipher_ = EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr);
-  gcm_cipher_ = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-  ecb_ = EVP_CIPHER_CTX_new();
-  gcm_ = EVP_CIPHER_CTX_new();
-  if (hmac_ == nullptr || ecb_cipher_ == nullptr || gcm_cipher_ == nullptr || ecb_ == nullptr ||
-      gcm_ == nullptr)
-    return;
-  char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
-  if (EVP_MAC_CTX_set_params(hmac_, params) != 1) return;
-  // Bind each cipher context to its cipher once; packets only change the key (and IV).
-  if (EVP_EncryptInit_ex(ecb_, ecb_cipher_, nullptr, nullptr, nullptr) != 1) return;
-  EVP_CIPHER_CTX_set_padding(ecb_, 0);
-  if (EVP_DecryptInit_ex(gcm_, gcm_cipher_, nullptr, nullptr, nullptr) != 1) return;
-  ok_ = true;
-}
-
-QuicInitialCrypto::~QuicInitialCrypto() {
-  EVP_CIPHER_CTX_free(gcm_);
-  EVP_CIPHER_CTX_free(ecb_);
-  EVP_CIPHER_free(gcm_cipher_);
-  EVP_CIPHER_free(ecb_cipher_);
-  EVP_MAC_CTX_free(hmac_);
-  EVP_MAC_free(mac_);
-}
-
-bool QuicInitialCrypto::hmac(const uint8_t* key, size_t key_length, ByteSpan data1,
-                             ByteSpan data2, uint8_t* out) {
-  size_t n = 0;
-  return EVP_MAC_init(hmac_, key, key_length, nullptr) == 1 &&
-         EVP_MAC_update(hmac_, data1.data(), data1.size()) == 1 &&
-         (data2.empty() || EVP_MAC_update(hmac_, data2.data(), data2.size()) == 1) &&
-         EVP_MAC_final(hmac_, out, &n, kSha256Length) == 1 && n == kSha256Length;
+// HMAC-SHA256 (RFC 2104) for keys of at most one block, on SHA256_CTX: no allocation.
+void hmac_sha256(const uint8_t* key, size_t key_length, ByteSpan data, uint8_t* out) {
+  constexpr size_t kBlock = 64;
+  uint8_t pad[kBlock] = {};
+  std::memcpy(pad, key, key_length);
+  for (uint8_t& b : pad) b ^= 0x36;
+  uint8_t inner[kSha256Length];
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, pad, kBlock);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(inner, &ctx);
+  for (uint8_t& b : pad) b ^= 0x36 ^ 0x5c;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, pad, kBlock);
+  SHA256_Update(&ctx, inner, sizeof(inner));
+  SHA256_Final(out, &ctx);
+  OPENSSL_cleanse(pad, sizeof(pad));
 }
 
 // HKDF-Expand-Label (RFC 8446 7.1) with an empty context, for outputs of at most one SHA-256
 // block: T(1) = HMAC(secret, HkdfLabel || 0x01).
-bool QuicInitialCrypto::expand_label(const uint8_t* secret, std::string_view label,
-                                     size_t length, uint8_t* out) {
+bool expand_label(const uint8_t* secret, std::string_view label, size_t length, uint8_t* out) {
   constexpr std::string_view kPrefix = "tls13 ";
   uint8_t info[2 + 1 + 32 + 1 + 1];
   if (length > kSha256Length || kPrefix.size() + label.size() > 32) return false;
@@ -73,9 +55,33 @@ bool QuicInitialCrypto::expand_label(const uint8_t* secret, std::string_view lab
   info[n++] = 0;  // empty context
   info[n++] = 1;  // block counter
   uint8_t block[kSha256Length];
-  if (!hmac(secret, kSha256Length, ByteSpan(info, n), {}, block)) return false;
+  hmac_sha256(secret, kSha256Length, ByteSpan(info, n), block);
   std::memcpy(out, block, length);
+  OPENSSL_cleanse(block, sizeof(block));
   return true;
+}
+
+}  // namespace
+
+QuicInitialCrypto::QuicInitialCrypto() {
+  ecb_cipher_ = EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr);
+  gcm_cipher_ = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+  ecb_ = EVP_CIPHER_CTX_new();
+  gcm_ = EVP_CIPHER_CTX_new();
+  if (ecb_cipher_ == nullptr || gcm_cipher_ == nullptr || ecb_ == nullptr || gcm_ == nullptr)
+    return;
+  // Bind each cipher context to its cipher once; packets only change the key (and IV).
+  if (EVP_EncryptInit_ex(ecb_, ecb_cipher_, nullptr, nullptr, nullptr) != 1) return;
+  EVP_CIPHER_CTX_set_padding(ecb_, 0);
+  if (EVP_DecryptInit_ex(gcm_, gcm_cipher_, nullptr, nullptr, nullptr) != 1) return;
+  ok_ = true;
+}
+
+QuicInitialCrypto::~QuicInitialCrypto() {
+  EVP_CIPHER_CTX_free(gcm_);
+  EVP_CIPHER_CTX_free(ecb_);
+  EVP_CIPHER_free(gcm_cipher_);
+  EVP_CIPHER_free(ecb_cipher_);
 }
 
 bool QuicInitialCrypto::derive_client_keys(const QuicVersionInfo& version, ByteSpan dcid,
@@ -84,20 +90,15 @@ bool QuicInitialCrypto::derive_client_keys(const QuicVersionInfo& version, ByteS
   uint8_t initial_secret[kSha256Length];
   uint8_t secret[kSha256Length];
   // HKDF-Extract(salt, DCID) = HMAC(salt, DCID). An empty DCID is legal (HMAC of nothing).
-  static constexpr uint8_t kNothing[1] = {0};
-  const ByteSpan ikm = dcid.empty() ? ByteSpan(kNothing, 0) : dcid;
-  if (EVP_MAC_init(hmac_, version.salt, kQuicSaltLength, nullptr) != 1 ||
-      EVP_MAC_update(hmac_, ikm.data(), ikm.size()) != 1)
-    return false;
-  size_t n = 0;
-  if (EVP_MAC_final(hmac_, initial_secret, &n, sizeof(initial_secret)) != 1) return false;
-  if (!expand_label(initial_secret, "client in", kSha256Length, secret) ||
-      !expand_label(secret, version.key_label, sizeof(keys.key), keys.key) ||
-      !expand_label(secret, version.iv_label, sizeof(keys.iv), keys.iv) ||
-      !expand_label(secret, version.hp_label, sizeof(keys.hp), keys.hp))
-    return false;
-  if (client_secret != nullptr) std::memcpy(client_secret, secret, sizeof(secret));
-  return true;
+  hmac_sha256(version.salt, kQuicSaltLength, dcid, initial_secret);
+  const bool ok = expand_label(initial_secret, "client in", kSha256Length, secret) &&
+                  expand_label(secret, version.key_label, sizeof(keys.key), keys.key) &&
+                  expand_label(secret, version.iv_label, sizeof(keys.iv), keys.iv) &&
+                  expand_label(secret, version.hp_label, sizeof(keys.hp), keys.hp);
+  if (ok && client_secret != nullptr) std::memcpy(client_secret, secret, sizeof(secret));
+  OPENSSL_cleanse(initial_secret, sizeof(initial_secret));
+  OPENSSL_cleanse(secret, sizeof(secret));
+  return ok;
 }
 
 bool QuicInitialCrypto::header_mask(const uint8_t hp[16], const uint8_t* sample, uint8_t* mask) {

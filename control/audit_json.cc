@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "control/json_writer.h"
+#include "dataplane/core/quic_version.h"
 
 namespace sluice {
 namespace {
@@ -33,13 +34,17 @@ void add_endpoints(JsonWriter& w, const AuditEvent& e) {
   w.field("server_port", uint64_t{e.server.port});
   w.field("transport", transport_name(e.transport));
   if (e.vlan != 0) w.field("vlan", uint64_t{e.vlan});
+  if (e.quic_version != 0) {
+    char version[12];
+    w.field("quic_version", quic_version_name(e.quic_version, version));
+  }
 }
 
 // The judged fields. Names from the hello are attacker-controlled bytes: the writer escapes
 // them, so a record is always one valid line.
 void add_first_flight(JsonWriter& w, const AuditEvent& v) {
   w.field("first_flight", first_flight_name(v.first_flight));
-  const bool tls = v.first_flight == FirstFlightKind::kTls;
+  const bool tls = carries_client_hello(v.first_flight);
   if (tls && v.hello.sni_length > 0) {
     w.field("sni", v.hello.sni_view());
   } else {

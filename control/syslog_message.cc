@@ -118,7 +118,7 @@ void append_syslog_frame(std::string& out, std::string& scratch, const SyslogHea
   append_param(m, "verdict", verdict_name(event.verdict));
   if (verdict) {
     append_param(m, "rule", event.rule_view());
-    if (event.first_flight == FirstFlightKind::kTls && event.hello.sni_length > 0)
+    if (carries_client_hello(event.first_flight) && event.hello.sni_length > 0)
       append_param(m, "sni", event.hello.sni_view());
   }
   m += "] ";

@@ -216,7 +216,9 @@ if micro == "1":
             "InetChecksum/1480": "FloorChecksumNative/1480",
             "StreamAssembler/two_segment": "FloorMemcpy/1955",
             "ParseFrame/1514/csum:1": "FloorMemchr/1514",
-            "ParseFrame/1514/csum:0": "FloorMemchr/1514"}
+            "ParseFrame/1514/csum:0": "FloorMemchr/1514",
+            "QuicInitial/read_and_parse": "FloorAesGcmOpen/1210",
+            "QuicInitial/first_packet": "FloorAesGcmOpen/1210"}
     out.append("Micro-benchmarks: CPU time per operation (median of 3 repetitions), pinned like the "
                "replay runs; the reference column names the floor measured in the same run.")
     out.append("")

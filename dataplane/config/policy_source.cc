@@ -79,6 +79,16 @@ absl::StatusOr<PolicySource> policy_source_from_config(const PolicyConfig& confi
   out.non_tls.action.verdict = d.non_tls_443;
   out.no_sni.action.verdict = d.no_sni;
   out.final_default.action.verdict = d.final;
+
+  const QuicPolicyConfig& q = config.quic;
+  source.quic.default_rule.action.verdict = q.verdict;
+  source.quic.fallback_for_intercept = q.fallback_for_intercept;
+  for (size_t i = 0; i < q.clients.size(); ++i) {
+    QuicClientDefault c;
+    c.rule = DefaultRule{absl::StrCat("default_quic_clients_", i + 1), {q.clients[i].verdict, true}};
+    for (const IpPrefix& subnet : q.clients[i].subnets) c.client_subnets.push_back(subnet.text);
+    source.quic.clients.push_back(std::move(c));
+  }
   return source;
 }
 

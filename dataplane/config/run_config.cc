@@ -340,6 +340,8 @@ class Parser {
   void parse_flows(const YAML::Node& root, RunConfig& c);
   void parse_policy(const YAML::Node& n, RunConfig& c);
   void parse_rule(const YAML::Node& n, const std::string& path, PolicyRuleConfig& rule);
+  void parse_quic(const YAML::Node& n, PolicyConfig& p);
+  void prefixes(const YAML::Node& n, const std::string& path, std::vector<IpPrefix>& out);
   void parse_audit(const YAML::Node& n, RunConfig& c);
   void parse_syslog_sink(const YAML::Node& s, const std::string& path, RunConfig& c);
   void parse_stats(const YAML::Node& n, RunConfig& c);
@@ -760,24 +762,61 @@ void Parser::parse_rule(const YAML::Node& n, const std::string& path, PolicyRule
       }
     }
   }
-  if (sequence(n["clients"], path + ".clients", "client subnets")) {
-    const YAML::Node clients = n["clients"];
-    for (size_t i = 0; i < clients.size(); ++i) {
-      const std::string client_path = absl::StrCat(path, ".clients[", i, "]");
-      std::string text;
-      if (!string(clients[i], client_path, text)) continue;
-      absl::StatusOr<IpPrefix> prefix = config::parse_ip_prefix(text);
-      if (!prefix.ok()) {
-        error(clients[i].Mark(), client_path, prefix.status().message());
-        continue;
-      }
-      rule.clients.push_back(*std::move(prefix));
+  prefixes(n["clients"], path + ".clients", rule.clients);
+}
+
+// A list of client subnets (IP prefixes); a missing one is empty.
+void Parser::prefixes(const YAML::Node& n, const std::string& path, std::vector<IpPrefix>& out) {
+  if (!sequence(n, path, "client subnets")) return;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string item_path = absl::StrCat(path, "[", i, "]");
+    std::string text;
+    if (!string(n[i], item_path, text)) continue;
+    absl::StatusOr<IpPrefix> prefix = config::parse_ip_prefix(text);
+    if (!prefix.ok()) {
+      error(n[i].Mark(), item_path, prefix.status().message());
+      continue;
     }
+    out.push_back(*std::move(prefix));
+  }
+}
+
+void Parser::parse_quic(const YAML::Node& n, PolicyConfig& p) {
+  if (!map(n, "policy.quic", {"default", "clients", "fallback_for_intercept"})) return;
+  constexpr absl::string_view kNoIntercept =
+      "must be pass or block: QUIC cannot be intercepted (see fallback_for_intercept)";
+  auto quic_verdict = [&](const YAML::Node& v, const std::string& path, Verdict& out) {
+    if (v.IsDefined() && v.IsScalar() && v.Scalar() == "intercept") {
+      error(v.Mark(), path, std::string(kNoIntercept));
+      return;
+    }
+    verdict(v, path, out, false);
+  };
+  quic_verdict(n["default"], "policy.quic.default", p.quic.verdict);
+  boolean(n["fallback_for_intercept"], "policy.quic.fallback_for_intercept",
+          p.quic.fallback_for_intercept);
+  const YAML::Node clients = n["clients"];
+  if (!sequence(clients, "policy.quic.clients", "{subnets: [...], default: pass|block} maps"))
+    return;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    const std::string path = absl::StrCat("policy.quic.clients[", i, "]");
+    if (!map(clients[i], path, {"subnets", "default"})) continue;
+    QuicClientsConfig entry;
+    entry.defined_at = where(clients[i].Mark());
+    if (required(clients[i], "subnets", path)) {
+      prefixes(clients[i]["subnets"], path + ".subnets", entry.subnets);
+      if (clients[i]["subnets"].IsSequence() && clients[i]["subnets"].size() == 0)
+        error(clients[i]["subnets"].Mark(), path + ".subnets", "at least one subnet is needed");
+    }
+    if (required(clients[i], "default", path))
+      quic_verdict(clients[i]["default"], path + ".default", entry.verdict);
+    p.quic.clients.push_back(std::move(entry));
   }
 }
 
 void Parser::parse_policy(const YAML::Node& n, RunConfig& c) {
-  if (!map(n, "policy", {"rules", "defaults", "intercept_fallback", "block_response"})) return;
+  if (!map(n, "policy", {"rules", "defaults", "quic", "intercept_fallback", "block_response"}))
+    return;
   PolicyConfig& p = c.policy;
   const YAML::Node rules = n["rules"];
   if (sequence(rules, "policy.rules", "rules")) {
@@ -846,6 +885,7 @@ void Parser::parse_policy(const YAML::Node& n, RunConfig& c) {
       }
     }
   }
+  if (n["quic"].IsDefined()) parse_quic(n["quic"], p);
   if (n["intercept_fallback"].IsDefined() &&
       n["intercept_fallback"].IsScalar() && n["intercept_fallback"].Scalar() == "intercept") {
     error(n["intercept_fallback"].Mark(), "policy.intercept_fallback",

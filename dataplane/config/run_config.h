@@ -127,9 +127,23 @@ struct PolicyDefaultsConfig {
   Verdict final = Verdict::kPass;        // everything else
 };
 
+// QUIC (HTTP/3) flows: whether they are allowed at all, per client subnet, and what becomes of
+// those a rule would intercept (QUIC cannot be intercepted; blocking it makes browsers use TCP).
+struct QuicClientsConfig {
+  std::vector<IpPrefix> subnets;
+  Verdict verdict = Verdict::kPass;  // pass or block
+  std::string defined_at;            // "FILE:LINE:COLUMN"
+};
+struct QuicPolicyConfig {
+  Verdict verdict = Verdict::kPass;        // `default`: pass (judged by name) or block (all QUIC)
+  std::vector<QuicClientsConfig> clients;  // per-subnet `default`s, first match wins
+  bool fallback_for_intercept = false;     // block QUIC flows a rule would intercept
+};
+
 struct PolicyConfig {
   std::vector<PolicyRuleConfig> rules;  // first match wins, in file order
   PolicyDefaultsConfig defaults;
+  QuicPolicyConfig quic;
   // Until interception lands, an intercept verdict is carried out as this (and counted).
   Verdict intercept_fallback = Verdict::kPass;
   BlockResponse block_response = BlockResponse::kReset;

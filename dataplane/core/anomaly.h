@@ -41,7 +41,10 @@ namespace sluice {
   X(kSniEmpty, "sni_empty")                       /* server_name extension without a name */   \
   X(kDuplicateExtension, "duplicate_extension")   /* an extension type appears twice */        \
   X(kSslv2Hello, "sslv2_hello")                   /* SSLv2-style compatible hello */           \
-  X(kHelloAfterData, "trailing_data")             /* bytes after the hello in the flight */
+  X(kHelloAfterData, "trailing_data")             /* bytes after the hello in the flight */    \
+  /* QUIC */                                                                                   \
+  X(kQuicUndecryptable, "quic_undecryptable")     /* an Initial failed to open or to parse */  \
+  X(kQuicUnexpectedFrame, "quic_unexpected_frame")/* a frame type not allowed in an Initial */
 
 enum class Anomaly : uint8_t {
 #define SLUICE_ANOMALY_ENUM(name, str) name,

@@ -43,7 +43,8 @@ struct AuditEvent {
   bool audit = true;  // the deciding rule's audit flag: false keeps the flow out of audit exports
   std::array<char, kMaxRuleName + 1> rule{};  // the rule that decided ("no_policy" without one)
   std::array<char, kMaxRuleName + 1> list{};  // the list that matched; empty when a default decided
-  ClientHelloInfo hello;                       // valid when first_flight == kTls
+  ClientHelloInfo hello;                       // valid when carries_client_hello(first_flight)
+  uint32_t quic_version = 0;                   // UDP: the QUIC version of the client's Initials
   std::array<char, kMaxSniLength + 1> http_host{};  // valid when first_flight == kHttp
   uint16_t http_host_length = 0;
 
@@ -62,7 +63,7 @@ struct AuditEvent {
   // empty when there is none.
   std::string_view server_name() const {
     if (http_host_length > 0) return http_host_view();
-    return first_flight == FirstFlightKind::kTls ? hello.sni_view() : std::string_view();
+    return carries_client_hello(first_flight) ? hello.sni_view() : std::string_view();
   }
 };
 

@@ -31,6 +31,9 @@ struct FlowFacts {
   std::string_view server_name;
   bool ech = false;
   std::string_view ja4;  // the client's JA4 fingerprint (TLS, QUIC); empty when not computed
+  // The client spoke QUIC (UDP Initial packets), whatever became of its first flight: named
+  // (first_flight quic) or not (incomplete, a version that cannot be read).
+  bool quic = false;
   AnomalySet anomalies;
 };
 

@@ -19,6 +19,11 @@ enum class FirstFlightKind : uint8_t {
 };
 std::string_view first_flight_name(FirstFlightKind kind);
 
+// Kinds judged from a TLS ClientHello: over TCP, or in QUIC Initial packets.
+inline bool carries_client_hello(FirstFlightKind kind) {
+  return kind == FirstFlightKind::kTls || kind == FirstFlightKind::kQuic;
+}
+
 enum class FlightGuess : uint8_t {
   kTls,       // starts like a TLS handshake record or an SSLv2 hello
   kHttp,      // starts with an HTTP method and a space

@@ -21,6 +21,7 @@ uint32_t FirstFlightPool::acquire(uint32_t base_seq) {
                  std::span<uint64_t>(seen_.get() + size_t{slot} * words_per_slot_, words_per_slot_));
   s.parse_at = 1;
   s.scanned = 0;
+  s.quic = QuicFlightState{};
   ++in_use_;
   return slot;
 }

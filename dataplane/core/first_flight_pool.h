@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dataplane/core/flow.h"
+#include "dataplane/core/quic_initial_reader.h"
 #include "dataplane/core/stream_assembler.h"
 
 namespace sluice {
@@ -19,6 +20,7 @@ class FirstFlightPool {
     StreamAssembler stream;
     uint32_t parse_at = 0;  // contiguous length at which a new parse attempt is worth it
     uint32_t scanned = 0;   // bytes already searched for the end of an HTTP request head
+    QuicFlightState quic;   // UDP: keys of the flow's QUIC Initials (the stream holds CRYPTO)
   };
 
   FirstFlightPool(uint32_t slots, uint32_t byte_cap);

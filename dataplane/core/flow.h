@@ -90,6 +90,7 @@ struct alignas(64) Flow {
   uint32_t client_ts_recent = 0; // newest client TSval accepted
   uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
   uint32_t judged_length = 0;    // first-flight bytes that were judged
+  uint32_t quic_version = 0;     // UDP: version of the client's first QUIC Initial (0: none)
 
   // Inline enforcement: the client frames held until the verdict, and what a reset needs.
   HeldFrames::Chain held;

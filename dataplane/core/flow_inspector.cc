@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "dataplane/core/quic_packet.h"
 #include "dataplane/core/segment_trust.h"
 
 namespace sluice {
@@ -45,11 +46,6 @@ bool is_tls_port(uint16_t port) {
 bool contains_head_end(ByteSpan bytes) {
   const std::string_view s = as_string_view(bytes);
   return s.find("\r\n\r\n") != std::string_view::npos || s.find("\n\n") != std::string_view::npos;
-}
-
-bool looks_like_quic_long_header(ByteSpan payload) {
-  // Long header form bit and fixed bit set, and a version field (RFC 9000 17.2).
-  return payload.size() >= 7 && (payload[0] & 0xc0) == 0xc0;
 }
 
 template <size_t N>
@@ -630,9 +626,14 @@ void FlowInspector::judge_unfinished(Flow& f, uint64_t now_ns) {
   const bool client_sent = f.buffer_slot != kNoSlot || f.first_payload_ns != 0 ||
                            f.anomalies.has(Anomaly::kUnseenAcked);
   // A hello that started but never finished: the flow ended (or the time cap came) first.
-  if (f.buffer_slot != kNoSlot &&
-      guess_first_flight(buffers_.at(f.buffer_slot).stream.contiguous()) == FlightGuess::kTls)
-    f.anomalies.add(Anomaly::kTlsTruncated);
+  if (f.buffer_slot != kNoSlot) {
+    const ByteSpan stream = buffers_.at(f.buffer_slot).stream.contiguous();
+    // A QUIC CRYPTO stream holds nothing but the hello.
+    const bool hello_started = f.key.protocol == kUdp
+                                   ? !stream.empty()
+                                   : guess_first_flight(stream) == FlightGuess::kTls;
+    if (hello_started) f.anomalies.add(Anomaly::kTlsTruncated);
+  }
   judge(f, client_sent ? FirstFlightKind::kIncomplete : FirstFlightKind::kNone, nullptr, now_ns);
 }
 
@@ -654,6 +655,7 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
     facts.server_name = hello ? hello->sni_view() : http_host;
     facts.ech = hello != nullptr && hello->ech;
     if (hello) facts.ja4 = hello->ja4_view();
+    facts.quic = f.quic_version != 0;
     facts.anomalies = f.anomalies;
     FlowDecision d;
     judge_->decide(facts, d);
@@ -670,7 +672,8 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   // Keeping judged bytes until the server acknowledges them is a check, not a need: under
   // pressure (a quarter of the pool left) the buffer goes back at once, so flows that never get
   // an acknowledgement cannot starve new first flights.
-  if (buffers_.in_use() * 4 > buffers_.capacity() * 3) release_buffer(f);
+  // A UDP flow has no acknowledgements to wait for: its buffer goes back at once.
+  if (buffers_.in_use() * 4 > buffers_.capacity() * 3 || f.key.protocol == kUdp) release_buffer(f);
   ++stats_.first_flights_judged;
 
   fill_event_header(f, AuditKind::kVerdict, now_ns);
@@ -855,6 +858,7 @@ void FlowInspector::fill_event_header(const Flow& f, AuditKind kind, uint64_t no
   event_.bytes_to_client = f.bytes_to_client;
   event_.close_reason = CloseReason::kNone;
   event_.audit = f.audit;
+  event_.quic_version = f.quic_version;
 }
 
 void FlowInspector::publish() {
@@ -869,20 +873,92 @@ void FlowInspector::on_udp(uint32_t index, const ParsedPacket& p, bool from_clie
     if (!f.judged) f.anomalies.add(Anomaly::kBadChecksumIgnored);
   } else if (!f.judged && !p.payload.empty()) {
     if (from_client) {
-      // QUIC Initial decryption comes with the QUIC issue; for now the kind is recorded.
-      judge(f, looks_like_quic_long_header(p.payload) ? FirstFlightKind::kQuic
-                                                      : FirstFlightKind::kNonTls,
-            nullptr, now_ns);
-    } else {
+      on_client_datagram(f, p, now_ns);
+    } else if (f.buffer_slot == kNoSlot) {
       f.server_sent_data = true;
       judge(f, FirstFlightKind::kServerFirst, nullptr, now_ns);
     }
+    // A server datagram while the client's QUIC first flight is read changes nothing: inline,
+    // the server has not seen the ClientHello yet; elsewhere it answers what we read too.
   }
-  flows_.touch(index, TimeoutClass::kUdp, now_ns);
+  touch(index, now_ns);
+}
+
+// A client datagram of a UDP flow not yet judged. QUIC (a long header of a version we can read)
+// is held and read until its ClientHello is complete; anything else is judged at once.
+void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+  if (f.buffer_slot == kNoSlot) {
+    if (!looks_like_quic_long_header(p.payload)) {
+      judge(f, FirstFlightKind::kNonTls, nullptr, now_ns);
+      return;
+    }
+    QuicPacketView first;
+    if (parse_quic_packet(p.payload, first) != QuicParse::kOk || first.info == nullptr ||
+        first.type != QuicPacketType::kInitial) {
+      // Version Negotiation, a version we cannot read, or no Initial first: QUIC by its look,
+      // without a name. A server answers an unknown version with Version Negotiation, and
+      // the client's next Initial starts a new judgement only on a new flow.
+      f.quic_version = first.version;
+      judge(f, FirstFlightKind::kQuic, nullptr, now_ns);
+      return;
+    }
+    f.buffer_slot = buffers_.acquire(0);  // CRYPTO offsets start at 0
+    if (f.buffer_slot == kNoSlot) {
+      ++stats_.first_flight_buffers_exhausted;
+      f.anomalies.add(Anomaly::kBuffersExhausted);
+      f.quic_version = first.version;
+      judge(f, FirstFlightKind::kIncomplete, nullptr, now_ns);
+      return;
+    }
+    f.first_payload_ns = now_ns;
+  }
+  // Inline, every client datagram waits for the verdict; one that cannot be held is dropped
+  // unread (the client sends its Initials again).
+  if (config_.enforcement == EnforcementMode::kInline && !hold_current(f)) return;
+
+  FirstFlightPool::Slot& slot = buffers_.at(f.buffer_slot);
+  const QuicDatagramResult r = quic_.read(p.payload, slot.quic, slot.stream);
+  stats_.quic_initials_decrypted += r.initials;
+  stats_.quic_initials_undecryptable += r.undecryptable;
+  stats_.quic_other_packets += r.other_packets;
+  if (r.short_datagram) ++stats_.quic_initials_small_datagram;
+  f.anomalies.merge(r.anomalies);
+  if (slot.quic.version != 0) f.quic_version = slot.quic.version;
+
+  if (now_ns - f.first_payload_ns > config_.first_flight_time_cap_ns) {
+    f.anomalies.add(Anomaly::kFirstFlightTimeout);
+    judge_unfinished(f, now_ns);
+    return;
+  }
+  try_judge_quic(f, now_ns);
+}
+
+// The ClientHello from the contiguous CRYPTO data, as soon as all of it is there. Undecryptable
+// Initials leave nothing to parse: the flow waits for good ones until its time cap
+// (`incomplete`), since a server keeps waiting too.
+void FlowInspector::try_judge_quic(Flow& f, uint64_t now_ns) {
+  FirstFlightPool::Slot& slot = buffers_.at(f.buffer_slot);
+  const ByteSpan stream = slot.stream.contiguous();
+  if (stream.empty()) return;
+  hello_ = ClientHelloInfo{};
+  switch (parse_quic_client_hello(stream, hello_)) {
+    case HelloStatus::kComplete:
+    case HelloStatus::kMalformed:
+    case HelloStatus::kNotTls:
+      judge(f, FirstFlightKind::kQuic, &hello_, now_ns);
+      return;
+    case HelloStatus::kNeedMore:
+      if (stream.size() >= slot.stream.capacity()) {
+        f.anomalies.add(Anomaly::kFirstFlightByteCap);
+        judge(f, FirstFlightKind::kIncomplete, nullptr, now_ns);
+      }
+      return;
+  }
 }
 
 TimeoutClass FlowInspector::class_of(const Flow& f) const {
-  if (f.key.protocol == kUdp) return TimeoutClass::kUdp;
+  if (f.key.protocol == kUdp)
+    return !f.judged && f.buffer_slot != kNoSlot ? TimeoutClass::kFirstFlight : TimeoutClass::kUdp;
   if (f.client_fin || f.server_fin || f.drop_all) return TimeoutClass::kClosing;
   if (f.judged) return TimeoutClass::kEstablished;
   if (f.buffer_slot != kNoSlot) return TimeoutClass::kFirstFlight;

@@ -5,8 +5,9 @@
 // Per frame: parse L2-L4 (IP fragments reassembled), find or create the flow, track the TCP
 // handshake (ISNs, window scale, the server's window), reassemble the client's first flight by
 // sequence number from segments the server would accept, and judge it as soon as it is complete:
-// TLS ClientHello, plain HTTP, other bytes, server-speaks-first, nothing. Every flow gets a
-// verdict event and a close event.
+// TLS ClientHello, plain HTTP, other bytes, server-speaks-first, nothing. UDP flows whose client
+// speaks QUIC get the same treatment from their Initial packets: decrypted, CRYPTO data
+// reassembled, the ClientHello judged. Every flow gets a verdict event and a close event.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "dataplane/core/flow_table.h"
 #include "dataplane/core/ip_reassembly.h"
 #include "dataplane/core/packet.h"
+#include "dataplane/core/quic_initial_reader.h"
 #include "dataplane/core/stats.h"
 
 namespace sluice {
@@ -120,6 +122,8 @@ class FlowInspector {
                           bool src_is_lo, uint64_t now_ns);
   void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
   void on_udp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
+  void on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t now_ns);
+  void try_judge_quic(Flow& f, uint64_t now_ns);
   // `data_withheld`: the SYN's data did not go to the server (see forward_syn_without_data).
   void on_client_syn(Flow& f, const ParsedPacket& p, bool data_withheld, uint64_t now_ns);
   void forward_syn_without_data(const Flow& f, const ParsedPacket& p);
@@ -167,6 +171,9 @@ class FlowInspector {
   // on_burst()'s parsed packets, reused for every burst.
   Packet burst_packets_[kMaxBurst];
   bool burst_ready_[kMaxBurst] = {};
+
+  // Decrypts QUIC Initials: OpenSSL contexts and a datagram buffer made once, reused.
+  QuicInitialReader quic_;
 
   // Scratch reused for every judgement: no allocation per flow.
   std::vector<uint8_t> hello_scratch_;

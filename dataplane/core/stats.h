@@ -78,6 +78,10 @@ std::string_view malformed_name(Malformed m);
   X(blocked_packets, "inline: later packets of blocked flows, dropped")                 \
   X(resets_sent, "TCP resets (and TLS alerts) sent to carry out a block")              \
   X(resets_unsent, "blocks whose reset could not be built (no client frame or SYN-ACK seen)") \
+  X(quic_initials_decrypted, "QUIC client Initial packets decrypted")                  \
+  X(quic_initials_undecryptable, "QUIC client Initial packets that failed to open or parse") \
+  X(quic_initials_small_datagram, "QUIC client Initials in datagrams under 1200 bytes, not read (servers drop them)") \
+  X(quic_other_packets, "QUIC packets other than Initials in client first flights, skipped") \
   X(tx_packets, "packets transmitted")                                                 \
   X(tx_dropped, "packets dropped because a TX queue was full")                         \
   X(dispatched, "packets handed to the worker that owns their flow")                   \

@@ -214,7 +214,7 @@ bool has_duplicates(const uint16_t* types, size_t n) {
   return std::adjacent_find(sorted, sorted + n) != sorted + n;
 }
 
-bool parse_hello_body(ByteSpan body, ClientHelloInfo& info) {
+bool parse_hello_body(ByteSpan body, char ja4_protocol, ClientHelloInfo& info) {
   ByteReader r(body);
   ByteSpan random, session_id, ciphers, compression, extensions;
   if (!r.u16(info.legacy_version) || !r.bytes(32, random)) return false;
@@ -278,7 +278,7 @@ bool parse_hello_body(ByteSpan body, ClientHelloInfo& info) {
 
   if (!too_many) {
     Ja4Input ja4;
-    ja4.protocol = 't';
+    ja4.protocol = ja4_protocol;
     ja4.version = highest_version;
     ja4.has_sni = seen_sni;
     ja4.ciphers = ciphers;
@@ -360,12 +360,27 @@ HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientH
     message = ByteSpan(scratch.data(), f.message_length);
   }
 
-  if (!parse_hello_body(message.subspan(kHandshakeHeader), info)) return malformed(info);
+  if (!parse_hello_body(message.subspan(kHandshakeHeader), 't', info)) return malformed(info);
 
   // Handshake bytes after the hello in its record, or bytes after it that are not records.
   if (f.spare > 0 || !looks_like_records(stream.subspan(f.end))) {
     info.anomalies.add(Anomaly::kHelloAfterData);
   }
+  return HelloStatus::kComplete;
+}
+
+HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& info) {
+  info = ClientHelloInfo{};
+  if (crypto_stream.empty()) return HelloStatus::kNeedMore;
+  if (crypto_stream[0] != kHandshakeClientHello) return malformed(info);
+  if (crypto_stream.size() < kHandshakeHeader) return HelloStatus::kNeedMore;
+  const size_t message_length = kHandshakeHeader + load_be24(crypto_stream.data() + 1);
+  if (crypto_stream.size() < message_length) return HelloStatus::kNeedMore;
+  if (!parse_hello_body(crypto_stream.subspan(kHandshakeHeader, message_length - kHandshakeHeader),
+                        'q', info))
+    return malformed(info);
+  // A client sends nothing after its hello in the Initial CRYPTO stream.
+  if (crypto_stream.size() > message_length) info.anomalies.add(Anomaly::kHelloAfterData);
   return HelloStatus::kComplete;
 }
 

@@ -1,4 +1,5 @@
-// The TLS ClientHello, read from the reassembled first flight of a TCP connection: TLS records
+// The TLS ClientHello, read from the reassembled first flight of a TCP connection (or, without
+// records, from a QUIC Initial CRYPTO stream): TLS records
 // are unwrapped (one handshake message may span several records), then the hello's fields are
 // extracted. Pure functions over byte spans: no allocation, fuzzed in
 // tests/fuzz/client_hello_fuzz.cc.
@@ -56,6 +57,12 @@ enum class HelloStatus : uint8_t {
 // `scratch` holds the handshake message while it is unwrapped from records; it must be at least
 // as large as the first-flight byte cap. Called again with a longer stream on kNeedMore.
 HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientHelloInfo& info);
+
+// The same for QUIC (RFC 9001 4): `crypto_stream` is the client's Initial CRYPTO stream from
+// offset 0, contiguous, which carries the handshake message without TLS records. The JA4
+// fingerprint gets protocol 'q'. kNotTls is never returned: a stream that does not start with a
+// ClientHello is kMalformed.
+HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& info);
 
 // Iterates ALPN names of an info's wire-format list.
 template <typename Fn>

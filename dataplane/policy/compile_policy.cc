@@ -111,9 +111,29 @@ absl::StatusOr<std::unique_ptr<const PolicySnapshot>> compile_policy(const Polic
     rule.client_subnets = CidrSet(subnets);
     rules.push_back(std::move(rule));
   }
+  CompiledQuic quic;
+  quic.default_rule = source.quic.default_rule;
+  quic.fallback_for_intercept = source.quic.fallback_for_intercept;
+  for (const QuicClientDefault& c : source.quic.clients) {
+    if (c.rule.action.verdict == Verdict::kIntercept)
+      return absl::InvalidArgumentError(
+          absl::StrCat("QUIC default '", c.rule.name, "': QUIC cannot be intercepted"));
+    std::vector<Cidr> subnets;
+    for (const std::string& text : c.client_subnets) {
+      absl::StatusOr<Cidr> cidr = parse_cidr(text);
+      if (!cidr.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("QUIC default '", c.rule.name, "': client subnet ", cidr.status().message()));
+      }
+      subnets.push_back(*cidr);
+    }
+    quic.clients.push_back({CidrSet(subnets), c.rule});
+  }
+  if (quic.default_rule.action.verdict == Verdict::kIntercept)
+    return absl::InvalidArgumentError("the QUIC default cannot be intercept: QUIC cannot be intercepted");
   return std::make_unique<const CompiledPolicy>(source.generation, source.description,
                                                 std::move(lists), std::move(rules),
-                                                source.defaults);
+                                                source.defaults, std::move(quic));
 }
 
 }  // namespace sluice

@@ -12,12 +12,13 @@ Decision from_default(const DefaultRule& rule) { return {rule.action, rule.name,
 
 CompiledPolicy::CompiledPolicy(uint64_t generation, std::string description,
                                std::vector<CompiledList> lists, std::vector<CompiledRule> rules,
-                               PolicyDefaults defaults)
+                               PolicyDefaults defaults, CompiledQuic quic)
     : generation_(generation),
       description_(std::move(description)),
       lists_(std::move(lists)),
       rules_(std::move(rules)),
-      defaults_(std::move(defaults)) {}
+      defaults_(std::move(defaults)),
+      quic_(std::move(quic)) {}
 
 bool CompiledPolicy::list_matches(const CompiledList& list, const FlowFacts& facts, bool named,
                                   PolicyScratch& scratch) const {
@@ -40,7 +41,29 @@ const DefaultRule* CompiledPolicy::default_before_rules(const FlowFacts& facts) 
   return nullptr;
 }
 
+const DefaultRule* CompiledPolicy::quic_block(const FlowFacts& facts) const {
+  if (!facts.quic) return nullptr;
+  const DefaultRule* rule = &quic_.default_rule;
+  for (const CompiledQuicClients& c : quic_.clients) {
+    if (c.subnets.contains(facts.client_ip)) {
+      rule = &c.rule;
+      break;
+    }
+  }
+  return rule->action.verdict == Verdict::kPass ? nullptr : rule;
+}
+
 Decision CompiledPolicy::decide(const FlowFacts& facts, PolicyScratch& scratch) const {
+  if (const DefaultRule* q = quic_block(facts)) return from_default(*q);
+  Decision d = decide_flow(facts, scratch);
+  if (facts.quic && quic_.fallback_for_intercept && d.action.verdict == Verdict::kIntercept) {
+    // The audit keeps what would have been intercepted: the list, or the default's name.
+    return {{Verdict::kBlock, d.action.audit}, kQuicFallbackRule, d.list.empty() ? d.rule : d.list};
+  }
+  return d;
+}
+
+Decision CompiledPolicy::decide_flow(const FlowFacts& facts, PolicyScratch& scratch) const {
   if (const DefaultRule* d = default_before_rules(facts)) return from_default(*d);
 
   const bool named = !facts.server_name.empty() && names_its_server(facts.first_flight);

@@ -29,14 +29,26 @@ struct CompiledRule {
   CidrSet client_subnets;       // empty: every client
 };
 
+struct CompiledQuicClients {
+  CidrSet subnets;
+  DefaultRule rule;
+};
+struct CompiledQuic {
+  DefaultRule default_rule;
+  std::vector<CompiledQuicClients> clients;
+  bool fallback_for_intercept = false;
+};
+
+inline constexpr std::string_view kQuicFallbackRule = "quic_fallback_for_intercept";
+
 class CompiledPolicy final : public PolicySnapshot {
  public:
   CompiledPolicy(uint64_t generation, std::string description, std::vector<CompiledList> lists,
-                 std::vector<CompiledRule> rules, PolicyDefaults defaults);
+                 std::vector<CompiledRule> rules, PolicyDefaults defaults, CompiledQuic quic = {});
 
   Decision decide(const FlowFacts& facts, PolicyScratch& scratch) const override;
   bool rules_apply(const FlowFacts& facts) const override {
-    return default_before_rules(facts) == nullptr;
+    return quic_block(facts) == nullptr && default_before_rules(facts) == nullptr;
   }
   absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const override;
   uint64_t generation() const override { return generation_; }
@@ -44,6 +56,10 @@ class CompiledPolicy final : public PolicySnapshot {
   std::string summary() const override;
 
  private:
+  // The QUIC default of a QUIC flow's client when it blocks, else nullptr.
+  const DefaultRule* quic_block(const FlowFacts& facts) const;
+  // Steps 1-7 of policy_snapshot.h.
+  Decision decide_flow(const FlowFacts& facts, PolicyScratch& scratch) const;
   // The anomaly or `incomplete` default that decides `facts` before any rule, or nullptr.
   const DefaultRule* default_before_rules(const FlowFacts& facts) const;
   bool list_matches(const CompiledList& list, const FlowFacts& facts, bool named,
@@ -54,6 +70,7 @@ class CompiledPolicy final : public PolicySnapshot {
   std::vector<CompiledList> lists_;
   std::vector<CompiledRule> rules_;
   PolicyDefaults defaults_;
+  CompiledQuic quic_;
 };
 
 }  // namespace sluice

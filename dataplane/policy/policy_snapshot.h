@@ -4,6 +4,7 @@
 // to the caller.
 //
 // decide() precedence, first match wins:
+//   0. QUIC: a QUIC flow whose client's QUIC default (policy_source.h) is block;
 //   1. anomaly defaults, in order: the flow carries an anomaly that means what we judged may not
 //      be what the server received (overlap_conflict, ...), so no rule can trust its name;
 //   2. `incomplete` default: the first flight never completed, nothing was judged;
@@ -19,6 +20,8 @@
 //   5. `non_tls` default: a non-TLS first flight on a TLS port that no address rule took;
 //   6. `no_sni` default: no server name (TLS without SNI, no payload, server-speaks-first);
 //   7. the final default.
+// Afterwards, with QUIC's fallback_for_intercept set, an intercept verdict on a QUIC flow becomes
+// block (rule `quic_fallback_for_intercept`, list: what matched), so the browser uses TCP.
 #pragma once
 
 #include <cstdint>

@@ -58,12 +58,30 @@ struct PolicyDefaults {
   DefaultRule final_default{"default", {Verdict::kPass, true}};
 };
 
+// QUIC (HTTP/3) flows, decided before everything else (policy_snapshot.h step 0): a client
+// whose QUIC default is block has every QUIC flow blocked, so its browser uses TCP; pass leaves
+// QUIC flows to the rest of the policy, by name like TLS.
+struct QuicClientDefault {
+  std::vector<std::string> client_subnets;  // CIDRs
+  DefaultRule rule;                         // verdict pass or block
+};
+struct QuicPolicySource {
+  DefaultRule default_rule{"default_quic", {Verdict::kPass, true}};
+  std::vector<QuicClientDefault> clients;  // first match wins over default_rule
+  // QUIC cannot be intercepted. With this set, a QUIC flow the policy would intercept is blocked
+  // instead (rule `quic_fallback_for_intercept`) and the browser comes back over TCP, where it
+  // is intercepted; without it, the intercept verdict stands and the worker's
+  // intercept_fallback carries it out, as for any intercept that cannot be done.
+  bool fallback_for_intercept = false;
+};
+
 struct PolicySource {
   uint64_t generation = 0;  // chosen by the caller (e.g. a reload counter); shown in status
   std::string description;  // e.g. "/etc/sluice/sluice.yaml, loaded 2026-11-27T20:01:02Z"
   std::vector<ListSource> lists;
   std::vector<RuleSource> rules;  // first match wins
   PolicyDefaults defaults;
+  QuicPolicySource quic;
 };
 
 }  // namespace sluice

@@ -68,6 +68,37 @@ TEST(AuditJsonTest, FlowRecordHasEveryField) {
   EXPECT_EQ(out.back(), '}');
 }
 
+TEST(AuditJsonTest, QuicFlowCarriesItsVersionAndHello) {
+  AuditEvent v;
+  v.kind = AuditKind::kVerdict;
+  v.first_flight = FirstFlightKind::kQuic;
+  v.transport = 17;
+  v.quic_version = 0x6b3343cf;
+  const char sni[] = "h3.example";
+  std::memcpy(v.hello.sni.data(), sni, sizeof(sni) - 1);
+  v.hello.sni_length = sizeof(sni) - 1;
+  v.hello.alpn = {2, 'h', '3'};
+  v.hello.alpn_length = 3;
+  std::memcpy(v.hello.ja4.data(), "q13d0313h3_55b375c5d22e_d8d1e9ba8c4a", 36);
+  std::memcpy(v.rule.data(), "no_policy", 9);
+  std::string out;
+  append_event_record(out, v);
+  for (const char* field : {"\"transport\":\"udp\"", "\"quic_version\":\"v2\"",
+                            "\"first_flight\":\"quic\"", "\"sni\":\"h3.example\"",
+                            "\"alpn\":[\"h3\"]", "\"ja4\":\"q13d0313h3_"}) {
+    EXPECT_NE(out.find(field), std::string::npos) << field << " in " << out;
+  }
+  v.quic_version = 0xff00001d;
+  out.clear();
+  append_event_record(out, v);
+  EXPECT_NE(out.find("\"quic_version\":\"draft-29\""), std::string::npos) << out;
+  v.quic_version = 0;
+  v.transport = 6;
+  out.clear();
+  append_event_record(out, v);
+  EXPECT_EQ(out.find("quic_version"), std::string::npos) << "only QUIC flows have one";
+}
+
 TEST(AuditJsonTest, RuleAndListOfAPolicyDecision) {
   AuditEvent v;
   v.kind = AuditKind::kVerdict;

@@ -227,6 +227,45 @@ TEST_F(SnapshotJudgeTest, DefaultsNameNoList) {
   EXPECT_TRUE(d.intercept_fallback);
 }
 
+// The QUIC section end to end through the judge: a guest subnet without QUIC, and intercept
+// turned into a block for QUIC only.
+TEST_F(PolicySourceTest, QuicSectionThroughTheJudge) {
+  const RunConfig c = config(std::string(kPolicy) +
+                             "  quic:\n"
+                             "    clients:\n"
+                             "      - {subnets: [10.40.0.0/16], default: block}\n"
+                             "    fallback_for_intercept: true\n");
+  absl::StatusOr<PolicySource> s = policy_source_from_config(c.policy, "test policy");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->quic.clients.size(), 1u);
+  EXPECT_EQ(s->quic.clients[0].rule.name, "default_quic_clients_1");
+  EXPECT_THAT(s->quic.clients[0].client_subnets, ElementsAre("10.40.0.0/16"));
+  absl::StatusOr<std::unique_ptr<const PolicySnapshot>> snapshot = compile_policy(*s);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  auto judge = SnapshotJudge::create(**snapshot, c.policy.intercept_fallback);
+  ASSERT_TRUE(judge.ok()) << judge.status();
+
+  FlowFacts f;
+  f.client_ip = ip("10.20.3.4");
+  f.server_ip = ip("203.0.113.9");
+  f.server_port = 443;
+  f.first_flight = FirstFlightKind::kQuic;
+  f.quic = true;
+  f.server_name = "www.video.example";
+  FlowDecision d;
+  (*judge)->decide(f, d);
+  EXPECT_EQ(d.decision.action.verdict, Verdict::kBlock);
+  EXPECT_EQ(d.decision.rule, "quic_fallback_for_intercept");
+  EXPECT_EQ(d.decision.list, "video.domains");
+  EXPECT_FALSE(d.intercept_fallback) << "not an intercept carried out as its fallback";
+
+  f.client_ip = ip("10.40.0.9");
+  f.server_name = "www.example.org";
+  (*judge)->decide(f, d);
+  EXPECT_EQ(d.decision.rule, "default_quic_clients_1");
+  EXPECT_EQ(d.decision.action.verdict, Verdict::kBlock);
+}
+
 TEST_F(PolicySourceTest, CompileErrorsNameTheFileAndLine) {
   write("lists/proxy.patterns", "ok\\.example\n(unclosed\n");
   absl::StatusOr<PolicySource> s = policy_source_from_config(config().policy, "test policy");

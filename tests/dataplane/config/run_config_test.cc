@@ -84,6 +84,9 @@ TEST(RunConfig, MinimalConfigTakesTheDocumentedDefaults) {
   EXPECT_EQ(c->policy.defaults.final, Verdict::kPass);
   EXPECT_EQ(c->policy.intercept_fallback, Verdict::kPass);
   EXPECT_EQ(c->policy.block_response, BlockResponse::kReset);
+  EXPECT_EQ(c->policy.quic.verdict, Verdict::kPass);
+  EXPECT_TRUE(c->policy.quic.clients.empty());
+  EXPECT_FALSE(c->policy.quic.fallback_for_intercept);
   EXPECT_EQ(c->audit.ring_size, 16384u);
   EXPECT_TRUE(c->audit.files.empty());
   EXPECT_TRUE(c->stats.telemetry);
@@ -302,6 +305,13 @@ TEST(RunConfig, FullConfigRoundTrip) {
   EXPECT_EQ(p.defaults.anomalies[1].second, Verdict::kIntercept);
   EXPECT_EQ(p.intercept_fallback, Verdict::kBlock);
   EXPECT_EQ(p.block_response, BlockResponse::kTlsAlertAndReset);
+  EXPECT_EQ(p.quic.verdict, Verdict::kPass);
+  EXPECT_TRUE(p.quic.fallback_for_intercept);
+  ASSERT_EQ(p.quic.clients.size(), 1u);
+  ASSERT_EQ(p.quic.clients[0].subnets.size(), 2u);
+  EXPECT_EQ(p.quic.clients[0].subnets[1].text, "2001:db8:40::/48");
+  EXPECT_EQ(p.quic.clients[0].verdict, Verdict::kBlock);
+  EXPECT_THAT(p.quic.clients[0].defined_at, HasSubstr("full.yaml:"));
 
   EXPECT_EQ(c->audit.ring_size, 2048u);
   ASSERT_EQ(c->audit.files.size(), 2u);
@@ -630,6 +640,17 @@ TEST(RunConfigErrors, PolicyMistakes) {
   EXPECT_EQ(error_of(base + "  defaults:\n    anomalies: {overlap_conflicts: block}\n"),
             "test.yaml:13:17: unknown anomaly 'overlap_conflicts'; did you mean "
             "'overlap_conflict'?");
+  EXPECT_EQ(error_of(base + "  quic: {default: intercept}\n"),
+            "test.yaml:12:19: policy.quic.default: must be pass or block: QUIC cannot be "
+            "intercepted (see fallback_for_intercept)");
+  EXPECT_EQ(error_of(base + "  quic:\n    clients:\n      - {subnets: [10.0.0.1/8], default: block}\n"),
+            "test.yaml:14:20: policy.quic.clients[0].subnets[0]: '10.0.0.1/8' is not an IP prefix: "
+            "bits are set after the prefix length; did you mean 10.0.0.0/8?");
+  EXPECT_EQ(error_of(base + "  quic:\n    clients:\n      - {subnets: [10.0.0.0/8]}\n"),
+            "test.yaml:14:9: policy.quic.clients[0]: missing required key 'default'");
+  EXPECT_EQ(error_of(base + "  quic: {fallback_for_intercpt: true}\n"),
+            "test.yaml:12:10: unknown key 'policy.quic.fallback_for_intercpt'; did you mean "
+            "'fallback_for_intercept'?");
   EXPECT_EQ(error_of(base + "  intercept_fallback: intercept\n"),
             "test.yaml:12:23: policy.intercept_fallback: must be pass or block: it is what an "
             "intercept verdict becomes while interception is unavailable");

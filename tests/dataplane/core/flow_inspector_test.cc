@@ -690,7 +690,9 @@ TEST_F(FlowInspectorTest, MalformedFramesAreCountedAndSurvived) {
   EXPECT_EQ(sni_of(only_verdict()), "after.example");
 }
 
-TEST_F(FlowInspectorTest, UdpQuicLongHeaderIsRecognised) {
+// A long header of a version sluice cannot read is QUIC by its look, judged at once without a
+// name (decrypted Initials: flow_inspector_quic_test.cc).
+TEST_F(FlowInspectorTest, UdpQuicLongHeaderOfUnknownVersionIsRecognised) {
   UdpSpec u;
   u.frame.src_ip = "10.0.0.2";
   u.frame.dst_ip = "10.0.0.1";
@@ -698,11 +700,13 @@ TEST_F(FlowInspectorTest, UdpQuicLongHeaderIsRecognised) {
   u.dst_port = 443;
   u.payload = Bytes(1200, 0);
   u.payload[0] = 0xc3;  // long header, Initial
-  u.payload[4] = 1;     // version 1
+  u.payload[4] = 0x2a;  // a version nobody speaks
   feed(build_udp_frame(u));
   auto v = only_verdict();
   EXPECT_EQ(v.first_flight, FirstFlightKind::kQuic);
   EXPECT_EQ(v.transport, 17);
+  EXPECT_EQ(v.quic_version, 0x2au);
+  EXPECT_EQ(v.hello.sni_length, 0);
 }
 
 TEST_F(FlowInspectorTest, FullTableEvictsHandshakesFirstAndReportsThem) {

@@ -215,6 +215,92 @@ TEST_F(PolicyTest, GenerationDescriptionSummary) {
       << policy_->summary();
 }
 
+// --- QUIC ----------------------------------------------------------------------------------
+
+FlowFacts quic(std::string_view name, const char* client = "10.10.1.5") {
+  FlowFacts f = tls(name, client);
+  f.first_flight = FirstFlightKind::kQuic;
+  f.quic = true;
+  return f;
+}
+
+std::unique_ptr<const PolicySnapshot> compile_ok(const PolicySource& s) {
+  auto compiled = compile_policy(s);
+  EXPECT_TRUE(compiled.ok()) << compiled.status();
+  return compiled.ok() ? *std::move(compiled) : nullptr;
+}
+
+Decision decide_with(const PolicySnapshot& p, const FlowFacts& f) {
+  auto scratch = p.allocate_scratch();
+  return p.decide(f, **scratch);
+}
+
+TEST_F(PolicyTest, QuicIsJudgedByNameLikeTls) {
+  EXPECT_EQ(decide(quic("www.bank.example")).rule, "no_interception");
+  EXPECT_EQ(decide(quic("ads.example")).action.verdict, Verdict::kBlock);
+  EXPECT_TRUE(policy_->rules_apply(quic("ads.example")));
+  // Without fallback_for_intercept an intercept verdict stands; the worker's intercept_fallback
+  // carries it out (QUIC cannot be intercepted).
+  Decision d = decide(quic("video.social.example", "10.20.3.4"));
+  EXPECT_EQ(d.rule, "staff_social");
+  EXPECT_EQ(d.action.verdict, Verdict::kIntercept);
+}
+
+TEST(QuicPolicy, FallbackForInterceptBlocksSoTheBrowserUsesTcp) {
+  PolicySource s = school();
+  s.quic.fallback_for_intercept = true;
+  auto p = compile_ok(s);
+  ASSERT_NE(p, nullptr);
+  Decision d = decide_with(*p, quic("video.social.example", "10.20.3.4"));
+  EXPECT_EQ(d.action.verdict, Verdict::kBlock);
+  EXPECT_EQ(d.rule, "quic_fallback_for_intercept");
+  EXPECT_EQ(d.list, "social") << "the audit keeps what would have been intercepted";
+  // A default that intercepts is named the same way.
+  Decision other = decide_with(*p, quic("news.example"));
+  EXPECT_EQ(other.rule, "quic_fallback_for_intercept");
+  EXPECT_EQ(other.list, "inspect_everything_else");
+  // TCP is untouched: the same name over TLS is intercepted.
+  EXPECT_EQ(decide_with(*p, tls("video.social.example", "10.20.3.4")).action.verdict,
+            Verdict::kIntercept);
+  // Pass and block decisions of QUIC flows are unchanged.
+  EXPECT_EQ(decide_with(*p, quic("www.bank.example")).action.verdict, Verdict::kPass);
+}
+
+TEST(QuicPolicy, PerSubnetDefaultsBlockQuicBeforeAnyRule) {
+  PolicySource s = school();
+  s.quic.default_rule.action.verdict = Verdict::kPass;
+  s.quic.clients = {{{"10.40.0.0/16", "2001:db8:40::/48"}, {"default_quic_clients_1", {Verdict::kBlock, true}}},
+                    {{"10.0.0.0/8"}, {"default_quic_clients_2", {Verdict::kPass, true}}}};
+  auto p = compile_ok(s);
+  ASSERT_NE(p, nullptr);
+  Decision guest = decide_with(*p, quic("www.bank.example", "10.40.1.1"));
+  EXPECT_EQ(guest.action.verdict, Verdict::kBlock);
+  EXPECT_EQ(guest.rule, "default_quic_clients_1");
+  EXPECT_FALSE(p->rules_apply(quic("www.bank.example", "10.40.1.1"))) << "no bypass either";
+  EXPECT_EQ(decide_with(*p, quic("x", "2001:db8:40::5")).rule, "default_quic_clients_1");
+  // An unnamed QUIC flow (incomplete) of that subnet is blocked too.
+  FlowFacts incomplete = quic("", "10.40.1.1");
+  incomplete.first_flight = FirstFlightKind::kIncomplete;
+  EXPECT_EQ(decide_with(*p, incomplete).rule, "default_quic_clients_1");
+  // Another subnet: judged by name; TCP from the blocked subnet: judged by name.
+  EXPECT_EQ(decide_with(*p, quic("www.bank.example", "10.20.1.1")).rule, "no_interception");
+  EXPECT_EQ(decide_with(*p, tls("www.bank.example", "10.40.1.1")).rule, "no_interception");
+
+  s.quic.default_rule.action.verdict = Verdict::kBlock;
+  s.quic.clients.clear();
+  auto all = compile_ok(s);
+  ASSERT_NE(all, nullptr);
+  EXPECT_EQ(decide_with(*all, quic("www.bank.example")).rule, "default_quic");
+}
+
+TEST(QuicPolicy, InterceptIsRefusedAsAQuicDefault) {
+  PolicySource s = school();
+  s.quic.clients = {{{"10.0.0.0/8"}, {"q", {Verdict::kIntercept, true}}}};
+  EXPECT_FALSE(compile_policy(s).ok());
+  s.quic.clients = {{{"10.0.0.0/33"}, {"q", {Verdict::kBlock, true}}}};
+  EXPECT_FALSE(compile_policy(s).ok());
+}
+
 std::string compile_error(const PolicySource& s) {
   auto compiled = compile_policy(s);
   EXPECT_FALSE(compiled.ok());

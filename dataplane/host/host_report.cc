@@ -57,8 +57,9 @@ std::string render_sizing(const Sizing& s) {
                                         "held first flights: a quarter of the pool, at least "
                                         "256 per worker"));
   absl::StrAppend(&out, "  hugepage memory: ", format_bytes(s.huge_bytes_per_socket),
-                  " per socket with ports, ", format_bytes(s.huge_bytes_total), " in all (one ",
-                  "mbuf takes ", s.mbuf_object_bytes, " bytes)\n");
+                  " per socket with ports, ", format_bytes(s.huge_bytes_total),
+                  " in all (one mbuf takes ", s.mbuf_object_bytes, " bytes; the larger of the ",
+                  "sum below and eal --socket-mem)\n");
   append_terms(out, s.huge_terms, true);
   absl::StrAppend(&out, "  ordinary memory: ", format_bytes(s.ram_bytes), "\n");
   append_terms(out, s.ram_terms, true);

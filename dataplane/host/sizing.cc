@@ -9,7 +9,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "dataplane/core/audit_event.h"
 #include "dataplane/core/first_flight_pool.h"
 #include "dataplane/core/flow.h"
@@ -49,6 +52,29 @@ Sizing compute_sizing(const RunConfig& c, const SizingInputs& in) {
          workers * (workers - 1) * kDispatchRingSize * sizeof(void*));
   huge("EAL, telemetry, RCU and memzones (allowance)", kEalOverheadBytes);
   s.huge_bytes_total = s.huge_bytes_per_socket * std::max<uint32_t>(1, in.pools);
+  // DPDK reserves --socket-mem (MiB per socket) at start, whatever it then uses.
+  for (size_t i = 0; i < c.eal.extra_args.size(); ++i) {
+    absl::string_view arg = c.eal.extra_args[i];
+    std::string value;
+    if (absl::ConsumePrefix(&arg, "--socket-mem=")) {
+      value = std::string(arg);
+    } else if (arg == "--socket-mem" && i + 1 < c.eal.extra_args.size()) {
+      value = c.eal.extra_args[i + 1];
+    } else {
+      continue;
+    }
+    uint64_t sum = 0;
+    for (absl::string_view mb : absl::StrSplit(value, ',')) {
+      uint64_t n = 0;
+      if (!absl::SimpleAtoi(mb, &n)) n = 0;
+      s.socket_mem_bytes.push_back(n << 20);
+      sum += n << 20;
+      s.huge_bytes_per_socket = std::max(s.huge_bytes_per_socket, n << 20);
+    }
+    s.huge_terms.push_back({absl::StrCat("eal --socket-mem=", value, " reserved at start"), sum});
+    s.huge_bytes_total = std::max(s.huge_bytes_total, sum);
+  }
+  s.huge_bytes_total = std::max(s.huge_bytes_total, uint64_t{c.eal.memory_mb} << 20);
 
   // Ordinary memory, per worker then in all.
   const auto ram = [&](std::string what, uint64_t bytes) {

@@ -38,8 +38,11 @@ struct Sizing {
   // Hugepage memory (DPDK's memory), per pool socket and in all.
   uint64_t mbuf_object_bytes = 0;  // one mbuf in its pool (header, data room, mempool overhead)
   std::vector<SizingTerm> huge_terms;
+  // What the pools and rings take on one socket, or what eal `--socket-mem` reserves up front on
+  // the largest one, whichever is more; and in all (also at least `-m` / eal.memory_mb).
   uint64_t huge_bytes_per_socket = 0;
   uint64_t huge_bytes_total = 0;
+  std::vector<uint64_t> socket_mem_bytes;  // eal --socket-mem, per socket (empty: not given)
 
   // Ordinary memory (malloc; big arrays on transparent huge pages).
   std::vector<SizingTerm> ram_terms;

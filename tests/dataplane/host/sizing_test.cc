@@ -43,6 +43,18 @@ TEST(Sizing, MemoryFollowsTheRealStructures) {
   EXPECT_EQ(compute_sizing(c, in).huge_bytes_total, 2 * s.huge_bytes_per_socket);
 }
 
+TEST(Sizing, SocketMemReservesAtLeastThat) {
+  RunConfig c = testing::appliance_config();
+  const Sizing plain = compute_sizing(c, {});
+  c.eal.extra_args = {"--socket-mem=2048,1024"};
+  const Sizing s = compute_sizing(c, {});
+  EXPECT_EQ(s.socket_mem_bytes, (std::vector<uint64_t>{2048ull << 20, 1024ull << 20}));
+  EXPECT_EQ(s.huge_bytes_per_socket, std::max<uint64_t>(plain.huge_bytes_per_socket, 2048ull << 20));
+  EXPECT_EQ(s.huge_bytes_total, std::max<uint64_t>(plain.huge_bytes_total, 3072ull << 20));
+  c.eal.extra_args = {"--socket-mem", "64"};
+  EXPECT_EQ(compute_sizing(c, {}).huge_bytes_per_socket, plain.huge_bytes_per_socket);
+}
+
 TEST(Sizing, CountsPolicyListEntries) {
   const RunConfig c = testing::appliance_config();
   SizingInputs in;

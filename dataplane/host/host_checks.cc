@@ -69,18 +69,28 @@ void check_hugepages(const RunConfig& config, const HostFacts& facts, const Sizi
       "` in /etc/dpdk/dpdk.conf for Debian's dpdk.service");
   if (total_free < sizing.huge_bytes_total) {
     f.gap("hugepages",
-          absl::StrCat("needs ", format_bytes(sizing.huge_bytes_total), " of hugepages (",
-                       format_bytes(sizing.huge_bytes_per_socket), " on each of ",
-                       sizing.huge_bytes_per_socket ? sizing.huge_bytes_total /
-                                                          sizing.huge_bytes_per_socket
-                                                    : 0,
-                       " socket(s)); ", format_bytes(total_free), " free of ",
+          absl::StrCat("needs ", format_bytes(sizing.huge_bytes_total), " of hugepages in all (",
+                       format_bytes(sizing.huge_bytes_per_socket), " on a socket with ports); ",
+                       format_bytes(total_free), " free of ",
                        format_bytes(total_reserved), " reserved",
                        total_reserved == 0 ? " (no hugepages are reserved)" : ""),
           setup);
   } else {
     f.ok("hugepages", absl::StrCat(format_bytes(total_free), " free, ",
                                    format_bytes(sizing.huge_bytes_total), " needed"));
+  }
+  // DPDK reserves --socket-mem on each socket it names: one the host does not have fails it.
+  std::set<int> nodes;
+  for (const auto& [cpu, node] : facts.cpu_node) nodes.insert(node);
+  const size_t node_count = std::max<size_t>(1, nodes.size());
+  for (size_t i = node_count; i < sizing.socket_mem_bytes.size(); ++i) {
+    if (sizing.socket_mem_bytes[i] == 0) continue;
+    f.gap("hugepages",
+          absl::StrCat("eal --socket-mem asks for ", format_bytes(sizing.socket_mem_bytes[i]),
+                       " on socket ", i, ", but this host has ", node_count,
+                       " NUMA node(s): DPDK cannot reserve it and will not start"),
+          absl::StrCat("give --socket-mem one value per NUMA node (", node_count, ") in eal.args"));
+    break;
   }
   if (facts.hugetlbfs_mounts.empty()) {
     f.gap("hugepages", "no hugetlbfs is mounted: DPDK maps its hugepages through one",

@@ -65,13 +65,16 @@ def main():
                for d in glob.glob("/sys/kernel/mm/hugepages/hugepages-*"))
     reserved = sum(int(read(d + "/nr_hugepages", "0"))
                    for d in glob.glob("/sys/kernel/mm/hugepages/hugepages-*"))
-    m = re.search(r"^GAP   hugepages: needs (\S+ \S+) of hugepages .*; (\S+ \S+) free", out, re.M)
+    m = re.search(r"^GAP   hugepages: needs (\S+ \S+) of hugepages .*?; (\S+ \S+) free", out, re.M)
     if free < 2 << 30:  # the example needs well over 2 GiB: 4 ports, 65535 mbufs, 4 workers
         check(m is not None, "no hugepage gap although only %d bytes are free" % free)
         if reserved == 0:
             check("(no hugepages are reserved)" in out, "does not say none are reserved")
         if m and free == 0:
             check(m.group(2) == "0 KiB", "free reported as %s, the kernel says 0" % m.group(2))
+    nodes = len(glob.glob("/sys/devices/system/node/node[0-9]*")) or 1
+    check(("but this host has %d NUMA node(s)" % nodes in out) == (nodes < 2),
+          "the example's --socket-mem=2048,2048 on %d node(s)" % nodes)
     mounted = "hugetlbfs" in read("/proc/mounts")
     check(("no hugetlbfs is mounted" in out) == (not mounted), "hugetlbfs mount verdict wrong")
 

@@ -91,6 +91,19 @@ TEST(HostChecks, TooFewMbufsIsAGapWithTheNumberToSet) {
   EXPECT_NE(f->fix.find("mempool.mbufs: 16383"), std::string::npos);
 }
 
+TEST(HostChecks, SocketMemForANodeTheHostLacks) {
+  const std::vector<HostFinding> ok = check_tree(
+      "ready", testing::appliance_config_with("  file_prefix: host-test\n",
+                                              "  file_prefix: host-test\n  args: [\"--socket-mem=1024,1024\"]\n"));
+  EXPECT_FALSE(find(ok, "hugepages", FindingLevel::kGap, "--socket-mem")) << render_findings(ok);
+  const std::vector<HostFinding> bad = check_tree(
+      "ready", testing::appliance_config_with("  file_prefix: host-test\n",
+                                              "  file_prefix: host-test\n  args: [\"--socket-mem=1024,0,512\"]\n"));
+  EXPECT_TRUE(find(bad, "hugepages", FindingLevel::kGap,
+                   "asks for 512.0 MiB on socket 2, but this host has 2 NUMA node(s)"))
+      << render_findings(bad);
+}
+
 TEST(HostChecks, AMissingNicAndAVdevPort) {
   const std::vector<HostFinding> all = check_tree(
       "ready", testing::appliance_config_with("device: \"0000:3b:00.1\"",

@@ -40,8 +40,17 @@ MbufBudget mbuf_budget(const RunConfig& c, uint32_t ports_per_pool) {
   const uint64_t min_held = uint64_t{held_frames_per_worker(0, 1)} * workers;
   b.held = uint64_t{held_frames_per_worker(c.mempool.mbufs, static_cast<uint32_t>(workers))} *
            workers;
-  // Smallest m with m >= fixed + max(256 x workers, m / 4).
-  b.needed = std::max<uint64_t>(b.fixed + min_held, (b.fixed * 4 + 2) / 3);
+  // The smallest pool m that still holds `fixed` once the workers hold all the first-flight
+  // frames they may (held_frames_per_worker(m) each): about max(fixed + 256 w, 4/3 fixed).
+  const auto held_at = [&](uint64_t m) {
+    const uint64_t per = held_frames_per_worker(
+        static_cast<uint32_t>(std::min<uint64_t>(m, UINT32_MAX)), static_cast<uint32_t>(workers));
+    return per * workers;
+  };
+  uint64_t m = std::max<uint64_t>(b.fixed + min_held, b.fixed * 4 / 3);
+  m = m > 8 * workers ? m - 8 * workers : 0;  // a little under the estimate, then up to it
+  while (m < held_at(m) || m - held_at(m) < b.fixed) ++m;
+  b.needed = m;
   b.recommended = std::bit_ceil(b.needed + 1) - 1;
   return b;
 }

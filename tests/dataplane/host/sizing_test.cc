@@ -13,11 +13,13 @@ TEST(Sizing, MbufsCoverRingsCachesBurstsAndHeldFirstFlights) {
   const Sizing s = compute_sizing(c, {});
   // 2 ports x 2 queues x (1024 RX + 1024 TX), 3 lcores x 384 cached, 2 x 2 x 32 in hand.
   EXPECT_EQ(s.mbufs.fixed, 4096u + 4096u + 1152u + 128u);
-  // Held first flights take up to a quarter of the pool: m >= 9472 + m/4.
-  EXPECT_EQ(s.mbufs.needed, 12630u);
+  // Held first flights take up to a quarter of the pool: the smallest m with
+  // m - 2 x held_frames_per_worker(m, 2) >= 9472.
+  EXPECT_EQ(s.mbufs.needed, 12628u);
   EXPECT_EQ(s.mbufs.recommended, 16383u);
   EXPECT_EQ(s.mbufs.held, 2u * held_frames_per_worker(16383, 2));
-  EXPECT_GE(s.mbufs.needed - s.mbufs.needed / 4, s.mbufs.fixed);
+  EXPECT_GE(s.mbufs.needed - 2 * held_frames_per_worker(12628, 2), s.mbufs.fixed);
+  EXPECT_LT(12627 - 2 * held_frames_per_worker(12627, 2), s.mbufs.fixed);
 }
 
 TEST(Sizing, SoftwareDispatchRingsCountForVdevPorts) {

@@ -137,6 +137,12 @@ def main():
     check("note  hugepages: eal.huge_pages is false" in r.stdout, "no-hugepages note")
     check("GAP   cpus" not in r.stdout, "the namespace layout is not a CPU gap")
 
+    # What cannot be read is refused with exit 2 and says why.
+    r = run(sluice, "check-host", "--config", os.path.join(src, "no-such.yaml"))
+    check(r.returncode == 2 and "no-such.yaml: cannot open" in r.stderr, "missing config: %s" % r.stderr)
+    r = run(sluice, "check-host", "--config", config, "--root", os.path.join(src, "deploy"))
+    check(r.returncode == 2 and "no sys/ and proc/" in r.stderr, "bad root: %s" % r.stderr)
+
     if failures:
         print("FAIL:\n  " + "\n  ".join(failures))
         print("0 passed, 1 failed")

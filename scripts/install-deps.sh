@@ -10,12 +10,17 @@ packages=(
   libmicrohttpd-dev
   libpcap-dev libgtest-dev googletest libgmock-dev libbenchmark-dev libyaml-cpp-dev
   libcurl4-openssl-dev
+  # sd_notify for the systemd unit (deploy/systemd/sluice.service)
+  libsystemd-dev
   # fuzzing (libFuzzer and the sanitizer runtimes come with Debian's clang)
   clang libclang-rt-14-dev
   # tests with real parts and captures
   python3 python3-scapy tcpdump iproute2 ethtool
   # a real syslog receiver for the audit export tests (tests/control/syslog_export_test.cc)
   rsyslog
+  # deployment tests (tests/deploy/): Debian's dpdk-telemetry.py reads sluice's counters, the
+  # installed logrotate file is checked by logrotate itself, the .deb by dpkg-deb
+  dpdk-dev logrotate dpkg-dev
   # peer for benchmarks
   libndpi-bin
 )

@@ -24,6 +24,8 @@
 #include "dataplane/app/bypass_endpoints.h"
 #include "dataplane/app/management_api.h"
 #include "dataplane/app/policy_reloader.h"
+#include "dataplane/app/service_notifier.h"
+#include "dataplane/config/mbuf_budget.h"
 #include "dataplane/config/policy_source.h"
 #include "dataplane/config/run_config.h"
 #include "dataplane/dpdk/audit_ring.h"
@@ -37,15 +39,16 @@
 namespace sluice {
 namespace {
 
-constexpr unsigned kDispatchRingSize = 4096;
 constexpr unsigned kDrainBatch = 256;
 
 // Set by signal handlers, read by the management loop.
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
+std::atomic<bool> g_reopen{false};  // SIGUSR1: reopen the audit files only (logrotate)
 
 void on_stop_signal(int) { g_stop.store(true); }
 void on_reload_signal(int) { g_reload.store(true); }
+void on_reopen_signal(int) { g_reopen.store(true); }
 
 void install_signal_handlers() {
   struct sigaction sa = {};
@@ -55,6 +58,8 @@ void install_signal_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sa.sa_handler = on_reload_signal;
   sigaction(SIGHUP, &sa, nullptr);
+  sa.sa_handler = on_reopen_signal;
+  sigaction(SIGUSR1, &sa, nullptr);
 }
 
 uint64_t wall_ns() {
@@ -235,6 +240,8 @@ std::string render_counters(const WorkerStats& s) {
 }  // namespace
 
 int run_appliance(const RunOptions& options) {
+  ServiceNotifier notifier;  // systemd (Type=notify); does nothing outside systemd
+  notifier.status("reading the configuration and compiling the policy");
   absl::StatusOr<RunConfig> loaded = load_run_config(options.config);
   if (!loaded.ok()) {
     log_line(std::string(loaded.status().message()));
@@ -248,6 +255,7 @@ int run_appliance(const RunOptions& options) {
   }
   const uint16_t workers = static_cast<uint16_t>(config.lcores.workers.size());
 
+  notifier.status("starting DPDK and the ports");
   if (absl::Status s = init_eal(eal_arguments(config, "sluice")); !s.ok()) {
     log_line(std::string(s.message()));
     return 2;
@@ -322,7 +330,7 @@ int run_appliance(const RunOptions& options) {
     ic.enforcement = enforcement;
     ic.block_response = config.policy.block_response;
     // Held frames are mbufs: never more than a quarter of the pool across workers.
-    ic.held_frames = std::max<uint32_t>(256, config.mempool.mbufs / (4 * workers));
+    ic.held_frames = held_frames_per_worker(config.mempool.mbufs, workers);
     inspectors.push_back(std::make_unique<FlowInspector>(ic, *rings.back()));
     BridgeWorkerSetup setup;
     setup.id = w;
@@ -414,9 +422,11 @@ int run_appliance(const RunOptions& options) {
       return 1;
     }
   }
-  log_line(absl::StrCat("running (", workers, " workers, ", (*ports)->ports().size(),
-                        " ports, ", config.mode == RunMode::kInline ? "inline" : "monitor",
-                        " mode)"));
+  const std::string running =
+      absl::StrCat("running (", workers, " workers, ", (*ports)->ports().size(), " ports, ",
+                   config.mode == RunMode::kInline ? "inline" : "monitor", " mode)");
+  log_line(running);
+  notifier.ready(running, (*publisher)->current().policy_generation);
 
   // The management loop: audit export, RCU reclaim, reloads, periodic counters.
   uint64_t next_log_ns = config.stats.log_interval_ns ? wall_ns() + config.stats.log_interval_ns : 0;
@@ -430,6 +440,7 @@ int run_appliance(const RunOptions& options) {
     const uint64_t now = wall_ns();
     if (g_stop.load() && !stop_workers.load()) {
       log_line("stopping: closing flows and flushing the audit");
+      notifier.stopping();
       stop_workers.store(true);
     }
     if (stop_workers.load() && finished.load() == workers) break;
@@ -437,7 +448,16 @@ int run_appliance(const RunOptions& options) {
       sighup_pending = true;
       audit.reopen();
     }
-    if (sighup_pending && reloader->start("SIGHUP").ok()) sighup_pending = false;
+    if (g_reopen.exchange(false)) audit.reopen();
+    if (sighup_pending) {
+      if (absl::StatusOr<uint64_t> n = reloader->start("SIGHUP"); n.ok()) {
+        sighup_pending = false;
+        notifier.reloading(*n, "SIGHUP");
+      }
+    }
+    if (notifier.reload_pending())
+      notifier.reload_finished(reloader->state(), (*publisher)->current().policy_generation);
+    notifier.watchdog(monotonic_now_ns());
     if (*api) (*api)->maybe_sample(absl::FromUnixNanos(static_cast<int64_t>(now)),
                                    audit.records(), audit.write_errors());
     if (now >= next_flush_ns) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "dataplane/app/check_host_command.h"
 #include "dataplane/app/replay_command.h"
 #include "dataplane/app/run_command.h"
 
@@ -57,6 +58,27 @@ int main(int argc, char** argv) {
   cmd->add_flag("--no-records", no_records, "print only the summary");
   cmd->add_flag("--no-summary", no_summary, "print only the records");
 
+  // Host preparation: inspect (check-host) and advise (plan-host); neither changes the host.
+  sluice::HostCommandOptions check_host;
+  auto* check_host_cmd = app.add_subcommand(
+      "check-host", "Inspect this machine against a run configuration: hugepages, isolated "
+                    "cores and IRQs, NIC drivers, NUMA placement, CPU features, clock source, "
+                    "sizing; print each gap with its fix. Exit 1 when a gap is found");
+  check_host_cmd->add_option("--config", check_host.config, "the run configuration (YAML)")
+      ->required();
+  check_host_cmd->add_option("--root", check_host.root,
+                             "read sys/ and proc/ under this directory (a copy or a test tree)")
+      ->capture_default_str();
+  sluice::HostCommandOptions plan_host;
+  auto* plan_host_cmd = app.add_subcommand(
+      "plan-host", "Print what to set on this machine for a run configuration: the kernel "
+                   "command line derived from the lcore map (isolcpus, nohz_full, rcu_nocbs, "
+                   "irqaffinity, hugepages, IOMMU), /etc/dpdk lines, and the sizing figures");
+  plan_host_cmd->add_option("--config", plan_host.config, "the run configuration (YAML)")
+      ->required();
+  plan_host_cmd->add_option("--root", plan_host.root, "read sys/ and proc/ under this directory")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   replay.inspector.checksum_mode = checksum == "on"    ? sluice::ChecksumMode::kOn
@@ -68,6 +90,8 @@ int main(int argc, char** argv) {
   // A capture has no live-traffic memory pressure; keep buffers for many concurrent hellos.
   replay.inspector.first_flight_buffers = 4096;
   if (*run_cmd) return sluice::run_appliance(run);
+  if (*check_host_cmd) return sluice::run_check_host(check_host);
+  if (*plan_host_cmd) return sluice::run_plan_host(plan_host);
   if (*cmd) return sluice::run_replay(replay);
   return 1;
 }

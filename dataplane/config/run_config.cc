@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "control/syslog_message.h"
 #include "dataplane/config/config_values.h"
+#include "dataplane/config/mbuf_budget.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sluice {
@@ -715,18 +716,16 @@ void Parser::parse_sizes(const YAML::Node& root, RunConfig& c) {
           absl::StrCat("cache ", c.mempool.cache, " is too large for ", c.mempool.mbufs,
                        " mbufs (DPDK needs cache <= mbufs / 1.5)"));
   // Every descriptor of every queue can hold an mbuf, every lcore caches some, and every worker
-  // has a burst in hand: below that, RX starves under load instead of dropping visibly.
-  const uint64_t workers = std::max<size_t>(c.lcores.workers.size(), 1);
-  const uint64_t lcores = workers + 1;
-  const uint64_t needed =
-      c.ports.size() * workers * (c.queues.rx_descriptors + c.queues.tx_descriptors) +
-      lcores * c.mempool.cache + workers * c.queues.burst;
-  if (c.mempool.mbufs < needed)
+  // has a burst in hand: below that, RX starves under load instead of dropping visibly. The
+  // formula is sizing's (mbuf_budget.h); the good size also covers held first flights.
+  const MbufBudget budget = mbuf_budget(c);
+  if (c.mempool.mbufs < budget.queues_fill)
     error(m.IsDefined() ? m.Mark() : root.Mark(), "mempool.mbufs",
           absl::StrCat(c.mempool.mbufs, " mbufs cannot fill the queues: ", c.ports.size(),
-                       " ports x ", workers, " queues x (", c.queues.rx_descriptors, " RX + ",
+                       " ports x ", std::max<size_t>(c.lcores.workers.size(), 1),
+                       " queues x (", c.queues.rx_descriptors, " RX + ",
                        c.queues.tx_descriptors, " TX descriptors) + caches need at least ",
-                       needed, " (", std::bit_ceil(needed + 1) - 1, " is a good size)"));
+                       budget.queues_fill, " (", budget.recommended, " is a good size)"));
 }
 
 void Parser::parse_rule(const YAML::Node& n, const std::string& path, PolicyRuleConfig& rule) {

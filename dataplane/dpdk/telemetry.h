@@ -1,7 +1,8 @@
 // Sluice's counters on DPDK's telemetry socket (/var/run/dpdk/<file-prefix>/dpdk_telemetry.v2),
-// read while the dataplane runs with `dpdk-telemetry.py -f <file-prefix>` (DPDK's usertools; not
-// in Debian 12's dpdk package) or any SOCK_SEQPACKET client: read the greeting, send a command,
-// read one JSON reply (tests/live/livelab.py does exactly that):
+// read while the dataplane runs with `dpdk-telemetry.py -f <file-prefix>` (DPDK's usertools, in
+// Debian 12's dpdk-dev package; tests/deploy/telemetry_script_test.py runs it against sluice) or
+// any SOCK_SEQPACKET client: read the greeting, send a command, read one JSON reply
+// (tests/live/livelab.py does exactly that):
 //
 //   /sluice/stats      every worker summed: each WorkerStats counter under its X-macro name,
 //                      `malformed_by_reason` (a dict by reason), the loop gauges, `workers`

@@ -479,7 +479,7 @@ TEST(RunConfigErrors, OutOfRangeNumbers) {
             "test.yaml:11:19: flows.capacity: -1 is out of range (1024 to 16777216)");
   EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "mempool: {mbufs: 2047}\n"),
             "test.yaml:11:10: mempool.mbufs: 2047 mbufs cannot fill the queues: 2 ports x 1 "
-            "queues x (1024 RX + 1024 TX descriptors) + caches need at least 4640 (8191 is a "
+            "queues x (1024 RX + 1024 TX descriptors) + caches need at least 4928 (8191 is a "
             "good size)");
   EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "first_flight: {byte_cap: 1MiB}\n"),
             "test.yaml:11:26: first_flight.byte_cap: 1MiB is out of range (1024 to 65536 "

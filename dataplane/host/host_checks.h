@@ -1,0 +1,33 @@
+// `sluice check-host`: the host, as read into HostFacts, against a `sluice run` configuration.
+// Pure functions of their inputs (facts, config, sizing, plan): tests give them fake trees.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dataplane/config/run_config.h"
+#include "dataplane/host/host_facts.h"
+#include "dataplane/host/host_plan.h"
+#include "dataplane/host/sizing.h"
+
+namespace sluice {
+
+enum class FindingLevel : uint8_t {
+  kOk,    // checked and fine
+  kNote,  // nothing to fix, but worth knowing (a test layout, an unknown the host cannot tell)
+  kGap,   // wrong for this config: `fix` says what to do; check-host exits 1
+};
+
+struct HostFinding {
+  std::string check;  // "hugepages", "isolation", "irqs", "nic", "numa", "cpu", "clock", ...
+  FindingLevel level = FindingLevel::kOk;
+  std::string detail;  // what was found, with the numbers
+  std::string fix;     // for a gap: the command or setting that closes it
+};
+
+std::vector<HostFinding> check_host(const RunConfig& config, const HostFacts& facts,
+                                    const Sizing& sizing, const HostPlan& plan);
+
+bool has_gap(const std::vector<HostFinding>& findings);
+
+}  // namespace sluice

@@ -308,7 +308,6 @@ void Connection::read_proxy_request() {
   plain_head_ += "Connection: close\r\n\r\n";
   Pending p;
   p.ts_ns = unix_now_ns();
-  p.ts_ns = unix_now_ns();
   p.method = head.method;
   p.host = std::string(head.header("host"));
   if (p.host.empty()) p.host = std::string(authority);

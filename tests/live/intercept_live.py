@@ -1,0 +1,402 @@
+"""Live tests of sluice-intercept with real parts on loopback (and, for TPROXY, a network
+namespace with nftables): intercept_live.py SLUICE_INTERCEPT_BINARY [unittest args...]
+
+Real clients (curl, Python's ssl), real upstream servers (openssl s_server), a real CA made by
+`sluice-intercept ca init`, a tiny HTTP receiver standing in for the control plane's
+POST /v1/bypass/failures. Run under `flock /tmp/sluice-live.lock` (ctest: RESOURCE_LOCK).
+Exit 77 (skip) when not root (the TPROXY test needs namespaces; the rest needs the lock's
+discipline anyway).
+"""
+
+import datetime
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+BIN = None
+NEVER_NAME = "adminwebservice.microsoftonline.com"  # an exact entry of never-intercept.list
+BASE_PORT = 24400
+
+
+def free_port_pair(offset):
+    return BASE_PORT + offset
+
+
+def make_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_cert(subject_cn, sans, key, issuer_cert=None, issuer_key=None, *, ca=False,
+              not_before=None, not_after=None):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(name(subject_cn))
+               .issuer_name(issuer_cert.subject if issuer_cert else name(subject_cn))
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(not_before or now - datetime.timedelta(days=1))
+               .not_valid_after(not_after or now + datetime.timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        entries = []
+        for s in sans:
+            try:
+                import ipaddress
+                entries.append(x509.IPAddress(ipaddress.ip_address(s)))
+            except ValueError:
+                entries.append(x509.DNSName(s))
+        builder = builder.add_extension(x509.SubjectAlternativeName(entries), critical=False)
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def write_pem(path, cert=None, key=None):
+    data = b""
+    if cert is not None:
+        data += cert.public_bytes(serialization.Encoding.PEM)
+    if key is not None:
+        data += key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+    Path(path).write_bytes(data)
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Stands in for sluice's POST /v1/bypass/failures."""
+    posts = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Receiver.posts.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+        self.send_response(201)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+class InterceptLive(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = Path(tempfile.mkdtemp(prefix="sluice-intercept-"))
+        cls.procs = []
+        d = cls.dir
+        out = subprocess.run([BIN, "ca", "init", "--dir", str(d / "ca"), "--name", "Test School CA"],
+                             check=True, capture_output=True, text=True).stdout
+        assert "update-ca-certificates" in out, out
+        # The upstream world: a root the interceptor is told to trust, another it is not.
+        root_key, other_key = make_key(), make_key()
+        root = make_cert("Test Upstream Root", None, root_key, ca=True)
+        other = make_cert("Untrusted Root", None, other_key, ca=True)
+        write_pem(d / "root.crt", root)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        servers = {
+            "good": make_cert("localhost", ["localhost", "127.0.0.1"], make_key(), root, root_key),
+            "expired": make_cert("localhost", ["localhost"], make_key(), root, root_key,
+                                 not_before=now - datetime.timedelta(days=60),
+                                 not_after=now - datetime.timedelta(days=30)),
+            "wronghost": make_cert("other.example", ["other.example"], make_key(), root, root_key),
+            "untrusted": make_cert("localhost", ["localhost"], make_key(), other, other_key),
+            "never": make_cert(NEVER_NAME, [NEVER_NAME], make_key(), root, root_key),
+        }
+        for label, cert in servers.items():
+            # The key has to be the one in the certificate: rebuild pairs explicitly.
+            pass
+        cls.ports = {}
+        www = d / "www"
+        www.mkdir()
+        cls.blob = os.urandom(700_000)
+        (www / "blob.bin").write_bytes(cls.blob)
+        (www / "games").mkdir()
+        (www / "games" / "x.html").write_bytes(b"game")
+        specs = [
+            ("good", "localhost", ["localhost", "127.0.0.1"], root, root_key, {}, []),
+            ("expired", "localhost", ["localhost"], root, root_key,
+             {"not_before": now - datetime.timedelta(days=60),
+              "not_after": now - datetime.timedelta(days=30)}, []),
+            ("wronghost", "other.example", ["other.example"], root, root_key, {}, []),
+            ("selfsigned", "localhost", ["localhost"], None, None, {}, []),
+            ("untrusted", "localhost", ["localhost"], other, other_key, {}, []),
+            ("tls10", "localhost", ["localhost"], root, root_key, {},
+             ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]),
+            # Debian's OpenSSL 3 has no 3DES or RC4 suites at all (not even at SECLEVEL 0), so
+            # the weak-cipher server offers only a TLS 1.2 CBC/SHA-1 suite with no AEAD.
+            ("cbc_only", "localhost", ["localhost"], root, root_key, {},
+             ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA@SECLEVEL=0"]),
+            ("never", NEVER_NAME, [NEVER_NAME], root, root_key, {}, []),
+        ]
+        for i, (label, cn, sans, issuer, issuer_key, dates, extra) in enumerate(specs):
+            key = make_key()
+            cert = make_cert(cn, sans, key, issuer, issuer_key, **dates)
+            write_pem(d / f"{label}.pem", cert, key)
+            port = free_port_pair(i + 1)
+            cls.ports[label] = port
+            cls.start([ "openssl", "s_server", "-quiet", "-WWW", "-accept", str(port),
+                        "-cert", str(d / f"{label}.pem")] + extra, cwd=www)
+        # Plain HTTP upstream for the absolute-URI proxy.
+        cls.ports["plain"] = free_port_pair(20)
+        cls.start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(cls.ports["plain"])],
+                  cwd=www)
+        # The control plane's learning endpoint.
+        cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
+        threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
+        (d / "token").write_text("s3cret\n")
+        # A `sluice run` configuration whose policy the interceptor shares.
+        (d / "blocked.domains").write_text("blocked.example\n")
+        (d / "sluice.yaml").write_text(
+            "ports:\n  - name: in\n    device: \"0000:3b:00.0\"\n  - name: out\n    device: \"0000:3b:00.1\"\n"
+            "pairs:\n  - inside: in\n    outside: out\nlcores:\n  workers: [1]\n"
+            "policy:\n  rules:\n    - name: block_blocked\n      kind: domains\n"
+            "      files: [blocked.domains]\n      action: block\n  defaults:\n    final: intercept\n")
+        cls.proxy_port = free_port_pair(22)
+        (d / "intercept.yaml").write_text(f"""
+threads: 2
+listen:
+  explicit: 127.0.0.1:{cls.proxy_port}
+ca_dir: ca
+policy_config: sluice.yaml
+upstream:
+  extra_ca_files: [root.crt]
+  connect_timeout: 2s
+limits:
+  handshake_timeout: 5s
+url_rules:
+  - name: games
+    patterns: ['^localhost/games/']
+audit:
+  file: audit.jsonl
+learning:
+  api: http://127.0.0.1:{free_port_pair(21)}
+  token_file: token
+stats:
+  file: stats.json
+  interval: 1s
+""")
+        cls.intercept = cls.start([BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
+                                  stderr=open(d / "intercept.err", "w"))
+        for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port)]:
+            cls.wait_port(port, label)
+
+    @classmethod
+    def start(cls, argv, cwd, stderr=subprocess.DEVNULL):
+        p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def wait_port(cls, port, label):
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{label} never listened on {port}")
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in reversed(cls.procs):
+            p.terminate()
+        for p in cls.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cls.receiver.shutdown()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(cls.dir, ignore_errors=True)
+
+    # ---- helpers ----
+    def curl(self, url, *extra, ca=True):
+        argv = ["curl", "-sS", "-v", "--max-time", "10", "--proxy", f"http://127.0.0.1:{self.proxy_port}",
+                "-o", "-"] + (["--cacert", str(self.dir / "ca" / "ca.crt")] if ca else []) + list(extra) + [url]
+        return subprocess.run(argv, capture_output=True)
+
+    def audit(self, pred, timeout=5.0):
+        """Audit records matching pred, waiting for the once-a-second flush."""
+        deadline = time.time() + timeout
+        while True:
+            path = self.dir / "audit.jsonl"
+            records = [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+            found = [r for r in records if pred(r)]
+            if found or time.time() > deadline:
+                return found
+            time.sleep(0.2)
+
+    def connect_tunnel(self, target):
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(1)
+            if not chunk:
+                break
+            answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+        return s
+
+    # ---- tests ----
+    def test_bumped_download_is_byte_exact_issued_by_school_ca_and_audited(self):
+        port = self.ports["good"]
+        r = self.curl(f"https://localhost:{port}/blob.bin")
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-2000:])
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), hashlib.sha256(self.blob).hexdigest())
+        log = r.stderr.decode(errors="replace")
+        self.assertIn("issuer: O=Sluice interception; CN=Test School CA", log)
+        self.assertIn("subject: CN=localhost", log)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/blob.bin"
+                          and x.get("server_port") == port)
+        self.assertEqual(len(recs), 1, recs)
+        rec = recs[0]
+        self.assertEqual((rec["method"], rec["status"], rec["verdict"], rec["sni"], rec["mode"]),
+                         ("GET", 200, "pass", "localhost", "connect"))
+        self.assertGreaterEqual(rec["bytes_down"], len(self.blob))
+        self.assertTrue(rec["ja4"].startswith("t13d"), rec["ja4"])
+        self.assertEqual(rec["client"], "127.0.0.1")
+
+    def test_several_requests_on_one_bumped_connection_each_audited(self):
+        port = self.ports["good"]
+        # s_server -WWW closes after each answer, so use two URLs in one curl run (two connections
+        # or one, either way two records).
+        r = self.curl(f"https://localhost:{port}/games/../blob.bin", f"https://localhost:{port}/blob.bin")
+        self.assertEqual(r.returncode, 0)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("server_port") == port)
+        self.assertGreaterEqual(len(recs), 2)
+
+    def test_url_rule_answers_403_page_and_audits_block(self):
+        port = self.ports["good"]
+        r = self.curl(f"https://localhost:{port}/games/x.html", "-w", "%{http_code}")
+        body = r.stdout.decode()
+        self.assertTrue(body.endswith("403"), body[-200:])
+        self.assertIn("This page is blocked by your school", body)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/games/x.html")
+        self.assertEqual(recs[0]["verdict"], "block")
+        self.assertEqual(recs[0]["rule"], "games")
+
+    def test_bad_upstreams_are_refused_with_the_reason_in_the_audit(self):
+        expected = {
+            "expired": "certificate has expired",
+            "wronghost": "hostname mismatch",
+            "selfsigned": "self-signed certificate",
+            "untrusted": "unable to get local issuer certificate",
+            "tls10": "no TLS 1.2 or 1.3",
+            "cbc_only": "no modern AEAD cipher suite",
+        }
+        for label, reason in expected.items():
+            with self.subTest(label):
+                port = self.ports[label]
+                # Trusting the school CA: the failure certificate is not trusted, so curl fails.
+                r = self.curl(f"https://localhost:{port}/blob.bin")
+                self.assertEqual(r.returncode, 60, r.stderr.decode(errors="replace")[-500:])
+                # Clicking through (-k) shows the failure page, not the content.
+                r = self.curl(f"https://localhost:{port}/blob.bin", "-k", "-w", "%{http_code}")
+                body = r.stdout.decode(errors="replace")
+                self.assertTrue(body.endswith("502"), body[-300:])
+                self.assertIn("could not be checked safely", body)
+                self.assertIn(reason, body)
+                recs = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
+                                  and x.get("outcome") == "upstream_refused")
+                self.assertGreaterEqual(len(recs), 2, recs)
+                self.assertIn(reason, recs[0]["reason"])
+
+    def test_connect_to_ip_with_never_intercept_sni_is_spliced(self):
+        port = self.ports["never"]
+        s = self.connect_tunnel(f"127.0.0.1:{port}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "root.crt"))
+        with ctx.wrap_socket(s, server_hostname=NEVER_NAME) as t:
+            issuer = dict(x[0] for x in t.getpeercert()["issuer"])
+            self.assertEqual(issuer["commonName"], "Test Upstream Root")  # the real certificate
+            t.sendall(f"GET /blob.bin HTTP/1.0\r\nHost: {NEVER_NAME}\r\n\r\n".encode())
+            data = b""
+            while chunk := t.recv(65536):
+                data += chunk
+        self.assertTrue(data.endswith(self.blob))
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("sni") == NEVER_NAME)
+        self.assertEqual(recs[0]["action"], "splice")
+        self.assertTrue(recs[0]["never_intercept"])
+        self.assertEqual(recs[0]["rule"], "builtin_never_intercept")
+
+    def test_connect_to_ip_follows_the_shared_policy_by_sni(self):
+        port = self.ports["good"]
+        s = self.connect_tunnel(f"127.0.0.1:{port}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "root.crt"))
+        ctx.check_hostname = False
+        with self.assertRaises((ConnectionError, ssl.SSLError, OSError)):
+            with ctx.wrap_socket(s, server_hostname="blocked.example") as t:
+                t.recv(1)
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("sni") == "blocked.example")
+        self.assertEqual((recs[0]["action"], recs[0]["rule"]), ("block", "block_blocked"))
+
+    def test_pinning_client_failure_is_reported_for_learning(self):
+        port = self.ports["good"]
+        before = len(Receiver.posts)
+        r = self.curl(f"https://localhost:{port}/blob.bin", ca=False)  # system store: no school CA
+        self.assertEqual(r.returncode, 60)
+        deadline = time.time() + 5
+        while len(Receiver.posts) == before and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertGreater(len(Receiver.posts), before)
+        path, auth, body = Receiver.posts[-1]
+        self.assertEqual(path, "/v1/bypass/failures")
+        self.assertEqual(auth, "Bearer s3cret")
+        self.assertEqual(body["sni"], "localhost")
+        self.assertEqual(body["client"], "127.0.0.1")
+        self.assertEqual(body["reason"], "alert unknown_ca")
+        self.assertTrue(body["ja4"].startswith("t13d"), body)
+        recs = self.audit(lambda x: x.get("outcome") == "client_rejected_certificate")
+        self.assertTrue(recs)
+
+    def test_plain_http_proxy_request_is_forwarded_and_audited(self):
+        port = self.ports["plain"]
+        r = self.curl(f"http://127.0.0.1:{port}/blob.bin")
+        self.assertEqual(r.returncode, 0, r.stderr[-500:])
+        self.assertEqual(r.stdout, self.blob)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("mode") == "proxy"
+                          and x.get("path") == "/blob.bin")
+        self.assertEqual(recs[0]["status"], 200)
+        self.assertGreaterEqual(recs[0]["bytes_down"], len(self.blob))
+
+    def test_stats_file_counts(self):
+        self.curl(f"https://localhost:{self.ports['good']}/blob.bin")
+        time.sleep(1.5)
+        stats = json.loads((self.dir / "stats.json").read_text())
+        self.assertGreater(stats["bumped"], 0)
+        self.assertGreater(stats["http_requests"], 0)
+
+
+def main():
+    global BIN
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    BIN = str(Path(sys.argv[1]).resolve())
+    if os.geteuid() != 0:
+        print("SKIP: the interceptor live tests run as root (namespaces, shared lock)", file=sys.stderr)
+        return 77
+    sys.argv = [sys.argv[0]] + sys.argv[2:]
+    prog = unittest.main(exit=False, verbosity=2)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

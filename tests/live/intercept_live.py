@@ -153,6 +153,17 @@ class InterceptLive(unittest.TestCase):
             cls.ports[label] = port
             cls.start([ "openssl", "s_server", "-quiet", "-WWW", "-accept", str(port),
                         "-cert", str(d / f"{label}.pem")] + extra, cwd=www)
+        # A keep-alive HTTP/1.1 upstream (s_server -WWW answers one request a connection).
+        cls.ports["keepalive"] = free_port_pair(19)
+        handler = type("KeepAlive", (http.server.SimpleHTTPRequestHandler,),
+                       {"protocol_version": "HTTP/1.1", "log_message": lambda *a: None})
+        cls.keepalive = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", cls.ports["keepalive"]),
+            lambda *a: handler(*a, directory=str(www)))
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(str(d / "good.pem"))
+        cls.keepalive.socket = tls.wrap_socket(cls.keepalive.socket, server_side=True)
+        threading.Thread(target=cls.keepalive.serve_forever, daemon=True).start()
         # Plain HTTP upstream for the absolute-URI proxy.
         cls.ports["plain"] = free_port_pair(20)
         cls.start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(cls.ports["plain"])],
@@ -223,6 +234,7 @@ stats:
             except subprocess.TimeoutExpired:
                 p.kill()
         cls.receiver.shutdown()
+        cls.keepalive.shutdown()
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(cls.dir, ignore_errors=True)
 
@@ -232,14 +244,14 @@ stats:
                 "-o", "-"] + (["--cacert", str(self.dir / "ca" / "ca.crt")] if ca else []) + list(extra) + [url]
         return subprocess.run(argv, capture_output=True)
 
-    def audit(self, pred, timeout=5.0):
-        """Audit records matching pred, waiting for the once-a-second flush."""
+    def audit(self, pred, timeout=5.0, count=1):
+        """Audit records matching pred (at least `count`), waiting for the once-a-second flush."""
         deadline = time.time() + timeout
         while True:
             path = self.dir / "audit.jsonl"
             records = [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
             found = [r for r in records if pred(r)]
-            if found or time.time() > deadline:
+            if len(found) >= count or time.time() > deadline:
                 return found
             time.sleep(0.2)
 
@@ -275,13 +287,21 @@ stats:
         self.assertEqual(rec["client"], "127.0.0.1")
 
     def test_several_requests_on_one_bumped_connection_each_audited(self):
-        port = self.ports["good"]
-        # s_server -WWW closes after each answer, so use two URLs in one curl run (two connections
-        # or one, either way two records).
-        r = self.curl(f"https://localhost:{port}/games/../blob.bin", f"https://localhost:{port}/blob.bin")
-        self.assertEqual(r.returncode, 0)
-        recs = self.audit(lambda x: x.get("type") == "http" and x.get("server_port") == port)
-        self.assertGreaterEqual(len(recs), 2)
+        port = self.ports["keepalive"]
+        r = self.curl(f"https://localhost:{port}/blob.bin?n=1", f"https://localhost:{port}/blob.bin?n=2",
+                      "-I", "--head")
+        self.assertEqual(r.returncode, 0, r.stderr[-1500:])
+        r = self.curl(f"https://localhost:{port}/blob.bin?n=3", f"https://localhost:{port}/blob.bin?n=4")
+        self.assertEqual(r.returncode, 0, r.stderr[-1500:])
+        self.assertEqual(r.stdout, self.blob + self.blob)
+        self.assertIn("Re-using existing connection", r.stderr.decode())
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("server_port") == port, count=4)
+        self.assertEqual(sorted(x["path"] for x in recs), [f"/blob.bin?n={i}" for i in range(1, 5)])
+        self.assertEqual([x["method"] for x in recs], ["HEAD", "HEAD", "GET", "GET"])
+        self.assertTrue(all(x["status"] == 200 for x in recs))
+        conns = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
+                           and x.get("requests") == 2, count=2)
+        self.assertEqual(len(conns), 2, conns)
 
     def test_url_rule_answers_403_page_and_audits_block(self):
         port = self.ports["good"]
@@ -382,6 +402,106 @@ stats:
         stats = json.loads((self.dir / "stats.json").read_text())
         self.assertGreater(stats["bumped"], 0)
         self.assertGreater(stats["http_requests"], 0)
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(list(cmd), check=check, capture_output=True, text=True)
+
+
+class TproxyLive(unittest.TestCase):
+    """Transparent mode: client and server namespaces routed through the interceptor's, where
+    nftables TPROXY hands port 443 to listen.transparent (IP_TRANSPARENT)."""
+    NS = ("sit-c", "sit-i", "sit-s")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.procs = []
+        cls.dir = Path(tempfile.mkdtemp(prefix="sluice-tproxy-"))
+        d = cls.dir
+        cls.cleanup_namespaces()
+        c, i, s = cls.NS
+        for ns in cls.NS:
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "sit-ci", "netns", c, "type", "veth", "peer", "name", "sit-ic", "netns", i)
+        sh("ip", "link", "add", "sit-si", "netns", s, "type", "veth", "peer", "name", "sit-is", "netns", i)
+        for ns, dev, addr in ((c, "sit-ci", "10.77.1.2/24"), (i, "sit-ic", "10.77.1.1/24"),
+                              (i, "sit-is", "10.77.2.1/24"), (s, "sit-si", "10.77.2.2/24")):
+            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", c, "route", "add", "default", "via", "10.77.1.1")
+        sh("ip", "-n", s, "route", "add", "default", "via", "10.77.2.1")
+        sh("ip", "netns", "exec", i, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        sh("ip", "-n", i, "rule", "add", "fwmark", "1", "lookup", "100")
+        sh("ip", "-n", i, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100")
+        (d / "tproxy.nft").write_text(
+            "table ip sluice_tproxy {\n"
+            "  chain pre {\n"
+            "    type filter hook prerouting priority mangle; policy accept;\n"
+            "    iifname \"sit-ic\" tcp dport 443 tproxy to :15001 meta mark set 1 accept\n"
+            "  }\n"
+            "}\n")
+        sh("ip", "netns", "exec", i, "nft", "-f", str(d / "tproxy.nft"))
+        out = sh(BIN, "ca", "init", "--dir", str(d / "ca")).stdout
+        assert "ca.crt" in out
+        root_key = make_key()
+        root = make_cert("Tproxy Root", None, root_key, ca=True)
+        write_pem(d / "root.crt", root)
+        key = make_key()
+        write_pem(d / "server.pem", make_cert("tproxy.test", ["tproxy.test"], key, root, root_key), key)
+        www = d / "www"
+        www.mkdir()
+        cls.blob = os.urandom(400_000)
+        (www / "blob.bin").write_bytes(cls.blob)
+        cls.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", s, "openssl", "s_server", "-quiet", "-WWW", "-accept", "443",
+             "-cert", str(d / "server.pem")], cwd=www, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        (d / "intercept.yaml").write_text(
+            "threads: 1\nlisten:\n  transparent: 0.0.0.0:15001\nca_dir: ca\n"
+            "upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: audit.jsonl\n")
+        cls.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", i, BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
+            stdout=subprocess.DEVNULL, stderr=open(d / "intercept.err", "w")))
+        time.sleep(1.0)
+
+    @classmethod
+    def cleanup_namespaces(cls):
+        for ns in cls.NS:
+            sh("ip", "netns", "del", ns, check=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.procs:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cls.cleanup_namespaces()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_tproxy_flow_is_bumped_transparently(self):
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], "curl", "-sS", "-v", "--max-time", "10",
+                            "--resolve", "tproxy.test:443:10.77.2.2", "--cacert",
+                            str(self.dir / "ca" / "ca.crt"), "https://tproxy.test/blob.bin", "-o", "-"],
+                           capture_output=True)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-2000:] + (self.dir / "intercept.err").read_text())
+        self.assertEqual(r.stdout, self.blob)
+        self.assertIn("issuer: O=Sluice interception", err)
+        deadline = time.time() + 5
+        recs = []
+        while not recs and time.time() < deadline:
+            time.sleep(0.2)
+            path = self.dir / "audit.jsonl"
+            if path.exists():
+                recs = [json.loads(l) for l in path.read_text().splitlines()]
+                recs = [x for x in recs if x["type"] == "http"]
+        self.assertEqual(len(recs), 1)
+        self.assertEqual((recs[0]["mode"], recs[0]["server"], recs[0]["server_port"], recs[0]["client"],
+                          recs[0]["sni"], recs[0]["path"]),
+                         ("tproxy", "10.77.2.2", 443, "10.77.1.2", "tproxy.test", "/blob.bin"))
 
 
 def main():

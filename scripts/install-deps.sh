@@ -16,6 +16,8 @@ packages=(
   python3 python3-scapy tcpdump iproute2 ethtool
   # a real syslog receiver for the audit export tests (tests/control/syslog_export_test.cc)
   rsyslog
+  # sluice-intercept's live tests: real clients and servers, certificates, TPROXY
+  curl openssl nftables python3-cryptography
   # peer for benchmarks
   libndpi-bin
 )

@@ -9,8 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "control/atomic_file.h"
-#include "interceptor/intercept_server.h"
-#include "interceptor/tls_contexts.h"
+#include "interceptor/intercept_app.h"
 
 namespace sluice::intercept {
 namespace {
@@ -33,14 +32,9 @@ int fail(const absl::Status& s) {
 int run(const std::string& config_path) {
   absl::StatusOr<InterceptConfig> config = load_intercept_config(config_path);
   if (!config.ok()) return fail(config.status());
-  InterceptStats stats;
-  absl::StatusOr<SchoolCa> ca = load_school_ca(config->ca_dir);
-  if (!ca.ok()) return fail(ca.status());
-  absl::StatusOr<std::unique_ptr<AuditSink>> audit =
-      AuditSink::open(config->audit_file, config->audit_max_bytes, config->audit_keep, stats);
-  if (!audit.ok()) return fail(audit.status());
 
-  // Signals are taken by this thread only (sigtimedwait); every other thread inherits the mask.
+  // Signals are taken by this thread only (sigtimedwait); every thread started later inherits
+  // the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -49,35 +43,13 @@ int run(const std::string& config_path) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<FailureReporter>> reporter = FailureReporter::start(*config, stats);
-  if (!reporter.ok()) return fail(reporter.status());
-  ServerContext ctx{*config, stats, **audit, reporter->get()};
-  absl::StatusOr<std::unique_ptr<CertForger>> forger =
-      CertForger::create(std::move(*ca), config->cert_cache_entries, stats);
-  if (!forger.ok()) return fail(forger.status());
-  ctx.forger = std::move(*forger);
-  absl::StatusOr<SslCtxPtr> up = make_upstream_context(config->extra_ca_files);
-  if (!up.ok()) return fail(up.status());
-  ctx.upstream_ctx = std::move(*up);
-  absl::StatusOr<SslCtxPtr> client = make_client_context();
-  if (!client.ok()) return fail(client.status());
-  ctx.client_ctx = std::move(*client);
-  absl::StatusOr<std::unique_ptr<FlowPolicy>> policy = FlowPolicy::load(config->policy_config);
-  if (!policy.ok()) return fail(policy.status());
-  ctx.policy = std::move(*policy);
-  absl::StatusOr<std::unique_ptr<UrlRules>> rules = UrlRules::compile(config->url_rules);
-  if (!rules.ok()) return fail(rules.status());
-  ctx.url_rules = std::move(*rules);
-  ctx.resolver = std::make_unique<Resolver>(2);
-
-  absl::StatusOr<std::unique_ptr<InterceptServer>> server = InterceptServer::create(ctx);
-  if (!server.ok()) return fail(server.status());
-  if (absl::Status s = (*server)->start(); !s.ok()) return fail(s);
+  absl::StatusOr<std::unique_ptr<InterceptApp>> app = InterceptApp::start(*config);
+  if (!app.ok()) return fail(app.status());
   std::fprintf(stderr, "sluice-intercept: running with %u threads; explicit %s, transparent %s; policy: %s\n",
                config->threads, config->explicit_listen.empty() ? "off" : config->explicit_listen.c_str(),
                config->transparent_listen.empty() ? "off" : config->transparent_listen.c_str(),
-               ctx.policy->summary().c_str());
-
+               (*app)->policy_summary().c_str());
+  InterceptStats& stats = (*app)->stats();
   auto write_stats = [&] {
     if (config->stats_file.empty()) return;
     absl::Status s = write_file_atomically(config->stats_file, stats.to_json() + "\n");
@@ -88,20 +60,16 @@ int run(const std::string& config_path) {
   for (;;) {
     timespec one_second{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &one_second);
-    ctx.audit.flush();
+    (*app)->audit().flush();
     if (sig == SIGINT || sig == SIGTERM) break;
-    if (sig == SIGHUP) ctx.audit.reopen();
+    if (sig == SIGHUP) (*app)->audit().reopen();
     since_stats += 1'000'000'000ULL;
     if (since_stats >= config->stats_interval_ns) {
       since_stats = 0;
       write_stats();
     }
   }
-  (*server)->stop();
-  server->reset();
-  ctx.resolver.reset();
-  reporter->reset();  // delivers what is queued, each within learning.timeout
-  ctx.audit.flush();
+  (*app)->stop();
   write_stats();
   std::fprintf(stderr, "sluice-intercept: stopped. Counters:\n%s", stats.to_text().c_str());
   return 0;

@@ -1,5 +1,6 @@
 """Live tests of sluice-intercept with real parts on loopback (and, for TPROXY, a network
-namespace with nftables): intercept_live.py SLUICE_INTERCEPT_BINARY [unittest args...]
+namespace with nftables):
+  intercept_live.py SLUICE_INTERCEPT_BINARY [ADOPT_PROBE_BINARY] [unittest args...]
 
 Real clients (curl, Python's ssl), real upstream servers (openssl s_server), a real CA made by
 `sluice-intercept ca init`, a tiny HTTP receiver standing in for the control plane's
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 BIN = None
+ADOPT_PROBE = None
 NEVER_NAME = "adminwebservice.microsoftonline.com"  # an exact entry of never-intercept.list
 BASE_PORT = 24400
 
@@ -439,6 +441,7 @@ class TproxyLive(unittest.TestCase):
             "  chain pre {\n"
             "    type filter hook prerouting priority mangle; policy accept;\n"
             "    iifname \"sit-ic\" tcp dport 443 tproxy to :15001 meta mark set 1 accept\n"
+            "    iifname \"sit-ic\" tcp dport 8443 tproxy to :15002 meta mark set 1 accept\n"
             "  }\n"
             "}\n")
         sh("ip", "netns", "exec", i, "nft", "-f", str(d / "tproxy.nft"))
@@ -453,9 +456,20 @@ class TproxyLive(unittest.TestCase):
         www.mkdir()
         cls.blob = os.urandom(400_000)
         (www / "blob.bin").write_bytes(cls.blob)
-        cls.procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", s, "openssl", "s_server", "-quiet", "-WWW", "-accept", "443",
-             "-cert", str(d / "server.pem")], cwd=www, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        cls.small = os.urandom(20_000)
+        (www / "small.bin").write_bytes(cls.small)
+        for port in ("443", "8443"):
+            cls.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", s, "openssl", "s_server", "-quiet", "-WWW", "-accept", port,
+                 "-cert", str(d / "server.pem")], cwd=www, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        if ADOPT_PROBE:
+            (d / "adopt.yaml").write_text(
+                "threads: 2\nlisten:\n  explicit: 127.0.0.1:15003\nca_dir: ca\n"
+                "upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: adopt-audit.jsonl\n")
+            cls.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", i, ADOPT_PROBE, str(d / "adopt.yaml"), "0.0.0.0:15002"], cwd=d,
+                stdout=subprocess.DEVNULL, stderr=open(d / "adopt.err", "w")))
         (d / "intercept.yaml").write_text(
             "threads: 1\nlisten:\n  transparent: 0.0.0.0:15001\nca_dir: ca\n"
             "upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: audit.jsonl\n")
@@ -481,6 +495,65 @@ class TproxyLive(unittest.TestCase):
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(cls.dir, ignore_errors=True)
 
+    def records(self, name, count, timeout=8.0):
+        deadline = time.time() + timeout
+        recs = []
+        while time.time() < deadline:
+            path = self.dir / name
+            if path.exists():
+                recs = [json.loads(l) for l in path.read_text().splitlines()]
+                if len([r for r in recs if r["type"] == "http"]) >= count:
+                    break
+            time.sleep(0.2)
+        return recs
+
+    def test_adopted_sockets_are_bumped_like_tproxy_ones(self):
+        if not ADOPT_PROBE:
+            self.skipTest("no adopt_probe binary given")
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], "curl", "-sS", "-v", "--max-time", "10",
+                            "--resolve", "tproxy.test:8443:10.77.2.2", "--cacert",
+                            str(self.dir / "ca" / "ca.crt"), "https://tproxy.test:8443/blob.bin", "-o", "-"],
+                           capture_output=True)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-2000:])
+        self.assertEqual(r.stdout, self.blob)
+        self.assertIn("issuer: O=Sluice interception", err)
+        recs = [x for x in self.records("adopt-audit.jsonl", 1) if x["type"] == "http"]
+        self.assertEqual((recs[0]["mode"], recs[0]["server"], recs[0]["server_port"], recs[0]["sni"]),
+                         ("adopted", "10.77.2.2", 8443, "tproxy.test"))
+
+    def test_200_concurrent_tproxy_connections_all_complete_without_reset(self):
+        script = f"""
+import hashlib, socket, ssl, sys, threading
+ctx = ssl.create_default_context(cafile={str(self.dir / "ca" / "ca.crt")!r})
+want = {hashlib.sha256(self.small).hexdigest()!r}
+results = []
+socks = []
+barrier = threading.Barrier(200)
+def one():
+    try:
+        s = socket.create_connection(("10.77.2.2", 443), timeout=30)
+        barrier.wait()  # all 200 open at once before any handshake
+        with ctx.wrap_socket(s, server_hostname="tproxy.test") as t:
+            t.sendall(b"GET /small.bin HTTP/1.0\\r\\nHost: tproxy.test\\r\\n\\r\\n")
+            data = b""
+            while chunk := t.recv(65536):
+                data += chunk
+        body = data.split(b"\\r\\n\\r\\n", 1)[1]
+        results.append(hashlib.sha256(body).hexdigest() == want)
+    except Exception as e:
+        results.append(repr(e))
+threads = [threading.Thread(target=one) for _ in range(200)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+bad = [r for r in results if r is not True]
+print(len(results), len(bad), bad[:3])
+sys.exit(1 if bad or len(results) != 200 else 0)
+"""
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], sys.executable, "-c", script],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_tproxy_flow_is_bumped_transparently(self):
         r = subprocess.run(["ip", "netns", "exec", self.NS[0], "curl", "-sS", "-v", "--max-time", "10",
                             "--resolve", "tproxy.test:443:10.77.2.2", "--cacert",
@@ -497,7 +570,7 @@ class TproxyLive(unittest.TestCase):
             path = self.dir / "audit.jsonl"
             if path.exists():
                 recs = [json.loads(l) for l in path.read_text().splitlines()]
-                recs = [x for x in recs if x["type"] == "http"]
+                recs = [x for x in recs if x["type"] == "http" and x["path"] == "/blob.bin"]
         self.assertEqual(len(recs), 1)
         self.assertEqual((recs[0]["mode"], recs[0]["server"], recs[0]["server_port"], recs[0]["client"],
                           recs[0]["sni"], recs[0]["path"]),
@@ -510,6 +583,9 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     BIN = str(Path(sys.argv[1]).resolve())
+    global ADOPT_PROBE
+    if len(sys.argv) > 2 and not sys.argv[2].startswith("-") and "Live" not in sys.argv[2]:
+        ADOPT_PROBE = str(Path(sys.argv.pop(2)).resolve())
     if os.geteuid() != 0:
         print("SKIP: the interceptor live tests run as root (namespaces, shared lock)", file=sys.stderr)
         return 77

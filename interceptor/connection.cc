@@ -185,6 +185,7 @@ void Connection::advance() {
       case Phase::kUpstreamHandshake: upstream_handshake(); break;
       case Phase::kClientHandshake: client_handshake(); break;
       case Phase::kRelay: relay(); break;
+      case Phase::kDraining: drain(); break;
       case Phase::kResolving:
       case Phase::kClosed: break;
     }
@@ -197,6 +198,9 @@ void Connection::on_deadline(uint64_t now_ns) {
     case Phase::kRelay:
       bump(ctx_.stats.idle_timeouts);
       close("idle_timeout", "nothing moved within limits.idle_timeout");
+      return;
+    case Phase::kDraining:
+      close(drain_outcome_, drain_reason_);
       return;
     case Phase::kConnecting:
       bump(ctx_.stats.connect_failures);
@@ -219,8 +223,9 @@ void Connection::on_deadline(uint64_t now_ns) {
 
 void Connection::read_proxy_request() {
   const size_t cap = ctx_.config.max_head_bytes;
-  std::vector<char> buf(cap);
-  const ssize_t n = ::recv(cfd_, buf.data(), cap, MSG_PEEK);
+  // One byte more than the cap, so a head that fills the cap without ending is seen as too large.
+  std::vector<char> buf(cap + 1);
+  const ssize_t n = ::recv(cfd_, buf.data(), cap + 1, MSG_PEEK);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
     return;
@@ -948,13 +953,31 @@ void Connection::on_response_complete() {
 }
 
 void Connection::http_error_and_close(int status, const std::string& reason) {
-  char drain[4096];
-  while (::recv(cfd_, drain, sizeof drain, MSG_DONTWAIT) > 0) {
-  }
   const std::string page = proxy_error_response(status, reason);
   ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
   ::shutdown(cfd_, SHUT_WR);
-  close(absl::StrCat("http_", status), reason);
+  // Closing with unread bytes would send a reset that can destroy the answer before the client
+  // reads it: drop what the client still sends until it closes (or for two seconds).
+  if (ufd_ >= 0) {
+    loop_.unwatch(ufd_);
+    ::close(ufd_);
+    ufd_ = -1;
+  }
+  drain_outcome_ = absl::StrCat("http_", status);
+  drain_reason_ = reason;
+  phase_ = Phase::kDraining;
+  deadline_ns_ = monotonic_ns() + 2'000'000'000ULL;
+}
+
+void Connection::drain() {
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::recv(cfd_, buf, sizeof buf, 0);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    close(drain_outcome_, drain_reason_);
+    return;
+  }
 }
 
 // ---- audit and close -----------------------------------------------------------------------

@@ -42,7 +42,7 @@ class Connection {
  private:
   enum class Phase : uint8_t {
     kProxyRequest, kPeekHello, kResolving, kConnecting, kUpstreamHandshake, kClientHandshake,
-    kRelay, kClosed,
+    kRelay, kDraining, kClosed,
   };
   enum class Action : uint8_t { kNone, kSplice, kBump, kBlock, kPlain, kFailurePage };
   enum class Io : uint8_t { kOk, kBlocked, kEof, kError };
@@ -87,6 +87,7 @@ class Connection {
   void upstream_failed(const std::string& reason);
   void report_rejection(const std::string& reason);
   void http_error_and_close(int status, const std::string& reason);
+  void drain();  // after an error answer: read and drop until the client closes (no RST)
   void close(const std::string& outcome, const std::string& reason = "");
   void write_request_record(const Pending& p);
   // The fields every record shares, as an unclosed JSON object ("{...", no closing brace).
@@ -134,6 +135,7 @@ class Connection {
   bool block_after_responses_ = false;
   bool close_after_flush_ = false;
   std::string close_reason_;
+  std::string drain_outcome_, drain_reason_;
   std::string blocked_response_;  // the 403 answer of a refused request, sent in its turn
   std::string plain_head_;  // the rewritten request head of a plain proxy request
   uint64_t bytes_up_ = 0, bytes_down_ = 0, requests_ = 0;

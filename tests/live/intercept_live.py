@@ -398,6 +398,27 @@ stats:
         self.assertEqual(recs[0]["status"], 200)
         self.assertGreaterEqual(recs[0]["bytes_down"], len(self.blob))
 
+    def stats(self):
+        time.sleep(1.2)  # stats.interval is 1s
+        return json.loads((self.dir / "stats.json").read_text())
+
+    def test_limits_are_enforced_and_counted(self):
+        # A head over limits.max_head_bytes (default 32 KiB): 431 and counted.
+        before = self.stats()
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        s.sendall(b"GET http://localhost/ HTTP/1.1\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+        self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 431"))
+        s.close()
+        # A tunnel that never sends its ClientHello: closed after limits.handshake_timeout (5s).
+        t = self.connect_tunnel(f"127.0.0.1:{self.ports['good']}")
+        t.settimeout(10)
+        started = time.time()
+        self.assertEqual(t.recv(1), b"")
+        self.assertGreaterEqual(time.time() - started, 3.0)
+        after = self.stats()
+        self.assertEqual(after["head_limit_hits"], before["head_limit_hits"] + 1)
+        self.assertEqual(after["handshake_timeouts"], before["handshake_timeouts"] + 1)
+
     def test_stats_file_counts(self):
         self.curl(f"https://localhost:{self.ports['good']}/blob.bin")
         time.sleep(1.5)

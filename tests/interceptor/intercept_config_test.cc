@@ -81,5 +81,13 @@ TEST(InterceptConfigTest, NeedsACaAndAListener) {
   EXPECT_NE(std::string(c.status().message()).find("not valid YAML"), std::string::npos);
 }
 
+TEST(InterceptConfigTest, ShippedExampleParses) {
+  absl::StatusOr<InterceptConfig> c =
+      load_intercept_config(std::string(SLUICE_SOURCE_DIR) + "/deploy/config/sluice-intercept.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->url_rules.size(), 1u);
+  EXPECT_EQ(c->learning_api, "unix:/run/sluice/api.sock");
+}
+
 }  // namespace
 }  // namespace sluice::intercept

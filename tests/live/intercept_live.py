@@ -388,6 +388,37 @@ stats:
         recs = self.audit(lambda x: x.get("outcome") == "client_rejected_certificate")
         self.assertTrue(recs)
 
+    def test_client_closing_after_our_certificate_is_reported_for_learning(self):
+        # A client that does not trust the certificate and just closes (no alert): TLS through
+        # memory BIOs, so the alert OpenSSL writes is never sent.
+        port = self.ports["good"]
+        before = len(Receiver.posts)
+        s = self.connect_tunnel(f"localhost:{port}")
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        ctx = ssl.create_default_context(cafile=str(self.dir / "root.crt"))  # not the school CA
+        obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        refused = False
+        for _ in range(20):
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(outgoing.read())
+                data = s.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+            except ssl.SSLCertVerificationError:
+                refused = True
+                break
+        self.assertTrue(refused)
+        s.close()  # without sending the alert waiting in `outgoing`
+        deadline = time.time() + 5
+        while len(Receiver.posts) == before and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertGreater(len(Receiver.posts), before)
+        self.assertEqual(Receiver.posts[-1][2]["reason"], "closed after certificate")
+
     def test_plain_http_proxy_request_is_forwarded_and_audited(self):
         port = self.ports["plain"]
         r = self.curl(f"http://127.0.0.1:{port}/blob.bin")

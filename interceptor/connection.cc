@@ -463,6 +463,14 @@ void Connection::connect_upstream() {
   }
   const int one = 1;
   ::setsockopt(ufd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (ctx_.config.upstream_mark != 0 &&
+      ::setsockopt(ufd_, SOL_SOCKET, SO_MARK, &ctx_.config.upstream_mark, sizeof ctx_.config.upstream_mark) != 0) {
+    const std::string why = absl::StrCat("upstream.mark: SO_MARK: ", std::strerror(errno), " (needs CAP_NET_ADMIN)");
+    ::close(ufd_);
+    ufd_ = -1;
+    close("error", why);
+    return;
+  }
   uwatch_.fd = ufd_;
   phase_ = Phase::kConnecting;
   deadline_ns_ = monotonic_ns() + ctx_.config.connect_timeout_ns;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +75,9 @@ absl::StatusOr<std::unique_ptr<InterceptServer>> InterceptServer::create(ServerC
 InterceptServer::~InterceptServer() { stop(); }
 
 absl::Status InterceptServer::start() {
+  // OpenSSL writes to sockets with write(): a peer that reset its connection must not kill the
+  // process with SIGPIPE (the loops see EPIPE instead). Process-wide, on purpose.
+  ::signal(SIGPIPE, SIG_IGN);
   for (auto& loop : loops_) {
     if (!ctx_.config.explicit_listen.empty()) {
       absl::StatusOr<int> fd = listen_on(ctx_.config.explicit_listen, false);

@@ -21,7 +21,8 @@ class InterceptServer {
   static absl::StatusOr<std::unique_ptr<InterceptServer>> create(ServerContext& ctx);
   ~InterceptServer();
 
-  // Binds the configured listeners (one socket per loop) and starts the threads.
+  // Binds the configured listeners (one socket per loop) and starts the threads. Sets SIGPIPE
+  // to ignored for the whole process (OpenSSL writes to sockets with write()).
   absl::Status start();
   // Stops the threads; every open connection is closed and audited.
   void stop();

@@ -524,7 +524,7 @@ class TproxyLive(unittest.TestCase):
                 stdout=subprocess.DEVNULL, stderr=open(d / "adopt.err", "w")))
         (d / "intercept.yaml").write_text(
             "threads: 1\nlisten:\n  transparent: 0.0.0.0:15001\nca_dir: ca\n"
-            "upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: audit.jsonl\n")
+            "upstream:\n  extra_ca_files: [root.crt]\n  mark: 7\naudit:\n  file: audit.jsonl\n")
         cls.procs.append(subprocess.Popen(
             ["ip", "netns", "exec", i, BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
             stdout=subprocess.DEVNULL, stderr=open(d / "intercept.err", "w")))

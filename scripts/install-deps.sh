@@ -21,6 +21,8 @@ packages=(
   # deployment tests (tests/deploy/): Debian's dpdk-telemetry.py reads sluice's counters, the
   # installed logrotate file is checked by logrotate itself, the .deb by dpkg-deb
   dpdk-dev logrotate dpkg-dev
+  # sluice-intercept's live tests: real clients and servers, certificates, TPROXY
+  curl openssl nftables python3-cryptography
   # peer for benchmarks
   libndpi-bin
 )

@@ -1,0 +1,1091 @@
+#include "interceptor/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "control/audit_json.h"
+#include "control/json_writer.h"
+#include "dataplane/core/tls_client_hello.h"
+#include "dataplane/policy/absl_text.h"
+#include "interceptor/error_pages.h"
+#include "interceptor/tls_contexts.h"
+
+namespace sluice::intercept {
+namespace {
+
+void address_text(const sockaddr_storage& ss, std::string& ip, uint16_t& port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      inet_ntop(AF_INET, reinterpret_cast<const uint8_t*>(&a->sin6_addr) + 12, buf, sizeof buf);
+    } else {
+      inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    }
+    port = ntohs(a->sin6_port);
+  }
+  ip = buf;
+}
+
+IpAddress ip_of(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    return IpAddress::from_v4(reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr));
+  }
+  if (ss.ss_family == AF_INET6) {
+    return IpAddress::from_v6(reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr));
+  }
+  return {};
+}
+
+// A numeric host as a socket address, or false for a name.
+bool numeric_address(const std::string& host, uint16_t port, sockaddr_storage& ss, socklen_t& len) {
+  ss = {};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+// "host:port" or "[v6]:port".
+bool split_authority(std::string_view authority, uint16_t default_port, std::string& host,
+                     uint16_t& port) {
+  std::string_view h = authority;
+  std::string_view p;
+  if (!h.empty() && h.front() == '[') {
+    const size_t close = h.find(']');
+    if (close == std::string_view::npos) return false;
+    p = h.substr(close + 1);
+    h = h.substr(1, close - 1);
+    if (!p.empty()) {
+      if (p.front() != ':') return false;
+      p.remove_prefix(1);
+    }
+  } else {
+    const size_t colon = h.rfind(':');
+    if (colon != std::string_view::npos) {
+      p = h.substr(colon + 1);
+      h = h.substr(0, colon);
+    }
+  }
+  if (h.empty() || h.size() > 253) return false;
+  for (char c : h) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == ':' || c == '_')) {
+      return false;
+    }
+  }
+  uint32_t v = default_port;
+  if (!p.empty() && (!absl::SimpleAtoi(av(p), &v) || v == 0 || v > 65535)) return false;
+  if (v == 0) return false;
+  host = std::string(h);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  port = static_cast<uint16_t>(v);
+  return true;
+}
+
+bool is_numeric(const std::string& host) {
+  sockaddr_storage ss;
+  socklen_t len;
+  return numeric_address(host, 0, ss, len);
+}
+
+const char* alert_reason(int description) {
+  switch (description) {
+    case 42: return "alert bad_certificate";
+    case 46: return "alert certificate_unknown";
+    case 48: return "alert unknown_ca";
+    default: return nullptr;
+  }
+}
+
+void reset_and_close(int fd) {
+  linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(fd);
+}
+
+}  // namespace
+
+Connection::Connection(Loop& loop, uint64_t id, int client_fd, ListenerKind kind, bool adopted)
+    : loop_(loop),
+      ctx_(loop.ctx()),
+      id_(id),
+      kind_(kind),
+      adopted_(adopted),
+      phase_(kind == ListenerKind::kExplicit ? Phase::kProxyRequest : Phase::kPeekHello),
+      cfd_(client_fd) {
+  cwatch_ = Watch{Watch::Kind::kClient, this, kind, client_fd};
+  uwatch_ = Watch{Watch::Kind::kUpstream, this, kind, -1};
+  started_ns_ = monotonic_ns();
+  started_unix_ns_ = unix_now_ns();
+  deadline_ns_ = started_ns_ + ctx_.config.handshake_timeout_ns;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(cfd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    address_text(ss, client_ip_, client_port_);
+  }
+  client_addr_ = ss;
+  if (kind == ListenerKind::kTransparent) {
+    // TPROXY and adoption: the socket's local address is the server the client wanted.
+    len = sizeof server_addr_;
+    if (::getsockname(cfd_, reinterpret_cast<sockaddr*>(&server_addr_), &len) == 0) {
+      server_len_ = len;
+      address_text(server_addr_, server_ip_, server_port_);
+    }
+  }
+}
+
+Connection::~Connection() {
+  if (phase_ != Phase::kClosed) close("shutdown");
+}
+
+void Connection::start() {
+  if (!loop_.watch(cfd_, &cwatch_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) {
+    close("error", "cannot watch the client socket");
+    return;
+  }
+  advance();
+}
+
+void Connection::on_event(Watch::Kind, uint32_t) { advance(); }
+
+void Connection::advance() {
+  Phase before;
+  do {
+    before = phase_;
+    switch (phase_) {
+      case Phase::kProxyRequest: read_proxy_request(); break;
+      case Phase::kPeekHello: peek_hello(); break;
+      case Phase::kConnecting: finish_connect(); break;
+      case Phase::kUpstreamHandshake: upstream_handshake(); break;
+      case Phase::kClientHandshake: client_handshake(); break;
+      case Phase::kRelay: relay(); break;
+      case Phase::kDraining: drain(); break;
+      case Phase::kResolving:
+      case Phase::kClosed: break;
+    }
+  } while (phase_ != before && phase_ != Phase::kClosed);
+}
+
+void Connection::on_deadline(uint64_t now_ns) {
+  if (phase_ == Phase::kClosed || now_ns < deadline_ns_) return;
+  switch (phase_) {
+    case Phase::kRelay:
+      bump(ctx_.stats.idle_timeouts);
+      close("idle_timeout", "nothing moved within limits.idle_timeout");
+      return;
+    case Phase::kDraining:
+      close(drain_outcome_, drain_reason_);
+      return;
+    case Phase::kConnecting:
+      bump(ctx_.stats.connect_failures);
+      if (action_ == Action::kBump) {
+        upstream_failed("connect: timed out (upstream.connect_timeout)");
+        advance();
+      } else if (action_ == Action::kPlain) {
+        http_error_and_close(504, "connect: timed out (upstream.connect_timeout)");
+      } else {
+        close("connect_failed", "timed out (upstream.connect_timeout)");
+      }
+      return;
+    default:
+      bump(ctx_.stats.handshake_timeouts);
+      close("handshake_timeout", "no ClientHello or handshake within limits.handshake_timeout");
+  }
+}
+
+// ---- explicit proxy request ----------------------------------------------------------------
+
+void Connection::read_proxy_request() {
+  const size_t cap = ctx_.config.max_head_bytes;
+  // One byte more than the cap, so a head that fills the cap without ending is seen as too large.
+  std::vector<char> buf(cap + 1);
+  const ssize_t n = ::recv(cfd_, buf.data(), cap + 1, MSG_PEEK);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
+    return;
+  }
+  if (n == 0) {
+    close("client_closed", "closed before sending a proxy request");
+    return;
+  }
+  Http1Parser parser(Http1Parser::Role::kRequest, cap);
+  Http1Parser::Event ev;
+  const size_t consumed = parser.feed(buf.data(), static_cast<size_t>(n), ev);
+  if (ev == Http1Parser::Event::kError) {
+    const bool too_big = parser.error().find("larger than") != std::string::npos;
+    if (too_big) bump(ctx_.stats.head_limit_hits);
+    bump(ctx_.stats.bad_proxy_requests);
+    http_error_and_close(too_big ? 431 : 400, parser.error());
+    return;
+  }
+  if (ev != Http1Parser::Event::kHead) return;  // wait for the rest of the head
+  const Http1Head head = parser.head();
+  if (head.method == "CONNECT") {
+    if (!split_authority(head.target, 0, connect_host_, connect_port_)) {
+      bump(ctx_.stats.bad_proxy_requests);
+      http_error_and_close(400, "CONNECT target is not HOST:PORT");
+      return;
+    }
+    // Take the head off the socket (it was only peeked), then answer: the ClientHello follows.
+    std::vector<char> drop(consumed);
+    if (::recv(cfd_, drop.data(), consumed, 0) != static_cast<ssize_t>(consumed)) {
+      close("client_error", "could not read the CONNECT request");
+      return;
+    }
+    static constexpr char kEstablished[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    if (::send(cfd_, kEstablished, sizeof kEstablished - 1, MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(sizeof kEstablished - 1)) {
+      close("client_error", "could not answer the CONNECT request");
+      return;
+    }
+    if (numeric_address(connect_host_, connect_port_, server_addr_, server_len_)) {
+      address_text(server_addr_, server_ip_, server_port_);
+    }
+    phase_ = Phase::kPeekHello;
+    return;
+  }
+  // A plain HTTP proxy request: absolute URI, http only.
+  std::string_view target = head.target;
+  if (target.substr(0, 7) != "http://") {
+    bump(ctx_.stats.bad_proxy_requests);
+    http_error_and_close(400, "this is a proxy: send CONNECT HOST:PORT or an absolute http:// URI");
+    return;
+  }
+  target.remove_prefix(7);
+  const size_t slash = target.find_first_of("/?");
+  std::string_view authority = target.substr(0, slash);
+  std::string path = slash == std::string_view::npos ? "/" : std::string(target.substr(slash));
+  if (path.front() == '?') path = "/" + path;
+  if (!split_authority(authority, 80, connect_host_, connect_port_)) {
+    bump(ctx_.stats.bad_proxy_requests);
+    http_error_and_close(400, "the request URI has no valid host");
+    return;
+  }
+  std::vector<char> drop(consumed);
+  if (::recv(cfd_, drop.data(), consumed, 0) != static_cast<ssize_t>(consumed)) {
+    close("client_error", "could not read the proxy request");
+    return;
+  }
+  bump(ctx_.stats.plain_proxy_requests);
+  bump(ctx_.stats.http_requests);
+  ++requests_;
+  action_ = Action::kPlain;
+  // The head the server gets: origin-form target, no proxy or hop-by-hop headers, one request.
+  plain_head_ = absl::StrCat(head.method, " ", path, " ", head.version, "\r\n");
+  bool has_host = false;
+  for (const auto& [name, value] : head.headers) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "proxy-connection" || lower == "proxy-authorization" || lower == "connection" ||
+        lower == "keep-alive") {
+      continue;
+    }
+    has_host = has_host || lower == "host";
+    absl::StrAppend(&plain_head_, name, ": ", value, "\r\n");
+  }
+  if (!has_host) absl::StrAppend(&plain_head_, "Host: ", av(authority), "\r\n");
+  plain_head_ += "Connection: close\r\n\r\n";
+  Pending p;
+  p.ts_ns = unix_now_ns();
+  p.method = head.method;
+  p.host = std::string(head.header("host"));
+  if (p.host.empty()) p.host = std::string(authority);
+  p.path = path;
+  const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
+  if (!rule.empty()) {
+    bump(ctx_.stats.url_blocks);
+    p.verdict = "block";
+    p.rule = std::string(rule);
+    p.status = 403;
+    write_request_record(p);
+    const std::string page = blocked_page_response(p.host, p.path, p.rule);
+    ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
+    ::shutdown(cfd_, SHUT_WR);
+    close("url_blocked", p.rule);
+    return;
+  }
+  pending_.push_back(std::move(p));
+  up_.parser.emplace(std::move(parser));  // continues with the request body, if any
+  hello_kind_ = FirstFlightKind::kHttp;
+  if (numeric_address(connect_host_, connect_port_, server_addr_, server_len_)) {
+    address_text(server_addr_, server_ip_, server_port_);
+  }
+  route();
+}
+
+// ---- ClientHello and the policy ------------------------------------------------------------
+
+void Connection::peek_hello() {
+  const size_t cap = ctx_.config.max_client_hello_bytes;
+  std::vector<uint8_t> buf(cap);
+  const ssize_t n = ::recv(cfd_, buf.data(), cap, MSG_PEEK);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
+    return;
+  }
+  if (n == 0) {
+    close("client_closed", "closed before its ClientHello");
+    return;
+  }
+  std::vector<uint8_t> scratch(cap);
+  ClientHelloInfo info;
+  const HelloStatus status =
+      parse_client_hello(ByteSpan(buf.data(), static_cast<size_t>(n)), MutableByteSpan(scratch), info);
+  if (status == HelloStatus::kNeedMore) {
+    if (static_cast<size_t>(n) >= cap) {
+      bump(ctx_.stats.client_hello_limit_hits);
+      close("client_hello_too_large", absl::StrCat("over limits.max_client_hello_bytes (", cap, ")"));
+    }
+    return;  // the edge of the next segment wakes us
+  }
+  if (status == HelloStatus::kComplete) {
+    hello_kind_ = FirstFlightKind::kTls;
+    sni_ = std::string(info.sni_view());
+    ja4_ = std::string(info.ja4_view());
+  } else {
+    hello_kind_ = FirstFlightKind::kNonTls;
+    bump(ctx_.stats.not_tls);
+  }
+  route();
+}
+
+void Connection::route() {
+  if (server_len_ == 0) {
+    phase_ = Phase::kResolving;
+    Loop* loop = &loop_;
+    const uint64_t id = id_;
+    ctx_.resolver->resolve(connect_host_, connect_port_, [loop, id](Resolved r) {
+      loop->post([loop, id, r = std::move(r)] {
+        if (Connection* c = loop->find(id)) c->on_resolved(r);
+      });
+    });
+    return;
+  }
+  FlowFacts facts;
+  facts.client_ip = ip_of(client_addr_);
+  facts.server_ip = ip_of(server_addr_);
+  facts.server_port = server_port_;
+  facts.first_flight = hello_kind_;
+  // The SNI names the server; a CONNECT or proxy host name stands in when there is none.
+  std::string name = sni_;
+  if (name.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) name = connect_host_;
+  facts.server_name = name;
+  verdict_ = ctx_.policy->decide(facts, loop_.policy_scratch());
+  if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);
+
+  if (action_ == Action::kPlain) {
+    if (verdict_.verdict == Verdict::kBlock) {
+      bump(ctx_.stats.blocked);
+      Pending& p = pending_.front();
+      p.verdict = "block";
+      p.rule = verdict_.rule;
+      p.status = 403;
+      write_request_record(p);
+      pending_.clear();
+      const std::string page = blocked_page_response(p.host, p.path, verdict_.rule);
+      ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
+      ::shutdown(cfd_, SHUT_WR);
+      close("blocked", verdict_.rule);
+      return;
+    }
+    connect_upstream();
+    return;
+  }
+  switch (verdict_.verdict) {
+    case Verdict::kBlock:
+      bump(ctx_.stats.blocked);
+      action_ = Action::kBlock;
+      close("blocked", verdict_.rule);
+      return;
+    case Verdict::kPass:
+      action_ = Action::kSplice;
+      break;
+    case Verdict::kIntercept:
+      // Only a complete TLS ClientHello can be bumped; anything else passes as it is.
+      action_ = hello_kind_ == FirstFlightKind::kTls ? Action::kBump : Action::kSplice;
+      break;
+  }
+  connect_upstream();
+}
+
+void Connection::on_resolved(const Resolved& r) {
+  if (phase_ != Phase::kResolving) return;
+  if (!r.ok) {
+    bump(ctx_.stats.resolve_failures);
+    const std::string why = absl::StrCat("cannot resolve ", connect_host_, ": ", r.error);
+    if (action_ == Action::kPlain) {
+      http_error_and_close(502, why);
+    } else {
+      close("resolve_failed", why);
+    }
+    return;
+  }
+  std::memcpy(&server_addr_, &r.address, r.length);
+  server_len_ = r.length;
+  address_text(server_addr_, server_ip_, server_port_);
+  route();
+  advance();
+}
+
+// ---- the server side -----------------------------------------------------------------------
+
+void Connection::connect_upstream() {
+  ufd_ = ::socket(server_addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (ufd_ < 0) {
+    close("error", absl::StrCat("socket: ", std::strerror(errno)));
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(ufd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (ctx_.config.upstream_mark != 0 &&
+      ::setsockopt(ufd_, SOL_SOCKET, SO_MARK, &ctx_.config.upstream_mark, sizeof ctx_.config.upstream_mark) != 0) {
+    const std::string why = absl::StrCat("upstream.mark: SO_MARK: ", std::strerror(errno), " (needs CAP_NET_ADMIN)");
+    ::close(ufd_);
+    ufd_ = -1;
+    close("error", why);
+    return;
+  }
+  uwatch_.fd = ufd_;
+  phase_ = Phase::kConnecting;
+  deadline_ns_ = monotonic_ns() + ctx_.config.connect_timeout_ns;
+  if (::connect(ufd_, reinterpret_cast<const sockaddr*>(&server_addr_), server_len_) != 0 &&
+      errno != EINPROGRESS) {
+    const std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(errno));
+    ::close(ufd_);
+    ufd_ = -1;
+    bump(ctx_.stats.connect_failures);
+    if (action_ == Action::kBump) {
+      upstream_failed(why);
+    } else if (action_ == Action::kPlain) {
+      http_error_and_close(502, why);
+    } else {
+      close("connect_failed", why);
+    }
+    return;
+  }
+  if (!loop_.watch(ufd_, &uwatch_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) {
+    close("error", "cannot watch the server socket");
+  }
+}
+
+void Connection::finish_connect() {
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(ufd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err == 0) {
+    sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (::getpeername(ufd_, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) return;  // in progress
+    deadline_ns_ = started_ns_ + ctx_.config.handshake_timeout_ns;
+    if (action_ == Action::kBump) {
+      ussl_.reset(SSL_new(ctx_.upstream_ctx.get()));
+      std::string send_sni = sni_;
+      if (send_sni.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) send_sni = connect_host_;
+      const std::string verify_name = !send_sni.empty() ? send_sni : server_ip_;
+      if (!ussl_ || !prepare_upstream_ssl(ussl_.get(), send_sni, verify_name) ||
+          SSL_set_fd(ussl_.get(), ufd_) != 1) {
+        close("error", take_openssl_errors());
+        return;
+      }
+      SSL_set_connect_state(ussl_.get());
+      phase_ = Phase::kUpstreamHandshake;
+    } else {
+      if (action_ == Action::kSplice) bump(ctx_.stats.spliced);
+      start_relay();
+    }
+    return;
+  }
+  const std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(err));
+  bump(ctx_.stats.connect_failures);
+  loop_.unwatch(ufd_);
+  ::close(ufd_);
+  ufd_ = -1;
+  if (action_ == Action::kBump) {
+    upstream_failed(why);
+  } else if (action_ == Action::kPlain) {
+    http_error_and_close(502, why);
+  } else {
+    close("connect_failed", why);
+  }
+}
+
+void Connection::upstream_handshake() {
+  ERR_clear_error();
+  const int r = SSL_do_handshake(ussl_.get());
+  if (r == 1) {
+    X509Ptr cert(SSL_get1_peer_certificate(ussl_.get()));
+    if (!cert) {
+      upstream_failed("certificate: the server sent none");
+      return;
+    }
+    absl::StatusOr<SharedX509> forged = ctx_.forger->forge(cert.get(), sni_);
+    if (!forged.ok()) {
+      close("error", std::string(forged.status().message()));
+      return;
+    }
+    begin_client_handshake(*forged, ctx_.forger->leaf_key(), true);
+    return;
+  }
+  const int err = SSL_get_error(ussl_.get(), r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+  upstream_failed(describe_upstream_failure(ussl_.get()));
+}
+
+void Connection::upstream_failed(const std::string& reason) {
+  bump(ctx_.stats.upstream_refused);
+  failure_reason_ = reason;
+  ussl_.reset();
+  if (ufd_ >= 0) {
+    loop_.unwatch(ufd_);
+    ::close(ufd_);
+    ufd_ = -1;
+  }
+  action_ = Action::kFailurePage;
+  const std::string name = !sni_.empty() ? sni_ : !connect_host_.empty() ? connect_host_ : server_ip_;
+  absl::StatusOr<SharedX509> cert = ctx_.forger->untrusted(name);
+  if (!cert.ok()) {
+    close("upstream_refused", reason);
+    return;
+  }
+  begin_client_handshake(*cert, ctx_.forger->untrusted_key(), false);
+}
+
+// ---- the client side -----------------------------------------------------------------------
+
+void Connection::info_callback(const SSL* ssl, int where, int ret) {
+  auto* self = static_cast<Connection*>(SSL_get_app_data(ssl));
+  if (self == nullptr) return;
+  if ((where & SSL_CB_READ_ALERT) != 0 && (ret >> 8) == SSL3_AL_FATAL) {
+    self->alert_received_ = ret & 0xff;
+  }
+  if ((where & SSL_CB_ACCEPT_LOOP) != 0) {
+    const OSSL_HANDSHAKE_STATE st = SSL_get_state(ssl);
+    if (st == TLS_ST_SW_CERT || st == TLS_ST_SW_CERT_VRFY || st == TLS_ST_SW_SRVR_DONE ||
+        st == TLS_ST_SW_FINISHED) {
+      self->cert_sent_ = true;
+    }
+  }
+}
+
+void Connection::begin_client_handshake(SharedX509 cert, EVP_PKEY* key, bool chain_ca) {
+  cssl_.reset(SSL_new(ctx_.client_ctx.get()));
+  if (!cssl_ || SSL_use_certificate(cssl_.get(), cert.get()) != 1 ||
+      SSL_use_PrivateKey(cssl_.get(), key) != 1 ||
+      (chain_ca && SSL_add1_chain_cert(cssl_.get(), ctx_.forger->ca_cert()) != 1) ||
+      SSL_set_fd(cssl_.get(), cfd_) != 1) {
+    close("error", take_openssl_errors());
+    return;
+  }
+  SSL_set_app_data(cssl_.get(), this);
+  SSL_set_info_callback(cssl_.get(), info_callback);
+  SSL_set_accept_state(cssl_.get());
+  phase_ = Phase::kClientHandshake;
+}
+
+void Connection::client_handshake() {
+  ERR_clear_error();
+  const int r = SSL_do_handshake(cssl_.get());
+  if (r == 1) {
+    if (action_ == Action::kBump) bump(ctx_.stats.bumped);
+    start_relay();
+    return;
+  }
+  const int err = SSL_get_error(cssl_.get(), r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+  const unsigned long last = ERR_peek_last_error();
+  const std::string errors = take_openssl_errors("connection closed");
+  if (action_ == Action::kFailurePage) {
+    close("upstream_refused", absl::StrCat(failure_reason_, " (the client then refused the untrusted "
+                                                            "failure-page certificate: ", errors, ")"));
+    return;
+  }
+  const char* alert = alert_received_ >= 0 ? alert_reason(alert_received_) : nullptr;
+  const bool closed_after_cert =
+      cert_sent_ && (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN ||
+                     (err == SSL_ERROR_SSL && ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING));
+  if (alert != nullptr || closed_after_cert) {
+    const std::string reason = alert != nullptr ? alert : "closed after certificate";
+    bump(ctx_.stats.client_rejected_certificate);
+    report_rejection(reason);
+    close("client_rejected_certificate", reason);
+    return;
+  }
+  bump(ctx_.stats.client_handshake_failures);
+  close("client_handshake_failed", errors);
+}
+
+void Connection::report_rejection(const std::string& reason) {
+  if (ctx_.reporter == nullptr || sni_.empty()) return;  // learning is keyed by SNI and JA4
+  ctx_.reporter->report(CertificateFailure{sni_, ja4_, client_ip_, reason});
+}
+
+// ---- relay ---------------------------------------------------------------------------------
+
+void Connection::start_relay() {
+  phase_ = Phase::kRelay;
+  deadline_ns_ = monotonic_ns() + ctx_.config.idle_timeout_ns;
+  const size_t head_cap = ctx_.config.max_head_bytes;
+  switch (action_) {
+    case Action::kBump:
+      up_.parser.emplace(Http1Parser::Role::kRequest, head_cap);
+      down_.parser.emplace(Http1Parser::Role::kResponse, head_cap);
+      break;
+    case Action::kPlain:
+      up_.buf = plain_head_;
+      up_.safe = up_.buf.size();
+      bytes_up_ += plain_head_.size();
+      up_.msg_bytes = plain_head_.size();
+      down_.parser.emplace(Http1Parser::Role::kResponse, head_cap);
+      parse_new_bytes(up_, true, up_.buf.size());  // a request without a body is complete now
+      break;
+    case Action::kFailurePage:
+      up_.parser.emplace(Http1Parser::Role::kRequest, head_cap);
+      break;
+    default:
+      break;
+  }
+}
+
+Connection::Io Connection::read_side(bool upstream, char* buf, size_t cap, size_t& n) {
+  n = 0;
+  SSL* ssl = upstream ? ussl_.get() : cssl_.get();
+  const int fd = upstream ? ufd_ : cfd_;
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    if (SSL_read_ex(ssl, buf, cap, &n) == 1) return Io::kOk;
+    const int err = SSL_get_error(ssl, 0);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::kBlocked;
+    if (err == SSL_ERROR_ZERO_RETURN) return Io::kEof;
+    const unsigned long e = ERR_peek_last_error();
+    // A peer that closes TCP without close_notify is an ordinary end of stream on the web.
+    if (err == SSL_ERROR_SYSCALL || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      ERR_clear_error();
+      return errno == ECONNRESET ? Io::kError : Io::kEof;
+    }
+    return Io::kError;
+  }
+  const ssize_t r = ::recv(fd, buf, cap, 0);
+  if (r > 0) {
+    n = static_cast<size_t>(r);
+    return Io::kOk;
+  }
+  if (r == 0) return Io::kEof;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Io::kBlocked;
+  return Io::kError;
+}
+
+Connection::Io Connection::write_side(bool upstream, const char* buf, size_t len, size_t& n) {
+  n = 0;
+  SSL* ssl = upstream ? ussl_.get() : cssl_.get();
+  const int fd = upstream ? ufd_ : cfd_;
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    if (SSL_write_ex(ssl, buf, len, &n) == 1) return Io::kOk;
+    const int err = SSL_get_error(ssl, 0);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::kBlocked;
+    ERR_clear_error();
+    return Io::kError;
+  }
+  const ssize_t r = ::send(fd, buf, len, MSG_NOSIGNAL);
+  if (r >= 0) {
+    n = static_cast<size_t>(r);
+    return Io::kOk;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Io::kBlocked;
+  return Io::kError;
+}
+
+void Connection::shut_side(bool upstream) {
+  SSL* ssl = upstream ? ussl_.get() : cssl_.get();
+  const int fd = upstream ? ufd_ : cfd_;
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    SSL_shutdown(ssl);  // close_notify; the peer's answer is not waited for
+    ERR_clear_error();
+  }
+  if (fd >= 0) ::shutdown(fd, SHUT_WR);
+}
+
+bool Connection::pump(Direction& d, bool to_upstream) {
+  bool progress = false;
+  const bool has_src = to_upstream || ufd_ >= 0;
+  const bool has_dst = !to_upstream || ufd_ >= 0;
+  const size_t cap = ctx_.config.buffer_bytes;
+  while (has_src && !d.eof && !d.hold && d.buf.size() - d.sent < cap) {
+    if (d.sent == d.buf.size()) {
+      d.buf.clear();
+      d.sent = d.safe = 0;
+    } else if (d.sent >= cap) {
+      d.buf.erase(0, d.sent);
+      d.safe -= d.sent;
+      d.sent = 0;
+    }
+    const size_t old = d.buf.size();
+    const size_t room = cap - (old - d.sent);
+    d.buf.resize(old + room);
+    size_t n = 0;
+    const Io io = read_side(!to_upstream, d.buf.data() + old, room, n);
+    d.buf.resize(old + n);
+    if (io == Io::kOk) {
+      progress = true;
+      (to_upstream ? bytes_up_ : bytes_down_) += n;
+      if (d.parser) {
+        parse_new_bytes(d, to_upstream, old);
+        if (phase_ != Phase::kRelay) return true;
+      } else {
+        d.safe = d.buf.size();
+      }
+      continue;
+    }
+    if (io == Io::kBlocked) break;
+    if (io == Io::kEof) {
+      d.eof = true;
+      progress = true;
+      if (!to_upstream && d.parser && !d.parser->opaque() && d.parser->finish() && !pending_.empty()) {
+        pending_.front().bytes_down += d.msg_bytes;
+        d.msg_bytes = 0;
+        on_response_complete();  // a body delimited by the server's close
+        if (phase_ != Phase::kRelay) return true;
+      }
+      break;
+    }
+    close("reset", to_upstream ? "the client reset the connection" : "the server reset the connection");
+    return true;
+  }
+  if (!has_dst) {
+    d.sent = d.safe;  // nowhere to send (the failure page answers locally)
+  }
+  while (has_dst && d.sent < d.safe) {
+    size_t n = 0;
+    const Io io = write_side(to_upstream, d.buf.data() + d.sent, d.safe - d.sent, n);
+    if (io == Io::kOk) {
+      d.sent += n;
+      progress = true;
+      continue;
+    }
+    if (io == Io::kBlocked) break;
+    close("reset", to_upstream ? "the server stopped reading" : "the client stopped reading");
+    return true;
+  }
+  if (has_dst && d.eof && !d.shut && d.sent == d.buf.size()) {
+    shut_side(to_upstream);
+    d.shut = true;
+    progress = true;
+  }
+  if (progress) deadline_ns_ = monotonic_ns() + ctx_.config.idle_timeout_ns;
+  return progress;
+}
+
+void Connection::relay() {
+  bool progress = true;
+  while (progress && phase_ == Phase::kRelay) {
+    progress = pump(up_, true);
+    if (phase_ != Phase::kRelay) return;
+    progress = pump(down_, false) || progress;
+  }
+  if (phase_ != Phase::kRelay) return;
+  if (close_after_flush_ && down_.sent == down_.buf.size()) {
+    shut_side(false);
+    close(action_ == Action::kFailurePage ? "upstream_refused" : "answered",
+          action_ == Action::kFailurePage ? failure_reason_ : close_reason_);
+    return;
+  }
+  const bool up_done = up_.eof && (up_.shut || ufd_ < 0);
+  const bool down_done = ufd_ < 0 ? up_done : down_.eof && down_.shut;
+  if (up_done && down_done) {
+    close("closed");
+  } else if (down_done && action_ == Action::kPlain) {
+    close("closed");  // one request a connection: the answer is complete
+  }
+}
+
+void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
+  Http1Parser& p = *d.parser;
+  size_t pos = from;
+  for (;;) {
+    Http1Parser::Event ev;
+    const size_t n = p.feed(d.buf.data() + pos, d.buf.size() - pos, ev);
+    pos += n;
+    d.msg_bytes += n;
+    switch (ev) {
+      case Http1Parser::Event::kNone:
+        if (!requests || !p.mid_head()) d.safe = pos;
+        return;
+      case Http1Parser::Event::kError:
+        bump(ctx_.stats.malformed_http);
+        close("malformed_http", absl::StrCat(requests ? "request: " : "response: ", p.error()));
+        return;
+      case Http1Parser::Event::kHead:
+        if (requests) {
+          on_request_head(p.head());
+          if (phase_ != Phase::kRelay) return;
+          if (d.hold) {  // refused: this head and everything after it never leave
+            d.buf.resize(d.safe);
+            return;
+          }
+        } else {
+          on_response_head(p.head());
+          if (phase_ != Phase::kRelay) return;
+        }
+        d.safe = pos;
+        break;
+      case Http1Parser::Event::kMessageComplete:
+        if (requests) {
+          if (!pending_.empty()) pending_.back().bytes_up += d.msg_bytes;
+          d.msg_bytes = 0;
+          d.safe = pos;
+          if (action_ == Action::kPlain) {  // one request a connection
+            d.hold = true;
+            d.buf.resize(pos);
+            return;
+          }
+        } else {
+          if (!pending_.empty()) pending_.front().bytes_down += d.msg_bytes;
+          d.msg_bytes = 0;
+          d.safe = pos;
+          on_response_complete();
+          if (phase_ != Phase::kRelay) return;
+          if (down_.hold) {
+            d.buf.resize(d.safe);
+            return;
+          }
+        }
+        break;
+    }
+  }
+}
+
+void Connection::on_request_head(const Http1Head& head) {
+  ++requests_;
+  bump(ctx_.stats.http_requests);
+  Pending p;
+  p.ts_ns = unix_now_ns();
+  p.method = head.method;
+  p.host = std::string(head.header("host"));
+  if (p.host.empty()) p.host = !sni_.empty() ? sni_ : connect_host_;
+  p.path = head.target;
+  if (action_ == Action::kFailurePage) {
+    p.verdict = "refused";
+    p.rule = failure_reason_;
+    p.status = 502;
+    write_request_record(p);
+    up_.hold = true;
+    const std::string name = !sni_.empty() ? sni_ : !connect_host_.empty() ? connect_host_ : server_ip_;
+    down_.buf += failure_page_response(name, failure_reason_);
+    down_.safe = down_.buf.size();
+    close_after_flush_ = true;
+    return;
+  }
+  const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
+  if (!rule.empty()) {
+    bump(ctx_.stats.url_blocks);
+    p.verdict = "block";
+    p.rule = std::string(rule);
+    p.status = 403;
+    write_request_record(p);
+    up_.hold = true;
+    close_reason_ = absl::StrCat("url rule ", p.rule);
+    blocked_response_ = blocked_page_response(p.host, p.path, p.rule);
+    if (pending_.empty()) {
+      on_response_complete();
+    } else {
+      block_after_responses_ = true;
+    }
+    return;
+  }
+  pending_.push_back(std::move(p));
+}
+
+void Connection::on_response_head(const Http1Head& head) {
+  if (pending_.empty()) return;
+  Pending& front = pending_.front();
+  front.status = head.status;
+  if (head.status == 101 || (front.method == "CONNECT" && head.status / 100 == 2)) {
+    // The rest of the connection is not HTTP: relay it as it is.
+    up_.parser->set_opaque();
+    down_.parser->set_opaque();
+    write_request_record(front);
+    pending_.pop_front();
+    return;
+  }
+  if (front.method == "HEAD") down_.parser->set_no_body();
+}
+
+void Connection::on_response_complete() {
+  if (!pending_.empty()) {
+    if (pending_.front().status >= 100 && pending_.front().status < 200) return;  // interim
+    write_request_record(pending_.front());
+    pending_.pop_front();
+  }
+  if ((block_after_responses_ || !blocked_response_.empty()) && pending_.empty() && !close_after_flush_ &&
+      up_.hold) {
+    // Answer the refused request after every earlier one, then end the connection.
+    down_.buf.resize(down_.safe);
+    down_.buf += blocked_response_;
+    down_.safe = down_.buf.size();
+    down_.hold = true;
+    close_after_flush_ = true;
+    if (ufd_ >= 0) {
+      ussl_.reset();
+      loop_.unwatch(ufd_);
+      ::close(ufd_);
+      ufd_ = -1;
+    }
+  }
+}
+
+void Connection::http_error_and_close(int status, const std::string& reason) {
+  const std::string page = proxy_error_response(status, reason);
+  ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
+  ::shutdown(cfd_, SHUT_WR);
+  // Closing with unread bytes would send a reset that can destroy the answer before the client
+  // reads it: drop what the client still sends until it closes (or for two seconds).
+  if (ufd_ >= 0) {
+    loop_.unwatch(ufd_);
+    ::close(ufd_);
+    ufd_ = -1;
+  }
+  drain_outcome_ = absl::StrCat("http_", status);
+  drain_reason_ = reason;
+  phase_ = Phase::kDraining;
+  deadline_ns_ = monotonic_ns() + 2'000'000'000ULL;
+}
+
+void Connection::drain() {
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::recv(cfd_, buf, sizeof buf, 0);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    close(drain_outcome_, drain_reason_);
+    return;
+  }
+}
+
+// ---- audit and close -----------------------------------------------------------------------
+
+std::string Connection::base_record(const char* type, uint64_t ts_ns) const {
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.field("ts", rfc3339_micros(ts_ns != 0 ? ts_ns : started_unix_ns_));
+  w.field("type", type);
+  w.field("mode", kind_ == ListenerKind::kExplicit ? (action_ == Action::kPlain ? "proxy" : "connect")
+                  : adopted_ ? "adopted" : "tproxy");
+  w.field("client", client_ip_);
+  w.field("client_port", static_cast<uint64_t>(client_port_));
+  if (!server_ip_.empty()) {
+    w.field("server", server_ip_);
+    w.field("server_port", static_cast<uint64_t>(server_port_));
+  }
+  if (!connect_host_.empty()) w.field("connect_host", connect_host_);
+  if (!sni_.empty()) w.field("sni", sni_);
+  if (!ja4_.empty()) w.field("ja4", ja4_);
+  w.end_object();
+  out.pop_back();  // reopened by the caller
+  return out;
+}
+
+void Connection::write_request_record(const Pending& p) {
+  std::string out = base_record("http", p.ts_ns);
+  out += ',';
+  std::string tail;
+  JsonWriter t(tail);
+  t.begin_object();
+  t.field("method", p.method);
+  t.field("host", p.host);
+  t.field("path", p.path);
+  t.field("status", static_cast<uint64_t>(p.status));
+  t.field("bytes_up", p.bytes_up);
+  t.field("bytes_down", p.bytes_down);
+  t.field("verdict", p.verdict);
+  if (!p.rule.empty()) t.field("rule", p.rule);
+  t.end_object();
+  out.append(tail, 1, std::string::npos);
+  ctx_.audit.write(out);
+}
+
+void Connection::close(const std::string& outcome, const std::string& reason) {
+  if (phase_ == Phase::kClosed) return;
+  const bool reset = action_ == Action::kBlock;
+  phase_ = Phase::kClosed;
+  for (const Pending& p : pending_) write_request_record(p);  // unanswered: status 0 or partial
+  pending_.clear();
+  cssl_.reset();
+  ussl_.reset();
+  if (ufd_ >= 0) {
+    loop_.unwatch(ufd_);
+    ::close(ufd_);
+    ufd_ = -1;
+  }
+  if (cfd_ >= 0) {
+    loop_.unwatch(cfd_);
+    if (reset) {
+      reset_and_close(cfd_);
+    } else {
+      ::close(cfd_);
+    }
+    cfd_ = -1;
+  }
+  std::string out = base_record("connection");
+  std::string tail;
+  JsonWriter t(tail);
+  t.begin_object();
+  const char* action = "none";
+  switch (action_) {
+    case Action::kNone: action = "none"; break;
+    case Action::kSplice: action = "splice"; break;
+    case Action::kBump: action = "bump"; break;
+    case Action::kBlock: action = "block"; break;
+    case Action::kPlain: action = "plain"; break;
+    case Action::kFailurePage: action = "bump"; break;
+  }
+  t.field("action", action);
+  if (!verdict_.rule.empty()) {
+    t.field("verdict", verdict_name(verdict_.verdict));
+    t.field("rule", verdict_.rule);
+    if (!verdict_.list.empty()) t.field("list", verdict_.list);
+  }
+  if (verdict_.never_intercept) t.field("never_intercept", true);
+  t.field("outcome", outcome);
+  if (!reason.empty()) t.field("reason", reason);
+  t.field("bytes_up", bytes_up_);
+  t.field("bytes_down", bytes_down_);
+  t.field("requests", requests_);
+  t.field("duration_ms", (monotonic_ns() - started_ns_) / 1'000'000);
+  t.end_object();
+  out += ',';
+  out.append(tail, 1, std::string::npos);
+  ctx_.audit.write(out);
+  bump(ctx_.stats.connections_closed);
+  ctx_.active.fetch_sub(1, std::memory_order_relaxed);
+  loop_.retire(this);
+}
+
+}  // namespace sluice::intercept

@@ -1,0 +1,144 @@
+// One client connection through sluice-intercept, from accept (or adoption) to close, driven by
+// its loop's epoll events. Phases:
+//
+//   explicit proxy:  ProxyRequest --CONNECT--> PeekHello --> decide --> splice | bump | block
+//                                 --absolute URI--> plain HTTP forward (one request a connection)
+//   transparent:     PeekHello --> decide --> splice | bump | block
+//   bump:            Resolve/Connect --> UpstreamHandshake --> ClientHandshake --> Relay
+//                    (any upstream failure --> the failure page over an untrusted certificate)
+//
+// The ClientHello is read with MSG_PEEK, so splice forwards it untouched and the client-side
+// TLS stack reads it itself. Sockets are non-blocking, edge-triggered; every event pumps both
+// directions until nothing moves.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "interceptor/event_loop.h"
+#include "interceptor/flow_policy.h"
+#include "interceptor/http1_parser.h"
+#include "interceptor/openssl_handles.h"
+#include "interceptor/resolver.h"
+
+namespace sluice::intercept {
+
+class Connection {
+ public:
+  Connection(Loop& loop, uint64_t id, int client_fd, ListenerKind kind, bool adopted);
+  ~Connection();
+  void start();
+  void on_event(Watch::Kind side, uint32_t events);
+  void on_deadline(uint64_t now_ns);
+  uint64_t id() const { return id_; }
+  bool closed() const { return phase_ == Phase::kClosed; }
+  uint64_t deadline_ns() const { return deadline_ns_; }
+
+ private:
+  enum class Phase : uint8_t {
+    kProxyRequest, kPeekHello, kResolving, kConnecting, kUpstreamHandshake, kClientHandshake,
+    kRelay, kDraining, kClosed,
+  };
+  enum class Action : uint8_t { kNone, kSplice, kBump, kBlock, kPlain, kFailurePage };
+  enum class Io : uint8_t { kOk, kBlocked, kEof, kError };
+
+  // One direction of the relay: bytes read from `from`, parsed (when inspected), written to the
+  // other side. [sent, safe) may be written; [safe, size) wait for the parser.
+  struct Direction {
+    std::string buf;
+    size_t sent = 0;
+    size_t safe = 0;
+    bool eof = false;        // the source side finished
+    bool shut = false;       // we finished the destination's writing side
+    bool hold = false;       // stop reading the source (blocked request, one-request plain proxy)
+    std::optional<Http1Parser> parser;
+    uint64_t msg_bytes = 0;  // bytes of the message being parsed, for its audit record
+  };
+  struct Pending {  // a request waiting for its response, for its audit record
+    std::string method, host, path, verdict = "pass", rule;
+    uint64_t bytes_up = 0, bytes_down = 0;
+    int status = 0;
+    uint64_t ts_ns = 0;  // when its head was read
+  };
+
+  void advance();
+  void read_proxy_request();
+  void peek_hello();
+  void route();
+  void on_resolved(const Resolved& r);
+  void connect_upstream();
+  void finish_connect();
+  void upstream_handshake();
+  void begin_client_handshake(SharedX509 cert, EVP_PKEY* key, bool chain_ca);
+  void client_handshake();
+  void start_relay();
+  void relay();
+  bool pump(Direction& d, bool to_upstream);
+  void parse_new_bytes(Direction& d, bool requests, size_t from);
+  void on_request_head(const Http1Head& head);
+  void on_response_head(const Http1Head& head);
+  void on_response_complete();
+  void inject_page(int status, const std::string& title, const std::string& body_html);
+  void upstream_failed(const std::string& reason);
+  void report_rejection(const std::string& reason);
+  void http_error_and_close(int status, const std::string& reason);
+  void drain();  // after an error answer: read and drop until the client closes (no RST)
+  void close(const std::string& outcome, const std::string& reason = "");
+  void write_request_record(const Pending& p);
+  // The fields every record shares, as an unclosed JSON object ("{...", no closing brace).
+  std::string base_record(const char* type, uint64_t ts_ns = 0) const;
+
+  Io read_side(bool upstream, char* buf, size_t cap, size_t& n);
+  Io write_side(bool upstream, const char* buf, size_t len, size_t& n);
+  void shut_side(bool upstream);
+  static void info_callback(const SSL* ssl, int where, int ret);
+
+  Loop& loop_;
+  ServerContext& ctx_;
+  uint64_t id_;
+  ListenerKind kind_;
+  bool adopted_;
+  Phase phase_;
+  Action action_ = Action::kNone;
+  int cfd_;
+  int ufd_ = -1;
+  Watch cwatch_{};
+  Watch uwatch_{};
+  uint64_t started_ns_ = 0;
+  uint64_t started_unix_ns_ = 0;
+  uint64_t deadline_ns_ = 0;
+
+  sockaddr_storage client_addr_{};
+  std::string client_ip_, server_ip_;
+  uint16_t client_port_ = 0, server_port_ = 0;
+  sockaddr_storage server_addr_{};
+  socklen_t server_len_ = 0;
+  std::string connect_host_;  // CONNECT or proxy-request host; empty for transparent
+  uint16_t connect_port_ = 0;
+  std::string sni_, ja4_;
+  FirstFlightKind hello_kind_ = FirstFlightKind::kNone;
+  FlowVerdict verdict_;
+  std::string failure_reason_;  // why the upstream was refused (failure page)
+
+  SslPtr cssl_, ussl_;
+  bool cert_sent_ = false;
+  int alert_received_ = -1;  // fatal alert description the client sent, or -1
+
+  Direction up_;    // client -> server
+  Direction down_;  // server -> client
+  std::deque<Pending> pending_;
+  bool block_after_responses_ = false;
+  bool close_after_flush_ = false;
+  std::string close_reason_;
+  std::string drain_outcome_, drain_reason_;
+  std::string blocked_response_;  // the 403 answer of a refused request, sent in its turn
+  std::string plain_head_;  // the rewritten request head of a plain proxy request
+  uint64_t bytes_up_ = 0, bytes_down_ = 0, requests_ = 0;
+};
+
+}  // namespace sluice::intercept

@@ -1,0 +1,84 @@
+#include "interceptor/flow_policy.h"
+
+#include "absl/strings/str_cat.h"
+#include "dataplane/config/policy_source.h"
+#include "dataplane/policy/compile_policy.h"
+
+namespace sluice::intercept {
+namespace {
+constexpr char kNeverRule[] = "builtin_never_intercept";
+}
+
+absl::StatusOr<std::unique_ptr<FlowPolicy>> FlowPolicy::load(const std::string& policy_config) {
+  auto fp = std::make_unique<FlowPolicy>();
+  if (!policy_config.empty()) {
+    absl::StatusOr<ConfiguredPolicy> configured = load_configured_policy(policy_config);
+    if (!configured.ok()) return configured.status();
+    fp->policy_ = std::move(configured->snapshot);
+  }
+  PolicySource never;
+  never.description = "builtin never-intercept list";
+  ListSource list;
+  list.name = "never-intercept";
+  list.format = ListFormat::kDomains;
+  list.path = "builtin:never-intercept";
+  list.text = std::string(kNeverInterceptList);
+  never.lists.push_back(std::move(list));
+  RuleSource rule;
+  rule.name = kNeverRule;
+  rule.origin = "builtin";
+  rule.lists = {"never-intercept"};
+  rule.action = {Verdict::kPass, true};
+  never.rules.push_back(std::move(rule));
+  never.defaults.final_default = {"not_listed", {Verdict::kIntercept, true}};
+  absl::StatusOr<std::unique_ptr<const PolicySnapshot>> compiled = compile_policy(never);
+  if (!compiled.ok()) {
+    return absl::InternalError(absl::StrCat("the built-in never-intercept list does not compile: ",
+                                            compiled.status().message()));
+  }
+  fp->never_ = std::move(*compiled);
+  return fp;
+}
+
+absl::StatusOr<FlowPolicy::Scratch> FlowPolicy::make_scratch() const {
+  Scratch s;
+  if (policy_) {
+    absl::StatusOr<std::unique_ptr<PolicyScratch>> p = policy_->allocate_scratch();
+    if (!p.ok()) return p.status();
+    s.policy = std::move(*p);
+  }
+  absl::StatusOr<std::unique_ptr<PolicyScratch>> n = never_->allocate_scratch();
+  if (!n.ok()) return n.status();
+  s.never = std::move(*n);
+  return s;
+}
+
+FlowVerdict FlowPolicy::decide(const FlowFacts& facts, Scratch& scratch) const {
+  FlowVerdict out;
+  if (policy_) {
+    const Decision d = policy_->decide(facts, *scratch.policy);
+    out.verdict = d.action.verdict;
+    out.rule = std::string(d.rule);
+    out.list = std::string(d.list);
+  } else {
+    out.verdict = Verdict::kIntercept;
+    out.rule = "no_policy_config";
+  }
+  if (out.verdict == Verdict::kIntercept) {
+    const Decision n = never_->decide(facts, *scratch.never);
+    if (n.rule == kNeverRule) {
+      out.verdict = Verdict::kPass;
+      out.never_intercept = true;
+      out.rule = kNeverRule;
+      out.list = "never-intercept";
+    }
+  }
+  return out;
+}
+
+std::string FlowPolicy::summary() const {
+  return absl::StrCat(policy_ ? policy_->summary() : std::string("no policy_config: every TLS flow intercepted"),
+                      "; never-intercept: ", never_->summary());
+}
+
+}  // namespace sluice::intercept

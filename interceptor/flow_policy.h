@@ -1,0 +1,49 @@
+// The interceptor's policy: the SAME compiled policy as the dataplane (the `policy` section of a
+// `sluice run` configuration, through load_configured_policy()), decided with the same
+// PolicySnapshot::decide(), plus the built-in never-intercept list
+// (dataplane/policy/builtin/never-intercept.list, compiled into the binary) which only ever
+// turns `intercept` into `pass`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dataplane/core/decision.h"
+#include "dataplane/policy/policy_scratch.h"
+#include "dataplane/policy/policy_snapshot.h"
+
+namespace sluice::intercept {
+
+struct FlowVerdict {
+  Verdict verdict = Verdict::kIntercept;
+  std::string rule;
+  std::string list;
+  bool never_intercept = false;  // the policy said intercept; the built-in list made it pass
+};
+
+// The built-in list's text (generated from the .list file at build time).
+extern const char kNeverInterceptList[];
+
+class FlowPolicy {
+ public:
+  // `policy_config` empty: no rules, every flow is intercepted (the never-intercept list still
+  // applies). Errors name the file and line.
+  static absl::StatusOr<std::unique_ptr<FlowPolicy>> load(const std::string& policy_config);
+
+  // Per thread: scratch for both snapshots.
+  struct Scratch {
+    std::unique_ptr<PolicyScratch> policy;
+    std::unique_ptr<PolicyScratch> never;
+  };
+  absl::StatusOr<Scratch> make_scratch() const;
+
+  FlowVerdict decide(const FlowFacts& facts, Scratch& scratch) const;
+  std::string summary() const;
+
+ private:
+  std::unique_ptr<const PolicySnapshot> policy_;  // null: intercept everything
+  std::unique_ptr<const PolicySnapshot> never_;
+};
+
+}  // namespace sluice::intercept

@@ -1,0 +1,55 @@
+#include "interceptor/intercept_app.h"
+
+#include "interceptor/tls_contexts.h"
+
+namespace sluice::intercept {
+
+absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const InterceptConfig& config) {
+  std::unique_ptr<InterceptApp> app(new InterceptApp(config));
+  const InterceptConfig& c = app->config_;
+  absl::StatusOr<SchoolCa> ca = load_school_ca(c.ca_dir);
+  if (!ca.ok()) return ca.status();
+  absl::StatusOr<std::unique_ptr<AuditSink>> audit =
+      AuditSink::open(c.audit_file, c.audit_max_bytes, c.audit_keep, app->stats_);
+  if (!audit.ok()) return audit.status();
+  app->audit_ = std::move(*audit);
+  absl::StatusOr<std::unique_ptr<FailureReporter>> reporter = FailureReporter::start(c, app->stats_);
+  if (!reporter.ok()) return reporter.status();
+  app->reporter_ = std::move(*reporter);
+  app->ctx_.reset(new ServerContext{c, app->stats_, *app->audit_, app->reporter_.get()});
+  ServerContext& ctx = *app->ctx_;
+  absl::StatusOr<std::unique_ptr<CertForger>> forger =
+      CertForger::create(std::move(*ca), c.cert_cache_entries, app->stats_);
+  if (!forger.ok()) return forger.status();
+  ctx.forger = std::move(*forger);
+  absl::StatusOr<SslCtxPtr> up = make_upstream_context(c.extra_ca_files);
+  if (!up.ok()) return up.status();
+  ctx.upstream_ctx = std::move(*up);
+  absl::StatusOr<SslCtxPtr> client = make_client_context();
+  if (!client.ok()) return client.status();
+  ctx.client_ctx = std::move(*client);
+  absl::StatusOr<std::unique_ptr<FlowPolicy>> policy = FlowPolicy::load(c.policy_config);
+  if (!policy.ok()) return policy.status();
+  ctx.policy = std::move(*policy);
+  absl::StatusOr<std::unique_ptr<UrlRules>> rules = UrlRules::compile(c.url_rules);
+  if (!rules.ok()) return rules.status();
+  ctx.url_rules = std::move(*rules);
+  ctx.resolver = std::make_unique<Resolver>(2);
+  absl::StatusOr<std::unique_ptr<InterceptServer>> server = InterceptServer::create(ctx);
+  if (!server.ok()) return server.status();
+  app->server_ = std::move(*server);
+  if (absl::Status s = app->server_->start(); !s.ok()) return s;
+  return app;
+}
+
+void InterceptApp::stop() {
+  if (server_) server_->stop();
+  server_.reset();
+  if (ctx_) ctx_->resolver.reset();
+  reporter_.reset();  // delivers what is queued, each within learning.timeout
+  if (audit_) audit_->flush();
+}
+
+InterceptApp::~InterceptApp() { stop(); }
+
+}  // namespace sluice::intercept

@@ -1,0 +1,650 @@
+"""Live tests of sluice-intercept with real parts on loopback (and, for TPROXY, a network
+namespace with nftables):
+  intercept_live.py SLUICE_INTERCEPT_BINARY [ADOPT_PROBE_BINARY] [unittest args...]
+
+Real clients (curl, Python's ssl), real upstream servers (openssl s_server), a real CA made by
+`sluice-intercept ca init`, a tiny HTTP receiver standing in for the control plane's
+POST /v1/bypass/failures. Run under `flock /tmp/sluice-live.lock` (ctest: RESOURCE_LOCK).
+Exit 77 (skip) when not root (the TPROXY test needs namespaces; the rest needs the lock's
+discipline anyway).
+"""
+
+import datetime
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+BIN = None
+ADOPT_PROBE = None
+NEVER_NAME = "adminwebservice.microsoftonline.com"  # an exact entry of never-intercept.list
+BASE_PORT = 24400
+
+
+def free_port_pair(offset):
+    return BASE_PORT + offset
+
+
+def make_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_cert(subject_cn, sans, key, issuer_cert=None, issuer_key=None, *, ca=False,
+              not_before=None, not_after=None):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(name(subject_cn))
+               .issuer_name(issuer_cert.subject if issuer_cert else name(subject_cn))
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(not_before or now - datetime.timedelta(days=1))
+               .not_valid_after(not_after or now + datetime.timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        entries = []
+        for s in sans:
+            try:
+                import ipaddress
+                entries.append(x509.IPAddress(ipaddress.ip_address(s)))
+            except ValueError:
+                entries.append(x509.DNSName(s))
+        builder = builder.add_extension(x509.SubjectAlternativeName(entries), critical=False)
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def write_pem(path, cert=None, key=None):
+    data = b""
+    if cert is not None:
+        data += cert.public_bytes(serialization.Encoding.PEM)
+    if key is not None:
+        data += key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+    Path(path).write_bytes(data)
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Stands in for sluice's POST /v1/bypass/failures."""
+    posts = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Receiver.posts.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+        self.send_response(201)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+class InterceptLive(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = Path(tempfile.mkdtemp(prefix="sluice-intercept-"))
+        cls.procs = []
+        d = cls.dir
+        out = subprocess.run([BIN, "ca", "init", "--dir", str(d / "ca"), "--name", "Test School CA"],
+                             check=True, capture_output=True, text=True).stdout
+        assert "update-ca-certificates" in out, out
+        # The upstream world: a root the interceptor is told to trust, another it is not.
+        root_key, other_key = make_key(), make_key()
+        root = make_cert("Test Upstream Root", None, root_key, ca=True)
+        other = make_cert("Untrusted Root", None, other_key, ca=True)
+        write_pem(d / "root.crt", root)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        servers = {
+            "good": make_cert("localhost", ["localhost", "127.0.0.1"], make_key(), root, root_key),
+            "expired": make_cert("localhost", ["localhost"], make_key(), root, root_key,
+                                 not_before=now - datetime.timedelta(days=60),
+                                 not_after=now - datetime.timedelta(days=30)),
+            "wronghost": make_cert("other.example", ["other.example"], make_key(), root, root_key),
+            "untrusted": make_cert("localhost", ["localhost"], make_key(), other, other_key),
+            "never": make_cert(NEVER_NAME, [NEVER_NAME], make_key(), root, root_key),
+        }
+        for label, cert in servers.items():
+            # The key has to be the one in the certificate: rebuild pairs explicitly.
+            pass
+        cls.ports = {}
+        www = d / "www"
+        www.mkdir()
+        cls.blob = os.urandom(700_000)
+        (www / "blob.bin").write_bytes(cls.blob)
+        (www / "games").mkdir()
+        (www / "games" / "x.html").write_bytes(b"game")
+        specs = [
+            ("good", "localhost", ["localhost", "127.0.0.1"], root, root_key, {}, []),
+            ("expired", "localhost", ["localhost"], root, root_key,
+             {"not_before": now - datetime.timedelta(days=60),
+              "not_after": now - datetime.timedelta(days=30)}, []),
+            ("wronghost", "other.example", ["other.example"], root, root_key, {}, []),
+            ("selfsigned", "localhost", ["localhost"], None, None, {}, []),
+            ("untrusted", "localhost", ["localhost"], other, other_key, {}, []),
+            ("tls10", "localhost", ["localhost"], root, root_key, {},
+             ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]),
+            # Debian's OpenSSL 3 has no 3DES or RC4 suites at all (not even at SECLEVEL 0), so
+            # the weak-cipher server offers only a TLS 1.2 CBC/SHA-1 suite with no AEAD.
+            ("cbc_only", "localhost", ["localhost"], root, root_key, {},
+             ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA@SECLEVEL=0"]),
+            ("never", NEVER_NAME, [NEVER_NAME], root, root_key, {}, []),
+        ]
+        for i, (label, cn, sans, issuer, issuer_key, dates, extra) in enumerate(specs):
+            key = make_key()
+            cert = make_cert(cn, sans, key, issuer, issuer_key, **dates)
+            write_pem(d / f"{label}.pem", cert, key)
+            port = free_port_pair(i + 1)
+            cls.ports[label] = port
+            cls.start([ "openssl", "s_server", "-quiet", "-WWW", "-accept", str(port),
+                        "-cert", str(d / f"{label}.pem")] + extra, cwd=www)
+        # A keep-alive HTTP/1.1 upstream (s_server -WWW answers one request a connection).
+        cls.ports["keepalive"] = free_port_pair(19)
+        handler = type("KeepAlive", (http.server.SimpleHTTPRequestHandler,),
+                       {"protocol_version": "HTTP/1.1", "log_message": lambda *a: None})
+        cls.keepalive = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", cls.ports["keepalive"]),
+            lambda *a: handler(*a, directory=str(www)))
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(str(d / "good.pem"))
+        cls.keepalive.socket = tls.wrap_socket(cls.keepalive.socket, server_side=True)
+        threading.Thread(target=cls.keepalive.serve_forever, daemon=True).start()
+        # Plain HTTP upstream for the absolute-URI proxy.
+        cls.ports["plain"] = free_port_pair(20)
+        cls.start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(cls.ports["plain"])],
+                  cwd=www)
+        # The control plane's learning endpoint.
+        cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
+        threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
+        (d / "token").write_text("s3cret\n")
+        # A `sluice run` configuration whose policy the interceptor shares.
+        (d / "blocked.domains").write_text("blocked.example\n")
+        (d / "sluice.yaml").write_text(
+            "ports:\n  - name: in\n    device: \"0000:3b:00.0\"\n  - name: out\n    device: \"0000:3b:00.1\"\n"
+            "pairs:\n  - inside: in\n    outside: out\nlcores:\n  workers: [1]\n"
+            "policy:\n  rules:\n    - name: block_blocked\n      kind: domains\n"
+            "      files: [blocked.domains]\n      action: block\n  defaults:\n    final: intercept\n")
+        cls.proxy_port = free_port_pair(22)
+        (d / "intercept.yaml").write_text(f"""
+threads: 2
+listen:
+  explicit: 127.0.0.1:{cls.proxy_port}
+ca_dir: ca
+policy_config: sluice.yaml
+upstream:
+  extra_ca_files: [root.crt]
+  connect_timeout: 2s
+limits:
+  handshake_timeout: 5s
+url_rules:
+  - name: games
+    patterns: ['^localhost/games/']
+audit:
+  file: audit.jsonl
+learning:
+  api: http://127.0.0.1:{free_port_pair(21)}
+  token_file: token
+stats:
+  file: stats.json
+  interval: 1s
+""")
+        cls.intercept = cls.start([BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
+                                  stderr=open(d / "intercept.err", "w"))
+        for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port)]:
+            cls.wait_port(port, label)
+
+    @classmethod
+    def start(cls, argv, cwd, stderr=subprocess.DEVNULL):
+        p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def wait_port(cls, port, label):
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{label} never listened on {port}")
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in reversed(cls.procs):
+            p.terminate()
+        for p in cls.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cls.receiver.shutdown()
+        cls.keepalive.shutdown()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(cls.dir, ignore_errors=True)
+
+    # ---- helpers ----
+    def curl(self, url, *extra, ca=True):
+        argv = ["curl", "-sS", "-v", "--max-time", "10", "--proxy", f"http://127.0.0.1:{self.proxy_port}",
+                "-o", "-"] + (["--cacert", str(self.dir / "ca" / "ca.crt")] if ca else []) + list(extra) + [url]
+        return subprocess.run(argv, capture_output=True)
+
+    def audit(self, pred, timeout=5.0, count=1):
+        """Audit records matching pred (at least `count`), waiting for the once-a-second flush."""
+        deadline = time.time() + timeout
+        while True:
+            path = self.dir / "audit.jsonl"
+            records = [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+            found = [r for r in records if pred(r)]
+            if len(found) >= count or time.time() > deadline:
+                return found
+            time.sleep(0.2)
+
+    def connect_tunnel(self, target):
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(1)
+            if not chunk:
+                break
+            answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+        return s
+
+    # ---- tests ----
+    def test_bumped_download_is_byte_exact_issued_by_school_ca_and_audited(self):
+        port = self.ports["good"]
+        r = self.curl(f"https://localhost:{port}/blob.bin")
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-2000:])
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), hashlib.sha256(self.blob).hexdigest())
+        log = r.stderr.decode(errors="replace")
+        self.assertIn("issuer: O=Sluice interception; CN=Test School CA", log)
+        self.assertIn("subject: CN=localhost", log)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/blob.bin"
+                          and x.get("server_port") == port)
+        self.assertEqual(len(recs), 1, recs)
+        rec = recs[0]
+        self.assertEqual((rec["method"], rec["status"], rec["verdict"], rec["sni"], rec["mode"]),
+                         ("GET", 200, "pass", "localhost", "connect"))
+        self.assertGreaterEqual(rec["bytes_down"], len(self.blob))
+        self.assertTrue(rec["ja4"].startswith("t13d"), rec["ja4"])
+        self.assertEqual(rec["client"], "127.0.0.1")
+
+    def test_several_requests_on_one_bumped_connection_each_audited(self):
+        port = self.ports["keepalive"]
+        r = self.curl(f"https://localhost:{port}/blob.bin?n=1", f"https://localhost:{port}/blob.bin?n=2",
+                      "-I", "--head")
+        self.assertEqual(r.returncode, 0, r.stderr[-1500:])
+        r = self.curl(f"https://localhost:{port}/blob.bin?n=3", f"https://localhost:{port}/blob.bin?n=4")
+        self.assertEqual(r.returncode, 0, r.stderr[-1500:])
+        self.assertEqual(r.stdout, self.blob + self.blob)
+        self.assertIn("Re-using existing connection", r.stderr.decode())
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("server_port") == port, count=4)
+        self.assertEqual(sorted(x["path"] for x in recs), [f"/blob.bin?n={i}" for i in range(1, 5)])
+        self.assertEqual([x["method"] for x in recs], ["HEAD", "HEAD", "GET", "GET"])
+        self.assertTrue(all(x["status"] == 200 for x in recs))
+        conns = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
+                           and x.get("requests") == 2, count=2)
+        self.assertEqual(len(conns), 2, conns)
+
+    def test_url_rule_answers_403_page_and_audits_block(self):
+        port = self.ports["good"]
+        r = self.curl(f"https://localhost:{port}/games/x.html", "-w", "%{http_code}")
+        body = r.stdout.decode()
+        self.assertTrue(body.endswith("403"), body[-200:])
+        self.assertIn("This page is blocked by your school", body)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/games/x.html")
+        self.assertEqual(recs[0]["verdict"], "block")
+        self.assertEqual(recs[0]["rule"], "games")
+
+    def test_bad_upstreams_are_refused_with_the_reason_in_the_audit(self):
+        expected = {
+            "expired": "certificate has expired",
+            "wronghost": "hostname mismatch",
+            "selfsigned": "self-signed certificate",
+            "untrusted": "unable to get local issuer certificate",
+            "tls10": "no TLS 1.2 or 1.3",
+            "cbc_only": "no modern AEAD cipher suite",
+        }
+        for label, reason in expected.items():
+            with self.subTest(label):
+                port = self.ports[label]
+                # Trusting the school CA: the failure certificate is not trusted, so curl fails.
+                r = self.curl(f"https://localhost:{port}/blob.bin")
+                self.assertEqual(r.returncode, 60, r.stderr.decode(errors="replace")[-500:])
+                # Clicking through (-k) shows the failure page, not the content.
+                r = self.curl(f"https://localhost:{port}/blob.bin", "-k", "-w", "%{http_code}")
+                body = r.stdout.decode(errors="replace")
+                self.assertTrue(body.endswith("502"), body[-300:])
+                self.assertIn("could not be checked safely", body)
+                self.assertIn(reason, body)
+                recs = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
+                                  and x.get("outcome") == "upstream_refused")
+                self.assertGreaterEqual(len(recs), 2, recs)
+                self.assertIn(reason, recs[0]["reason"])
+
+    def test_connect_to_ip_with_never_intercept_sni_is_spliced(self):
+        port = self.ports["never"]
+        s = self.connect_tunnel(f"127.0.0.1:{port}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "root.crt"))
+        with ctx.wrap_socket(s, server_hostname=NEVER_NAME) as t:
+            issuer = dict(x[0] for x in t.getpeercert()["issuer"])
+            self.assertEqual(issuer["commonName"], "Test Upstream Root")  # the real certificate
+            t.sendall(f"GET /blob.bin HTTP/1.0\r\nHost: {NEVER_NAME}\r\n\r\n".encode())
+            data = b""
+            while chunk := t.recv(65536):
+                data += chunk
+        self.assertTrue(data.endswith(self.blob))
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("sni") == NEVER_NAME)
+        self.assertEqual(recs[0]["action"], "splice")
+        self.assertTrue(recs[0]["never_intercept"])
+        self.assertEqual(recs[0]["rule"], "builtin_never_intercept")
+
+    def test_connect_to_ip_follows_the_shared_policy_by_sni(self):
+        port = self.ports["good"]
+        s = self.connect_tunnel(f"127.0.0.1:{port}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "root.crt"))
+        ctx.check_hostname = False
+        with self.assertRaises((ConnectionError, ssl.SSLError, OSError)):
+            with ctx.wrap_socket(s, server_hostname="blocked.example") as t:
+                t.recv(1)
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("sni") == "blocked.example")
+        self.assertEqual((recs[0]["action"], recs[0]["rule"]), ("block", "block_blocked"))
+
+    def test_pinning_client_failure_is_reported_for_learning(self):
+        port = self.ports["good"]
+        before = len(Receiver.posts)
+        r = self.curl(f"https://localhost:{port}/blob.bin", ca=False)  # system store: no school CA
+        self.assertEqual(r.returncode, 60)
+        deadline = time.time() + 5
+        while len(Receiver.posts) == before and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertGreater(len(Receiver.posts), before)
+        path, auth, body = Receiver.posts[-1]
+        self.assertEqual(path, "/v1/bypass/failures")
+        self.assertEqual(auth, "Bearer s3cret")
+        self.assertEqual(body["sni"], "localhost")
+        self.assertEqual(body["client"], "127.0.0.1")
+        self.assertEqual(body["reason"], "alert unknown_ca")
+        self.assertTrue(body["ja4"].startswith("t13d"), body)
+        recs = self.audit(lambda x: x.get("outcome") == "client_rejected_certificate")
+        self.assertTrue(recs)
+
+    def test_client_closing_after_our_certificate_is_reported_for_learning(self):
+        # A client that does not trust the certificate and just closes (no alert): TLS through
+        # memory BIOs, so the alert OpenSSL writes is never sent.
+        port = self.ports["good"]
+        before = len(Receiver.posts)
+        s = self.connect_tunnel(f"localhost:{port}")
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        ctx = ssl.create_default_context(cafile=str(self.dir / "root.crt"))  # not the school CA
+        obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        refused = False
+        for _ in range(20):
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(outgoing.read())
+                data = s.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+            except ssl.SSLCertVerificationError:
+                refused = True
+                break
+        self.assertTrue(refused)
+        s.close()  # without sending the alert waiting in `outgoing`
+        deadline = time.time() + 5
+        while len(Receiver.posts) == before and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertGreater(len(Receiver.posts), before)
+        self.assertEqual(Receiver.posts[-1][2]["reason"], "closed after certificate")
+
+    def test_plain_http_proxy_request_is_forwarded_and_audited(self):
+        port = self.ports["plain"]
+        r = self.curl(f"http://127.0.0.1:{port}/blob.bin")
+        self.assertEqual(r.returncode, 0, r.stderr[-500:])
+        self.assertEqual(r.stdout, self.blob)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("mode") == "proxy"
+                          and x.get("path") == "/blob.bin")
+        self.assertEqual(recs[0]["status"], 200)
+        self.assertGreaterEqual(recs[0]["bytes_down"], len(self.blob))
+
+    def stats(self):
+        time.sleep(1.2)  # stats.interval is 1s
+        return json.loads((self.dir / "stats.json").read_text())
+
+    def test_limits_are_enforced_and_counted(self):
+        # A head over limits.max_head_bytes (default 32 KiB): 431 and counted.
+        before = self.stats()
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        s.sendall(b"GET http://localhost/ HTTP/1.1\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+        self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 431"))
+        s.close()
+        # A tunnel that never sends its ClientHello: closed after limits.handshake_timeout (5s).
+        t = self.connect_tunnel(f"127.0.0.1:{self.ports['good']}")
+        t.settimeout(10)
+        started = time.time()
+        self.assertEqual(t.recv(1), b"")
+        self.assertGreaterEqual(time.time() - started, 3.0)
+        after = self.stats()
+        self.assertEqual(after["head_limit_hits"], before["head_limit_hits"] + 1)
+        self.assertEqual(after["handshake_timeouts"], before["handshake_timeouts"] + 1)
+
+    def test_stats_file_counts(self):
+        self.curl(f"https://localhost:{self.ports['good']}/blob.bin")
+        time.sleep(1.5)
+        stats = json.loads((self.dir / "stats.json").read_text())
+        self.assertGreater(stats["bumped"], 0)
+        self.assertGreater(stats["http_requests"], 0)
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(list(cmd), check=check, capture_output=True, text=True)
+
+
+class TproxyLive(unittest.TestCase):
+    """Transparent mode: client and server namespaces routed through the interceptor's, where
+    nftables TPROXY hands port 443 to listen.transparent (IP_TRANSPARENT)."""
+    NS = ("sit-c", "sit-i", "sit-s")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.procs = []
+        cls.dir = Path(tempfile.mkdtemp(prefix="sluice-tproxy-"))
+        d = cls.dir
+        cls.cleanup_namespaces()
+        c, i, s = cls.NS
+        for ns in cls.NS:
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "sit-ci", "netns", c, "type", "veth", "peer", "name", "sit-ic", "netns", i)
+        sh("ip", "link", "add", "sit-si", "netns", s, "type", "veth", "peer", "name", "sit-is", "netns", i)
+        for ns, dev, addr in ((c, "sit-ci", "10.77.1.2/24"), (i, "sit-ic", "10.77.1.1/24"),
+                              (i, "sit-is", "10.77.2.1/24"), (s, "sit-si", "10.77.2.2/24")):
+            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", c, "route", "add", "default", "via", "10.77.1.1")
+        sh("ip", "-n", s, "route", "add", "default", "via", "10.77.2.1")
+        sh("ip", "netns", "exec", i, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        sh("ip", "-n", i, "rule", "add", "fwmark", "1", "lookup", "100")
+        sh("ip", "-n", i, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100")
+        (d / "tproxy.nft").write_text(
+            "table ip sluice_tproxy {\n"
+            "  chain pre {\n"
+            "    type filter hook prerouting priority mangle; policy accept;\n"
+            "    iifname \"sit-ic\" tcp dport 443 tproxy to :15001 meta mark set 1 accept\n"
+            "    iifname \"sit-ic\" tcp dport 8443 tproxy to :15002 meta mark set 1 accept\n"
+            "  }\n"
+            "}\n")
+        sh("ip", "netns", "exec", i, "nft", "-f", str(d / "tproxy.nft"))
+        out = sh(BIN, "ca", "init", "--dir", str(d / "ca")).stdout
+        assert "ca.crt" in out
+        root_key = make_key()
+        root = make_cert("Tproxy Root", None, root_key, ca=True)
+        write_pem(d / "root.crt", root)
+        key = make_key()
+        write_pem(d / "server.pem", make_cert("tproxy.test", ["tproxy.test"], key, root, root_key), key)
+        www = d / "www"
+        www.mkdir()
+        cls.blob = os.urandom(400_000)
+        (www / "blob.bin").write_bytes(cls.blob)
+        cls.small = os.urandom(20_000)
+        (www / "small.bin").write_bytes(cls.small)
+        for port in ("443", "8443"):
+            cls.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", s, "openssl", "s_server", "-quiet", "-WWW", "-accept", port,
+                 "-cert", str(d / "server.pem")], cwd=www, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        if ADOPT_PROBE:
+            (d / "adopt.yaml").write_text(
+                "threads: 2\nlisten:\n  explicit: 127.0.0.1:15003\nca_dir: ca\n"
+                "upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: adopt-audit.jsonl\n")
+            cls.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", i, ADOPT_PROBE, str(d / "adopt.yaml"), "0.0.0.0:15002"], cwd=d,
+                stdout=subprocess.DEVNULL, stderr=open(d / "adopt.err", "w")))
+        (d / "intercept.yaml").write_text(
+            "threads: 1\nlisten:\n  transparent: 0.0.0.0:15001\nca_dir: ca\n"
+            "upstream:\n  extra_ca_files: [root.crt]\n  mark: 7\naudit:\n  file: audit.jsonl\n")
+        cls.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", i, BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
+            stdout=subprocess.DEVNULL, stderr=open(d / "intercept.err", "w")))
+        time.sleep(1.0)
+
+    @classmethod
+    def cleanup_namespaces(cls):
+        for ns in cls.NS:
+            sh("ip", "netns", "del", ns, check=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.procs:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cls.cleanup_namespaces()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def records(self, name, count, timeout=8.0):
+        deadline = time.time() + timeout
+        recs = []
+        while time.time() < deadline:
+            path = self.dir / name
+            if path.exists():
+                recs = [json.loads(l) for l in path.read_text().splitlines()]
+                if len([r for r in recs if r["type"] == "http"]) >= count:
+                    break
+            time.sleep(0.2)
+        return recs
+
+    def test_adopted_sockets_are_bumped_like_tproxy_ones(self):
+        if not ADOPT_PROBE:
+            self.skipTest("no adopt_probe binary given")
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], "curl", "-sS", "-v", "--max-time", "10",
+                            "--resolve", "tproxy.test:8443:10.77.2.2", "--cacert",
+                            str(self.dir / "ca" / "ca.crt"), "https://tproxy.test:8443/blob.bin", "-o", "-"],
+                           capture_output=True)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-2000:])
+        self.assertEqual(r.stdout, self.blob)
+        self.assertIn("issuer: O=Sluice interception", err)
+        recs = [x for x in self.records("adopt-audit.jsonl", 1) if x["type"] == "http"]
+        self.assertEqual((recs[0]["mode"], recs[0]["server"], recs[0]["server_port"], recs[0]["sni"]),
+                         ("adopted", "10.77.2.2", 8443, "tproxy.test"))
+
+    def test_200_concurrent_tproxy_connections_all_complete_without_reset(self):
+        script = f"""
+import hashlib, socket, ssl, sys, threading
+ctx = ssl.create_default_context(cafile={str(self.dir / "ca" / "ca.crt")!r})
+want = {hashlib.sha256(self.small).hexdigest()!r}
+results = []
+socks = []
+barrier = threading.Barrier(200)
+def one():
+    try:
+        s = socket.create_connection(("10.77.2.2", 443), timeout=30)
+        barrier.wait()  # all 200 open at once before any handshake
+        with ctx.wrap_socket(s, server_hostname="tproxy.test") as t:
+            t.sendall(b"GET /small.bin HTTP/1.0\\r\\nHost: tproxy.test\\r\\n\\r\\n")
+            data = b""
+            while chunk := t.recv(65536):
+                data += chunk
+        body = data.split(b"\\r\\n\\r\\n", 1)[1]
+        results.append(hashlib.sha256(body).hexdigest() == want)
+    except Exception as e:
+        results.append(repr(e))
+threads = [threading.Thread(target=one) for _ in range(200)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+bad = [r for r in results if r is not True]
+print(len(results), len(bad), bad[:3])
+sys.exit(1 if bad or len(results) != 200 else 0)
+"""
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], sys.executable, "-c", script],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_tproxy_flow_is_bumped_transparently(self):
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], "curl", "-sS", "-v", "--max-time", "10",
+                            "--resolve", "tproxy.test:443:10.77.2.2", "--cacert",
+                            str(self.dir / "ca" / "ca.crt"), "https://tproxy.test/blob.bin", "-o", "-"],
+                           capture_output=True)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, err[-2000:] + (self.dir / "intercept.err").read_text())
+        self.assertEqual(r.stdout, self.blob)
+        self.assertIn("issuer: O=Sluice interception", err)
+        deadline = time.time() + 5
+        recs = []
+        while not recs and time.time() < deadline:
+            time.sleep(0.2)
+            path = self.dir / "audit.jsonl"
+            if path.exists():
+                recs = [json.loads(l) for l in path.read_text().splitlines()]
+                recs = [x for x in recs if x["type"] == "http" and x["path"] == "/blob.bin"]
+        self.assertEqual(len(recs), 1)
+        self.assertEqual((recs[0]["mode"], recs[0]["server"], recs[0]["server_port"], recs[0]["client"],
+                          recs[0]["sni"], recs[0]["path"]),
+                         ("tproxy", "10.77.2.2", 443, "10.77.1.2", "tproxy.test", "/blob.bin"))
+
+
+def main():
+    global BIN
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    BIN = str(Path(sys.argv[1]).resolve())
+    global ADOPT_PROBE
+    if len(sys.argv) > 2 and not sys.argv[2].startswith("-") and "Live" not in sys.argv[2]:
+        ADOPT_PROBE = str(Path(sys.argv.pop(2)).resolve())
+    if os.geteuid() != 0:
+        print("SKIP: the interceptor live tests run as root (namespaces, shared lock)", file=sys.stderr)
+        return 77
+    sys.argv = [sys.argv[0]] + sys.argv[2:]
+    prog = unittest.main(exit=False, verbosity=2)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,6 +22,8 @@ constexpr uint64_t kExpireIntervalNs = 100'000;     // timers run every 100 us
 constexpr uint16_t kNoPort = UINT16_MAX;
 constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr uint16_t kEtherArp = 0x0806;
+constexpr uint16_t kEtherIpv6 = 0x86dd;
+constexpr uint8_t kTcp = 6;
 constexpr uint8_t kUdp = 17;
 
 }  // namespace
@@ -159,7 +161,8 @@ void BridgeWorker::to_client(void* handle, uint16_t l3_offset, const L2Header& c
 //   outside port untouched;
 // - on the outside port: frames to the TAP's MAC and ARP asking for the appliance address:
 //   into the TAP untouched.
-// Everything else from the TAP is an adopted socket answering a client (the inspector steers it).
+// Other TCP from the TAP is an adopted socket answering a client (the inspector steers it);
+// anything else from the TAP is dropped (tap_unmatched).
 bool BridgeWorker::steer_appliance(rte_mbuf* m) {
   const InterceptPath& x = setup_.intercept;
   const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
@@ -183,6 +186,15 @@ bool BridgeWorker::steer_appliance(rte_mbuf* m) {
         (type == kEtherIpv4 && len >= 34 && std::memcmp(d + 26, x.appliance_ip.data(), 4) == 0)) {
       ++s.appliance_out;
       send(m, setup_.intercept_outside);
+      return true;
+    }
+    // What is left may only be an adopted socket's TCP toward a client; the appliance kernel's
+    // other chatter (IPv6 neighbour discovery, ICMP) has nowhere to go.
+    const bool tcp = (type == kEtherIpv4 && len >= 34 && d[14 + 9] == kTcp) ||
+                     (type == kEtherIpv6 && len >= 54 && d[14 + 6] == kTcp);
+    if (!tcp) {
+      ++s.tap_unmatched;
+      rte_pktmbuf_free(m);
       return true;
     }
     return false;

@@ -31,7 +31,7 @@
 #     finishes is retransmitted by the client instead of being answered with a reset;
 #   - policy routing: `ip rule fwmark 1 lookup 100`, `ip route local 0.0.0.0/0 dev lo table 100`
 #     (marked packets are delivered locally, to the adopted socket);
-#   - rp_filter 0 (client addresses arrive on the TAP).
+#   - rp_filter 0 (client addresses arrive on the TAP); IPv6 off (the channel is IPv4).
 set -euo pipefail
 
 NETNS=sluice-appliance TAP=sluice0 FROM_NETNS="" ADDRESS="" GATEWAY="" HANDOFF_SOURCE=169.254.77.1
@@ -72,6 +72,8 @@ ensure_namespace() {
   fi
   ip -n "$NETNS" link set lo up
   in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  # The handoff channel and the appliance address are IPv4; no IPv6 chatter into the TAP.
+  in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
 
 move_tap() {
@@ -88,6 +90,7 @@ move_tap() {
 
 configure_tap() {
   in_ns sysctl -qw "net.ipv4.conf.$TAP.rp_filter=0"
+  in_ns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1" 2>/dev/null || true
   in_ns ethtool -K "$TAP" tx off tso off gso off gro off >/dev/null 2>&1 || true
   ip -n "$NETNS" link set "$TAP" up
   ip -n "$NETNS" addr replace "$ADDRESS" dev "$TAP"

@@ -27,7 +27,7 @@ enum class HandoffOutcome : uint8_t {
   kNone,
   kHandedOff,          // the interceptor got the connection; the server leg was reset
   kInterceptorAbsent,  // no heartbeat from the interceptor within intercept.handoff.liveness
-  kNotAdoptable,       // not TCP, handshake not seen whole, or no bytes held to hand over
+  kNotAdoptable,       // not TCP over IPv4, handshake not seen whole, or no bytes held
   kNoBuffer,           // the handoff datagram could not be built or sent (counted)
 };
 std::string_view handoff_outcome_name(HandoffOutcome h);

@@ -4,6 +4,9 @@
 // hands flows over only while heartbeats arrive (otherwise it applies policy.intercept_fallback).
 //
 // Thread-safety: one thread calls poll() / run(); stats() may be read from any thread.
+// Heartbeats go out from poll(): an event loop that uses fd() must also call poll() at least
+// every heartbeat_interval (a timer), or the dataplane stops handing flows over after
+// intercept.handoff.liveness. run() on a thread of its own does both.
 #pragma once
 
 #include <atomic>

@@ -266,7 +266,11 @@ TEST(RunConfig, FullConfigRoundTrip) {
   EXPECT_EQ(c->eal.file_prefix, "full-test");
   EXPECT_THAT(c->eal.extra_args, ElementsAre("--log-level=lib.eal:debug", "--iova-mode=va"));
 
-  ASSERT_EQ(c->ports.size(), 4u);
+  ASSERT_EQ(c->ports.size(), 5u);
+  EXPECT_TRUE(c->intercept.enabled);
+  EXPECT_EQ(c->intercept.port, 4u);
+  EXPECT_EQ(c->intercept.outside, 1u);
+  EXPECT_EQ(c->intercept.liveness_ns, 3'000'000'000u);
   EXPECT_EQ(c->ports[0].name, "in0");
   EXPECT_EQ(c->ports[0].kind, PortKind::kVdev);
   EXPECT_EQ(c->ports[0].device, "net_af_packet0,iface=veth1");
@@ -371,7 +375,8 @@ TEST(RunConfig, FullConfigRoundTrip) {
                           "--file-prefix=full-test", "--no-huge", "-m", "2048", "--no-pci",
                           "--no-telemetry", "--vdev", "net_af_packet0,iface=veth1", "--vdev",
                           "net_tap0,iface=sluice0", "--vdev", "net_ring0", "--vdev",
-                          "net_null1,size=64", "--log-level=lib.eal:debug", "--iova-mode=va"));
+                          "net_null1,size=64", "--vdev", "net_tap1,iface=sluice1",
+                          "--log-level=lib.eal:debug", "--iova-mode=va"));
 }
 
 TEST(RunConfig, MonitorMode) {

@@ -1199,6 +1199,17 @@ TEST_F(InterceptTest, AFlowWithoutItsSynCannotBeAdopted) {
   EXPECT_EQ(stats().handoff_not_adoptable, 1u);
 }
 
+TEST_F(InterceptTest, IPv6FlowsGetTheFallback) {
+  make_intercepting(true);
+  Connection c(true);
+  handshake(c);
+  EXPECT_EQ(from_client(c.client(0, hello("intercept.example"))), PacketAction::kHeld);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{last_handle_}))
+      << "the appliance namespace is IPv4-only: the flow passes (fallback) rather than vanish";
+  EXPECT_TRUE(sink_.to_tap_frames.empty());
+  EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kNotAdoptable);
+}
+
 TEST_F(InterceptTest, ATapThatTakesNothingMeansFallback) {
   make_intercepting(true);
   sink_.refuse_interceptor_frames = true;

@@ -124,6 +124,8 @@ void append_judgement(std::string& out, const AuditEvent& verdict) {
   JsonWriter w(out);
   add_first_flight(w, verdict);
   w.field("verdict", verdict_name(verdict.verdict));
+  if (verdict.handoff != HandoffOutcome::kNone)
+    w.field("handoff", handoff_outcome_name(verdict.handoff));
   add_rule(w, verdict);
 }
 
@@ -157,6 +159,7 @@ void append_event_record(std::string& out, const AuditEvent& e) {
     w.field("first_flight", first_flight_name(e.first_flight));
   }
   w.field("verdict", verdict_name(e.verdict));
+  if (e.handoff != HandoffOutcome::kNone) w.field("handoff", handoff_outcome_name(e.handoff));
   if (e.kind == AuditKind::kVerdict) add_rule(w, e);
   add_anomalies(w, e.anomalies);
   if (e.kind == AuditKind::kClose) {

@@ -16,6 +16,8 @@ packages=(
   clang libclang-rt-14-dev
   # tests with real parts and captures
   python3 python3-scapy tcpdump iproute2 ethtool
+  # the appliance namespace of the interception handoff (deploy/appliance/, live.intercept_handoff)
+  nftables
   # a real syslog receiver for the audit export tests (tests/control/syslog_export_test.cc)
   rsyslog
   # deployment tests (tests/deploy/): Debian's dpdk-telemetry.py reads sluice's counters, the

@@ -35,6 +35,7 @@
 #include "dataplane/dpdk/policy_publisher.h"
 #include "dataplane/dpdk/stats_mailbox.h"
 #include "dataplane/dpdk/telemetry.h"
+#include "dataplane/policy/absl_text.h"
 
 namespace sluice {
 namespace {
@@ -314,6 +315,30 @@ int run_appliance(const RunOptions& options) {
       }
     }
   }
+  // Interception: the TAP into the appliance namespace (docs/design.md, "Interception handoff").
+  InterceptPath intercept;
+  uint16_t intercept_outside = UINT16_MAX;
+  std::atomic<uint64_t> interceptor_seen_ns{0};
+  if (config.intercept.enabled) {
+    const EthdevPort* tap = (*ports)->find(config.ports[config.intercept.port].name);
+    const EthdevPort* outside = (*ports)->find(config.ports[config.intercept.outside].name);
+    if (tap == nullptr || outside == nullptr) {
+      log_line("intercept: the TAP or outside port did not open");
+      return 2;
+    }
+    intercept.enabled = true;
+    intercept.tap_port = tap->port_id;
+    intercept.tap_mac = tap->mac;
+    intercept.appliance_ip = config.intercept.address;
+    intercept.source_ip = config.intercept.handoff_source;
+    intercept.port = config.intercept.handoff_port;
+    intercept.fallback = config.policy.intercept_fallback;
+    intercept_outside = outside->port_id;
+    log_line(absl::StrCat("intercept: handoffs into ", tap->name, " (MAC ", format_mac(tap->mac),
+                          "), the appliance's own traffic out of ", outside->name,
+                          "; until the interceptor's heartbeat arrives, intercept verdicts are "
+                          "carried out as ", av(verdict_name(config.policy.intercept_fallback))));
+  }
   const EnforcementMode enforcement =
       config.mode == RunMode::kInline ? EnforcementMode::kInline : EnforcementMode::kMonitor;
   for (uint16_t w = 0; w < workers; ++w) {
@@ -331,6 +356,7 @@ int run_appliance(const RunOptions& options) {
     ic.block_response = config.policy.block_response;
     // Held frames are mbufs: never more than a quarter of the pool across workers.
     ic.held_frames = held_frames_per_worker(config.mempool.mbufs, workers);
+    ic.intercept = intercept;
     inspectors.push_back(std::make_unique<FlowInspector>(ic, *rings.back()));
     BridgeWorkerSetup setup;
     setup.id = w;
@@ -345,6 +371,10 @@ int run_appliance(const RunOptions& options) {
       setup.dispatch_in.push_back(dispatch[o][w]);
     }
     setup.inject_pool = (*ports)->mempool(0);
+    setup.intercept = intercept;
+    setup.intercept_outside = intercept_outside;
+    setup.interceptor_seen_ns = intercept.enabled ? &interceptor_seen_ns : nullptr;
+    setup.interceptor_liveness_ns = config.intercept.liveness_ns;
     bridge_workers.push_back(std::make_unique<BridgeWorker>(setup, *inspectors.back(),
                                                             *rings.back(), **publisher,
                                                             mailboxes[w]));

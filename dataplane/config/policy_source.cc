@@ -102,7 +102,10 @@ absl::StatusOr<ConfiguredPolicy> load_configured_policy(const std::string& path,
   if (!snapshot.ok()) return snapshot.status();
   ConfiguredPolicy policy;
   policy.snapshot = std::move(*snapshot);
-  policy.intercept_fallback = config->policy.intercept_fallback;
+  // With an `intercept` section the judges keep intercept verdicts and the worker carries them
+  // out (handoff, or the configured fallback while the interceptor is absent).
+  policy.intercept_fallback =
+      config->intercept.enabled ? Verdict::kIntercept : config->policy.intercept_fallback;
   return policy;
 }
 

@@ -1,5 +1,6 @@
 #include "dataplane/config/run_config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -348,6 +349,18 @@ class Parser {
   void parse_stats(const YAML::Node& n, RunConfig& c);
   void parse_bypass(const YAML::Node& n, RunConfig& c);
   void parse_api(const YAML::Node& n, RunConfig& c);
+  void parse_intercept(const YAML::Node& n, RunConfig& c);
+  bool ipv4(const YAML::Node& n, const std::string& path, std::array<uint8_t, 4>& out) {
+    std::string text;
+    if (!string(n, path, text)) return false;
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
+      error(n.Mark(), path, absl::StrCat("'", text, "' is not an IPv4 address (a.b.c.d)"));
+      return false;
+    }
+    std::memcpy(out.data(), &a, 4);
+    return true;
+  }
 
   struct Error {
     int line;
@@ -367,7 +380,7 @@ void Parser::parse(const YAML::Node& root, RunConfig& c) {
   }
   if (!map(root, "",
            {"eal", "ports", "mode", "pairs", "monitor", "lcores", "queues", "mempool", "flows",
-            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats", "bypass", "api"}))
+            "first_flight", "checksum", "ip_reassembly", "policy", "audit", "stats", "bypass", "api", "intercept"}))
     return;
   if (root["eal"]) parse_eal(root["eal"], c);
   if (required(root, "ports", "")) parse_ports(root["ports"], c);
@@ -380,6 +393,7 @@ void Parser::parse(const YAML::Node& root, RunConfig& c) {
   if (root["stats"]) parse_stats(root["stats"], c);
   if (root["bypass"]) parse_bypass(root["bypass"], c);
   if (root["api"]) parse_api(root["api"], c);
+  if (root["intercept"]) parse_intercept(root["intercept"], c);
 
   // Cross-checks that need more than one section.
   if (!c.eal.pci) {
@@ -1038,6 +1052,48 @@ void Parser::parse_bypass(const YAML::Node& n, RunConfig& c) {
   duration(l["ttl"], "bypass.learning.ttl", 60'000'000'000ULL, 365 * 86'400'000'000'000ULL,
            learning.ttl_ns);
   number(l["max_tracked"], "bypass.learning.max_tracked", 1, 1'000'000, learning.max_tracked);
+}
+
+void Parser::parse_intercept(const YAML::Node& n, RunConfig& c) {
+  if (!map(n, "intercept", {"port", "outside", "address", "handoff"})) return;
+  InterceptConfig& x = c.intercept;
+  x.enabled = true;
+  if (c.mode != RunMode::kInline)
+    error(n.Mark(), "intercept", "interception needs mode: inline (a monitor cannot hand over)");
+  if (required(n, "port", "intercept") && port_ref(n["port"], "intercept.port", c, x.port)) {
+    const PortConfig& p = c.ports[x.port];
+    if (p.driver != "net_tap")
+      error(n["port"].Mark(), "intercept.port",
+            absl::StrCat("port '", p.name, "' is not a net_tap vdev (device: \"net_tap0,iface=sluice0\")"));
+    for (const PortPair& pair : c.pairs)
+      if (pair.inside == x.port || pair.outside == x.port)
+        error(n["port"].Mark(), "intercept.port",
+              absl::StrCat("port '", p.name, "' is in a pair; the TAP must be in none"));
+  }
+  if (n["outside"]) {
+    if (port_ref(n["outside"], "intercept.outside", c, x.outside)) {
+      bool is_outside = false;
+      for (const PortPair& pair : c.pairs) is_outside |= pair.outside == x.outside;
+      if (!is_outside)
+        error(n["outside"].Mark(), "intercept.outside",
+              absl::StrCat("port '", c.ports[x.outside].name, "' is not the outside of a pair"));
+    }
+  } else if (!c.pairs.empty()) {
+    x.outside = c.pairs[0].outside;
+  }
+  if (required(n, "address", "intercept")) ipv4(n["address"], "intercept.address", x.address);
+  const uint8_t link_local[4] = {169, 254, 77, 1};
+  std::memcpy(x.handoff_source.data(), link_local, 4);
+  const YAML::Node h = n["handoff"];
+  if (h && map(h, "intercept.handoff", {"source", "port", "liveness"})) {
+    if (h["source"]) ipv4(h["source"], "intercept.handoff.source", x.handoff_source);
+    number(h["port"], "intercept.handoff.port", 1, 65535, x.handoff_port);
+    duration(h["liveness"], "intercept.handoff.liveness", 100'000'000ULL, 3'600'000'000'000ULL,
+             x.liveness_ns);
+  }
+  if (x.handoff_source == x.address && n["address"])
+    error(n["address"].Mark(), "intercept.address",
+          "must differ from intercept.handoff.source (the dataplane's end of the channel)");
 }
 
 void Parser::parse_api(const YAML::Node& n, RunConfig& c) {

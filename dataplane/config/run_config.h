@@ -6,6 +6,7 @@
 // keep the two in step.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -200,6 +201,19 @@ struct ApiConfig {
   uint64_t timeout_ns = 30'000'000'000ULL;      // an idle connection is closed after this
 };
 
+// Interception (`intercept:`, docs/design.md "Interception handoff"): a net_tap port into the
+// appliance namespace, where sluice-intercept adopts handed-off connections. No section: intercept
+// verdicts are carried out as policy.intercept_fallback.
+struct InterceptConfig {
+  bool enabled = false;
+  size_t port = 0;     // index into RunConfig::ports: the net_tap port, in no pair
+  size_t outside = 0;  // index: where the appliance's own connections leave (a pair's outside)
+  std::array<uint8_t, 4> address{};         // the appliance namespace's IPv4 address
+  std::array<uint8_t, 4> handoff_source{};  // the dataplane's end of the handoff channel
+  uint16_t handoff_port = 7301;             // UDP, both ends
+  uint64_t liveness_ns = 2'000'000'000ULL;  // no heartbeat for this long: interceptor absent
+};
+
 struct RunConfig {
   std::string source;  // the file it came from
   EalOptions eal;
@@ -218,6 +232,7 @@ struct RunConfig {
   StatsConfig stats;
   BypassConfig bypass;
   ApiConfig api;
+  InterceptConfig intercept;
 
   // Index of the port with this name, or ports.size().
   size_t port_index(std::string_view name) const;

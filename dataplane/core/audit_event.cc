@@ -24,4 +24,20 @@ std::string_view close_reason_name(CloseReason r) {
   return "unknown";
 }
 
+std::string_view handoff_outcome_name(HandoffOutcome h) {
+  switch (h) {
+    case HandoffOutcome::kNone:
+      return "none";
+    case HandoffOutcome::kHandedOff:
+      return "handed_off";
+    case HandoffOutcome::kInterceptorAbsent:
+      return "fallback_interceptor_absent";
+    case HandoffOutcome::kNotAdoptable:
+      return "fallback_not_adoptable";
+    case HandoffOutcome::kNoBuffer:
+      return "fallback_send_failed";
+  }
+  return "unknown";
+}
+
 }  // namespace sluice

@@ -21,6 +21,17 @@ std::string_view close_reason_name(CloseReason r);
 
 enum class AuditKind : uint8_t { kVerdict, kClose };
 
+// What became of an intercept verdict when interception is configured (`intercept:`): handed
+// to the interceptor, or carried out as policy.intercept_fallback and why. kNone otherwise.
+enum class HandoffOutcome : uint8_t {
+  kNone,
+  kHandedOff,          // the interceptor got the connection; the server leg was reset
+  kInterceptorAbsent,  // no heartbeat from the interceptor within intercept.handoff.liveness
+  kNotAdoptable,       // not TCP over IPv4, handshake not seen whole, or no bytes held
+  kNoBuffer,           // the handoff datagram could not be built or sent (counted)
+};
+std::string_view handoff_outcome_name(HandoffOutcome h);
+
 inline constexpr size_t kMaxRuleName = 47;
 
 struct AuditEvent {
@@ -40,6 +51,7 @@ struct AuditEvent {
   // Verdict-time fields.
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
+  HandoffOutcome handoff = HandoffOutcome::kNone;
   bool audit = true;  // the deciding rule's audit flag: false keeps the flow out of audit exports
   std::array<char, kMaxRuleName + 1> rule{};  // the rule that decided ("no_policy" without one)
   std::array<char, kMaxRuleName + 1> list{};  // the list that matched; empty when a default decided

@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "dataplane/core/bytes.h"
+#include "dataplane/core/tcp_reply.h"
 
 namespace sluice {
 
@@ -47,6 +48,29 @@ class EnforcementSink {
   // client frames arrive on; `toward_client` says which end it is for. The bytes are valid only
   // during the call.
   virtual void inject(ByteSpan frame, uint16_t client_port, bool toward_client) = 0;
+
+  // Interception (InspectorConfig::intercept). The defaults drop, for sinks without a TAP.
+  // A frame the inspector built (a handoff datagram fragment) goes into the TAP; false when it
+  // could not be queued (then the flow is not handed over).
+  virtual bool inject_to_interceptor(ByteSpan frame) {
+    (void)frame;
+    return false;
+  }
+  // A received client frame of a handed-off flow goes into the TAP: its L2 header (l3_offset
+  // bytes) becomes plain Ethernet addressed to the TAP.
+  virtual void to_interceptor(void* handle, uint16_t l3_offset) {
+    (void)l3_offset;
+    discard(handle);
+  }
+  // A frame out of the TAP goes to its flow's client on `client_port`, its L2 header replaced
+  // by the flow's (`client_l2`, taken from a client frame: the MACs are swapped).
+  virtual void to_client(void* handle, uint16_t l3_offset, const L2Header& client_l2,
+                         uint16_t client_port) {
+    (void)l3_offset;
+    (void)client_l2;
+    (void)client_port;
+    discard(handle);
+  }
 };
 
 }  // namespace sluice

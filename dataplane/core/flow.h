@@ -51,6 +51,7 @@ struct alignas(64) Flow {
   TimeoutClass timeout_class = TimeoutClass::kHandshake;
   bool in_use = false;
   bool drop_all = false;  // inline: blocked, every later packet of the flow is dropped
+  bool handed_off = false;  // inline: the interceptor owns the connection (steered via the TAP)
   uint8_t resets_left = 0;  // monitor: blocked, later packets still trigger resets
 
   // --- the rest of the table's bookkeeping ---
@@ -91,6 +92,10 @@ struct alignas(64) Flow {
   uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
   uint32_t judged_length = 0;    // first-flight bytes that were judged
   uint32_t quic_version = 0;     // UDP: version of the client's first QUIC Initial (0: none)
+  // What adoption by the interceptor needs beyond the above (handoff_message.h).
+  uint16_t client_mss = 0;       // the client SYN's MSS option (0: none)
+  bool sack_permitted = false;   // the client's SYN had it; after the SYN-ACK: both had it
+  uint32_t server_ts_recent = 0; // newest server TSval seen
 
   // Inline enforcement: the client frames held until the verdict, and what a reset needs.
   HeldFrames::Chain held;
@@ -99,6 +104,7 @@ struct alignas(64) Flow {
 
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;
+  HandoffOutcome handoff = HandoffOutcome::kNone;
   bool audit = true;  // the deciding rule's audit flag
   AnomalySet anomalies;
 

@@ -6,6 +6,7 @@
 
 #include "dataplane/core/quic_packet.h"
 #include "dataplane/core/segment_trust.h"
+#include "interceptor/handoff/handoff_message.h"
 
 namespace sluice {
 namespace {
@@ -65,6 +66,9 @@ FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
       buffers_(config.first_flight_buffers, config.first_flight_byte_cap),
       fragments_(config.ip_reassembly),
       held_(config.enforcement == EnforcementMode::kInline ? config.held_frames : 0),
+      handoff_scratch_(config.intercept.enabled
+                           ? handoff::kHandoffHeaderBytes + config.first_flight_byte_cap
+                           : 0),
       hello_scratch_(config.first_flight_byte_cap) {
   parse_options_.verify_checksums = config.checksum_mode != ChecksumMode::kOff;
   parse_options_.verify_l4_checksums = false;  // checked below, only where it matters
@@ -187,6 +191,8 @@ bool FlowInspector::prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketA
 
 PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
   ParsedPacket& p = pk.p;
+  if (pk.ref.port == config_.intercept.tap_port && config_.intercept.enabled)
+    return from_tap(pk, now_ns);
   uint32_t index = flows_.find(pk.key, pk.hash);
   const bool watching = index == kNoFlow || still_watching(flows_.at(index), p);
   if (watching) check_checksum(p);
@@ -214,6 +220,7 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
     ++stats_.blocked_packets;
     return PacketAction::kDrop;
   }
+  if (f.handed_off) return steer_handed_off(index, pk, from_client, now_ns);
   if (f.resets_left != 0 && p.l4_protocol == kTcp && !(p.tcp_flags & kTcpRst))
     reset_from_packet(f, p, from_client);
   if (pk.reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
@@ -392,6 +399,8 @@ void FlowInspector::on_client_syn(Flow& f, const ParsedPacket& p, bool data_with
     f.client_signature = p.tcp_options.signature;
     f.client_ack = 0;
     f.client_window = p.window;
+    f.client_mss = p.tcp_options.mss;
+    f.sack_permitted = p.tcp_options.sack_permitted;
   } else if (p.seq != f.client_isn && !f.saw_server_synack) {
     // Two SYNs with different ISNs before any answer: one is a fake; the SYN-ACK will say which.
     f.anomalies.add(Anomaly::kIsnMismatch);
@@ -420,6 +429,8 @@ void FlowInspector::on_server_synack(Flow& f, const ParsedPacket& p, uint64_t no
   f.server_ack_valid = true;
   f.server_window = p.window;  // never scaled in a SYN-ACK (RFC 7323 2.2)
   f.timestamps = f.saw_client_syn && p.tcp_options.has_timestamps;
+  f.sack_permitted = f.sack_permitted && p.tcp_options.sack_permitted;
+  if (p.tcp_options.has_timestamps) f.server_ts_recent = p.tcp_options.ts_val;
 
   if (f.tfo_syn_bytes != 0 && p.ack == f.client_isn + 1 + f.tfo_syn_bytes) {
     f.tfo_syn_bytes = 0;  // the server took the SYN's data: it is part of the stream
@@ -467,6 +478,8 @@ void FlowInspector::on_client_segment(Flow& f, const ParsedPacket& p, uint64_t n
 }
 
 void FlowInspector::on_server_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
+  if (p.tcp_options.has_timestamps && seq_lt(f.server_ts_recent, p.tcp_options.ts_val))
+    f.server_ts_recent = p.tcp_options.ts_val;
   const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) +
                        ((p.tcp_flags & kTcpFin) ? 1 : 0);
   if (!f.saw_server_synack || seq_lt(f.server_snd_max, end)) f.server_snd_max = end;
@@ -667,8 +680,8 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
   }
   f.judged_length =
       f.buffer_slot != kNoSlot ? buffers_.at(f.buffer_slot).stream.contiguous_length() : 0;
+  carry_out(f);  // an intercept verdict may become the fallback here
   ++stats_.flows_by_verdict[static_cast<size_t>(f.verdict)];
-  carry_out(f);
   // Keeping judged bytes until the server acknowledges them is a check, not a need: under
   // pressure (a quarter of the pool left) the buffer goes back at once, so flows that never get
   // an acknowledgement cannot starve new first flights.
@@ -733,6 +746,7 @@ bool FlowInspector::hold_current(Flow& f) {
 
 void FlowInspector::carry_out(Flow& f) {
   if (config_.enforcement == EnforcementMode::kAuditOnly) return;
+  if (f.verdict == Verdict::kIntercept && config_.intercept.enabled) carry_out_intercept(f);
   if (f.verdict == Verdict::kBlock) {
     ++stats_.flows_blocked;
     f.drop_all = config_.enforcement == EnforcementMode::kInline;
@@ -832,6 +846,132 @@ void FlowInspector::inject(const Flow& f, bool toward_client, const TcpReply& re
   enforcement_->inject(ByteSpan(frame, n), f.client_port, toward_client);
 }
 
+// Intercept, inline, with a TAP (docs/design.md, "Interception handoff"): the handoff datagram
+// goes into the TAP ahead of anything else of the flow, the server leg is reset where the server
+// expects the client's next byte (it has received nothing past the handshake), and the held
+// frames are dropped: their bytes travel in the message. From then on the flow is steered
+// (steer_handed_off). When it cannot be handed over, the fallback verdict is carried out instead.
+void FlowInspector::carry_out_intercept(Flow& f) {
+  const HandoffOutcome outcome = send_handoff(f);
+  f.handoff = outcome;
+  if (outcome != HandoffOutcome::kHandedOff) {
+    ++stats_.intercept_fallbacks;
+    switch (outcome) {
+      case HandoffOutcome::kInterceptorAbsent:
+        ++stats_.handoff_interceptor_absent;
+        break;
+      case HandoffOutcome::kNotAdoptable:
+        ++stats_.handoff_not_adoptable;
+        break;
+      default:
+        ++stats_.handoff_send_failed;
+        break;
+    }
+    f.verdict = config_.intercept.fallback;
+    return;
+  }
+  ++stats_.handoffs_sent;
+  TcpReply to_server;
+  to_server.src = f.client();
+  to_server.dst = f.server();
+  to_server.seq = f.client_isn + 1;
+  to_server.ack = f.server_snd_max;
+  to_server.flags = kTcpRst | kTcpAck;
+  inject(f, false, to_server);
+  ++stats_.handoff_server_resets;
+  held_.drain(f.held, [this](void* h) {
+    ++stats_.frames_discarded;
+    enforcement_->discard(h);
+  });
+  release_buffer(f);
+  f.handed_off = true;
+}
+
+HandoffOutcome FlowInspector::send_handoff(Flow& f) {
+  if (!interceptor_ready_) return HandoffOutcome::kInterceptorAbsent;
+  // Adoption rebuilds the connection from both SYNs and the bytes held: without any of them
+  // there is nothing to rebuild it from. The appliance namespace is IPv4-only for now.
+  if (f.key.protocol != kTcp || !f.client().ip.is_v4() || !f.saw_client_syn || !f.saw_server_synack ||
+      !f.client_isn_known || f.client_l2.length == 0 || f.buffer_slot == kNoSlot ||
+      f.judged_length == 0 || enforcement_ == nullptr)
+    return HandoffOutcome::kNotAdoptable;
+  const ByteSpan hello = buffers_.at(f.buffer_slot).stream.contiguous().first(f.judged_length);
+  handoff::Handoff h;
+  std::memcpy(h.client.bytes.data(), f.client().ip.bytes.data(), 16);
+  std::memcpy(h.server.bytes.data(), f.server().ip.bytes.data(), 16);
+  h.client.port = f.client().port;
+  h.server.port = f.server().port;
+  h.client_isn = f.client_isn;
+  h.server_isn = f.server_isn;
+  h.client_mss = f.client_mss;
+  h.client_wscale = f.client_wscale;
+  h.server_wscale = f.server_wscale;
+  h.sack_permitted = f.sack_permitted;
+  h.timestamps = f.timestamps;
+  h.server_tsval = f.server_ts_recent;
+  h.client_tsval = f.client_ts_recent;
+  h.client_window = f.client_window;
+  h.server_window = f.server_window;
+  h.flow_id = f.id;
+  h.hello = hello;
+  const size_t n = handoff::encode_handoff(h, handoff_scratch_.data(), handoff_scratch_.size());
+  if (n == 0) return HandoffOutcome::kNoBuffer;
+  // IP ids of concurrent datagrams must differ across workers too: the kernel reassembles by
+  // (source, destination, protocol, id).
+  const uint16_t id =
+      static_cast<uint16_t>((config_.worker_id << 12) | (handoff_ip_id_++ & 0x0fff));
+  const uint16_t fragments = emit_handoff_frames(
+      config_.intercept, id, ByteSpan(handoff_scratch_.data(), n),
+      [this](ByteSpan frame) { return enforcement_->inject_to_interceptor(frame); });
+  if (fragments == 0) return HandoffOutcome::kNoBuffer;
+  stats_.handoff_fragments += fragments;
+  return HandoffOutcome::kHandedOff;
+}
+
+// A handed-off flow: the client's packets go into the TAP, the server's are dropped (its leg
+// was reset; a late answer must not reach the client). FIN and RST still close the flow here.
+PacketAction FlowInspector::steer_handed_off(uint32_t index, const Packet& pk, bool from_client,
+                                             uint64_t now_ns) {
+  Flow& f = flows_.at(index);
+  if (!from_client) {
+    ++stats_.handoff_server_dropped;
+    return PacketAction::kDrop;
+  }
+  if (pk.p.tcp_flags & (kTcpFin | kTcpRst)) {
+    f.client_fin = true;
+    if (pk.p.tcp_flags & kTcpRst) f.server_fin = true;
+    touch(index, now_ns);
+  }
+  if (pk.ref.handle == nullptr || enforcement_ == nullptr) return PacketAction::kDrop;
+  ++stats_.handoff_to_interceptor;
+  enforcement_->to_interceptor(pk.ref.handle, pk.p.l3_offset);
+  return PacketAction::kHeld;
+}
+
+// Out of the TAP: the appliance's own connections never get here (the worker loop sends them
+// to the outside port first), so this is an adopted socket answering a client: to the client of
+// its flow with the flow's own Ethernet/VLAN header. Anything else goes nowhere.
+PacketAction FlowInspector::from_tap(const Packet& pk, uint64_t now_ns) {
+  const uint32_t index = flows_.find(pk.key, pk.hash);
+  if (index == kNoFlow || !flows_.at(index).handed_off || enforcement_ == nullptr ||
+      pk.ref.handle == nullptr) {
+    ++stats_.tap_unmatched;
+    return PacketAction::kDrop;
+  }
+  Flow& f = flows_.at(index);
+  f.last_ns = now_ns;
+  ++f.packets_to_client;
+  f.bytes_to_client += pk.frame_size;
+  if (pk.p.tcp_flags & (kTcpFin | kTcpRst)) {
+    f.server_fin = true;
+    if (pk.p.tcp_flags & kTcpRst) f.client_fin = true;
+    touch(index, now_ns);
+  }
+  ++stats_.handoff_to_client;
+  enforcement_->to_client(pk.ref.handle, pk.p.l3_offset, f.client_l2, f.client_port);
+  return PacketAction::kHeld;
+}
+
 void FlowInspector::release_buffer(Flow& f) {
   if (f.buffer_slot == kNoSlot) return;
   buffers_.release(f.buffer_slot);
@@ -859,6 +999,7 @@ void FlowInspector::fill_event_header(const Flow& f, AuditKind kind, uint64_t no
   event_.close_reason = CloseReason::kNone;
   event_.audit = f.audit;
   event_.quic_version = f.quic_version;
+  event_.handoff = f.handoff;
 }
 
 void FlowInspector::publish() {

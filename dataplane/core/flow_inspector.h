@@ -19,6 +19,7 @@
 #include "dataplane/core/first_flight_pool.h"
 #include "dataplane/core/flow_judge.h"
 #include "dataplane/core/flow_table.h"
+#include "dataplane/core/handoff_frames.h"
 #include "dataplane/core/ip_reassembly.h"
 #include "dataplane/core/packet.h"
 #include "dataplane/core/quic_initial_reader.h"
@@ -49,6 +50,9 @@ struct InspectorConfig {
   uint16_t max_held_per_flow = 128;   // inline: a first flight in more segments than this
                                       // has the rest dropped unread (the client resends them,
                                       // and the time cap judges it incomplete if it never fits)
+  // Inline: where intercept verdicts go (disabled: they were already turned into the fallback
+  // by the judge). docs/design.md, "Interception handoff".
+  InterceptPath intercept;
 };
 
 // What the bridge should do with the frame it just handed in.
@@ -90,6 +94,10 @@ class FlowInspector {
   // The policy that judges each first flight; nullptr (the default): every flow passes and its
   // record names rule `no_policy`. Not owned; must outlive its use here.
   void set_judge(FlowJudge* judge) { judge_ = judge; }
+
+  // Whether the interceptor has sent a heartbeat recently (the worker loop says so each
+  // iteration). While it has not, intercept verdicts are carried out as intercept.fallback.
+  void set_interceptor_ready(bool ready) { interceptor_ready_ = ready; }
 
   const WorkerStats& stats() const { return stats_; }
   uint32_t active_flows() const { return flows_.size(); }
@@ -146,6 +154,13 @@ class FlowInspector {
   bool hold_current(Flow& f);
   void carry_out(Flow& f);
   void send_block_response(const Flow& f);
+  // Intercept verdict with interception configured: hands the flow over, or applies the fallback.
+  void carry_out_intercept(Flow& f);
+  HandoffOutcome send_handoff(Flow& f);
+  // Packets of handed-off flows, and packets out of the TAP.
+  PacketAction steer_handed_off(uint32_t index, const Packet& pk, bool from_client,
+                                uint64_t now_ns);
+  PacketAction from_tap(const Packet& pk, uint64_t now_ns);
   void inject(const Flow& f, bool toward_client, const TcpReply& reply);
   void reset_from_packet(Flow& f, const ParsedPacket& p, bool from_client);
   static constexpr uint8_t kMonitorResetRepeats = 8;
@@ -174,6 +189,9 @@ class FlowInspector {
 
   // Decrypts QUIC Initials: OpenSSL contexts and a datagram buffer made once, reused.
   QuicInitialReader quic_;
+  bool interceptor_ready_ = false;
+  uint16_t handoff_ip_id_ = 0;
+  std::vector<uint8_t> handoff_scratch_;  // one encoded handoff message
 
   // Scratch reused for every judgement: no allocation per flow.
   std::vector<uint8_t> hello_scratch_;

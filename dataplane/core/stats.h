@@ -82,6 +82,19 @@ std::string_view malformed_name(Malformed m);
   X(quic_initials_undecryptable, "QUIC client Initial packets that failed to open or parse") \
   X(quic_initials_small_datagram, "QUIC client Initials in datagrams under 1200 bytes, not read (servers drop them)") \
   X(quic_other_packets, "QUIC packets other than Initials in client first flights, skipped") \
+  X(handoffs_sent, "intercept: connections handed to the interceptor (datagram into the TAP)") \
+  X(handoff_fragments, "intercept: handoff datagram fragments written into the TAP")   \
+  X(handoff_server_resets, "intercept: resets sent to the server leg of a handed-off flow") \
+  X(handoff_interceptor_absent, "intercept: verdicts carried out as intercept_fallback, no interceptor heartbeat") \
+  X(handoff_not_adoptable, "intercept: verdicts carried out as intercept_fallback, flow cannot be adopted") \
+  X(handoff_send_failed, "intercept: verdicts carried out as intercept_fallback, datagram not built or sent") \
+  X(handoff_to_interceptor, "intercept: client packets of handed-off flows sent into the TAP") \
+  X(handoff_to_client, "intercept: packets from the TAP sent to the client of their flow") \
+  X(handoff_server_dropped, "intercept: server packets of handed-off flows dropped")      \
+  X(tap_unmatched, "intercept: packets from the TAP that belong to no handed-off flow, dropped") \
+  X(appliance_out, "intercept: the appliance's own packets, TAP to outside, not inspected") \
+  X(appliance_in, "intercept: packets for the appliance, outside to TAP, not inspected") \
+  X(heartbeats_received, "intercept: interceptor heartbeats received from the TAP")      \
   X(tx_packets, "packets transmitted")                                                 \
   X(tx_dropped, "packets dropped because a TX queue was full")                         \
   X(dispatched, "packets handed to the worker that owns their flow")                   \

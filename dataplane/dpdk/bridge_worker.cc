@@ -20,6 +20,11 @@ namespace {
 constexpr uint64_t kStatsIntervalNs = 10'000'000;  // counters reach telemetry within 10 ms
 constexpr uint64_t kExpireIntervalNs = 100'000;     // timers run every 100 us
 constexpr uint16_t kNoPort = UINT16_MAX;
+constexpr uint16_t kEtherIpv4 = 0x0800;
+constexpr uint16_t kEtherArp = 0x0806;
+constexpr uint16_t kEtherIpv6 = 0x86dd;
+constexpr uint8_t kTcp = 6;
+constexpr uint8_t kUdp = 17;
 
 }  // namespace
 
@@ -82,22 +87,129 @@ void BridgeWorker::release(void* handle) {
 
 void BridgeWorker::discard(void* handle) { rte_pktmbuf_free(static_cast<rte_mbuf*>(handle)); }
 
+rte_mbuf* BridgeWorker::new_frame(ByteSpan frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(setup_.inject_pool);
+  if (m == nullptr) return nullptr;
+  char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+  if (data == nullptr) {
+    rte_pktmbuf_free(m);
+    return nullptr;
+  }
+  std::memcpy(data, frame.data(), frame.size());
+  return m;
+}
+
 void BridgeWorker::inject(ByteSpan frame, uint16_t client_port, bool toward_client) {
   const uint16_t port =
       monitor_ ? setup_.peers.inject : (toward_client ? client_port : out_port(client_port));
-  rte_mbuf* m = rte_pktmbuf_alloc(setup_.inject_pool);
+  rte_mbuf* m = new_frame(frame);
   if (m == nullptr) {
     ++inspector_.mutable_stats().resets_unsent;
     return;
   }
-  char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
-  if (data == nullptr) {
+  send(m, port);
+}
+
+// The handoff datagram's fragments join the TAP's TX batch ahead of every later frame of the
+// flow (same worker, same queue), and the TAP PMD writes them: no system call of our own.
+bool BridgeWorker::inject_to_interceptor(ByteSpan frame) {
+  rte_mbuf* m = new_frame(frame);
+  if (m == nullptr) return false;
+  send(m, setup_.intercept.tap_port);
+  return true;
+}
+
+void BridgeWorker::to_interceptor(void* handle, uint16_t l3_offset) {
+  auto* m = static_cast<rte_mbuf*>(handle);
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  uint8_t src[6];
+  std::memcpy(src, d + 6, 6);
+  const uint16_t ethertype = load_be16(d + l3_offset - 2);
+  // Plain Ethernet toward the TAP: VLAN tags of the client side mean nothing in there.
+  if (rte_pktmbuf_adj(m, l3_offset) == nullptr || (d = reinterpret_cast<uint8_t*>(
+                                                        rte_pktmbuf_prepend(m, 14))) == nullptr) {
+    ++inspector_.mutable_stats().tx_dropped;
     rte_pktmbuf_free(m);
-    ++inspector_.mutable_stats().resets_unsent;
     return;
   }
-  std::memcpy(data, frame.data(), frame.size());
-  send(m, port);
+  std::memcpy(d, setup_.intercept.tap_mac.data(), 6);
+  std::memcpy(d + 6, src, 6);
+  store_be16(d + 12, ethertype);
+  send(m, setup_.intercept.tap_port);
+}
+
+void BridgeWorker::to_client(void* handle, uint16_t l3_offset, const L2Header& client_l2,
+                             uint16_t client_port) {
+  auto* m = static_cast<rte_mbuf*>(handle);
+  uint8_t* d = nullptr;
+  if (client_l2.length < 14 || rte_pktmbuf_adj(m, l3_offset) == nullptr ||
+      (d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, client_l2.length))) == nullptr) {
+    ++inspector_.mutable_stats().tx_dropped;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // The header came from a client frame: swapped, it says "from the server side, to the client".
+  std::memcpy(d, client_l2.bytes, client_l2.length);
+  std::memcpy(d, client_l2.bytes + 6, 6);
+  std::memcpy(d + 6, client_l2.bytes, 6);
+  send(m, client_port);
+}
+
+// Frames that are the appliance's own business, recognised by address before any inspection:
+// - out of the TAP: heartbeats to our end of the handoff channel (consumed), ARP, and IPv4 from
+//   the appliance address (its own connections, e.g. the interceptor's upstream ones): out the
+//   outside port untouched;
+// - on the outside port: frames to the TAP's MAC and ARP asking for the appliance address:
+//   into the TAP untouched.
+// Other TCP from the TAP is an adopted socket answering a client (the inspector steers it);
+// anything else from the TAP is dropped (tap_unmatched).
+bool BridgeWorker::steer_appliance(rte_mbuf* m) {
+  const InterceptPath& x = setup_.intercept;
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint32_t len = m->data_len;
+  if (len < 14) return false;
+  const uint16_t type = load_be16(d + 12);
+  WorkerStats& s = inspector_.mutable_stats();
+  if (m->port == x.tap_port) {
+    if (type == kEtherIpv4 && len >= 14 + 20 + 8 && d[14 + 9] == kUdp &&
+        std::memcmp(d + 14 + 16, x.source_ip.data(), 4) == 0) {
+      const uint32_t l4 = 14 + uint32_t{d[14] & 0x0fu} * 4;
+      if (len >= l4 + 8 && load_be16(d + l4 + 2) == x.port) {
+        ++s.heartbeats_received;
+        if (setup_.interceptor_seen_ns != nullptr)
+          setup_.interceptor_seen_ns->store(clock_.last_ns(), std::memory_order_relaxed);
+        rte_pktmbuf_free(m);
+        return true;
+      }
+    }
+    if (type == kEtherArp ||
+        (type == kEtherIpv4 && len >= 34 && std::memcmp(d + 26, x.appliance_ip.data(), 4) == 0)) {
+      ++s.appliance_out;
+      send(m, setup_.intercept_outside);
+      return true;
+    }
+    // What is left may only be an adopted socket's TCP toward a client; the appliance kernel's
+    // other chatter (IPv6 neighbour discovery, ICMP) has nowhere to go.
+    const bool tcp = (type == kEtherIpv4 && len >= 34 && d[14 + 9] == kTcp) ||
+                     (type == kEtherIpv6 && len >= 54 && d[14 + 6] == kTcp);
+    if (!tcp) {
+      ++s.tap_unmatched;
+      rte_pktmbuf_free(m);
+      return true;
+    }
+    return false;
+  }
+  if (m->port == setup_.intercept_outside) {
+    const bool to_tap_mac = std::memcmp(d, x.tap_mac.data(), 6) == 0;
+    const bool arp_for_us = type == kEtherArp && len >= 42 &&
+                            std::memcmp(d + 38, x.appliance_ip.data(), 4) == 0;
+    if (to_tap_mac || arp_for_us) {
+      ++s.appliance_in;
+      send(m, x.tap_port);
+      return true;
+    }
+  }
+  return false;
 }
 
 void BridgeWorker::process_local() {
@@ -106,8 +218,17 @@ void BridgeWorker::process_local() {
   FrameRef* const refs = refs_;
   PacketAction* const actions = actions_;
   for (uint16_t start = 0; start < local_count_; start += FlowInspector::kMaxBurst) {
-    const uint16_t n = std::min<uint16_t>(FlowInspector::kMaxBurst, local_count_ - start);
+    uint16_t n = std::min<uint16_t>(FlowInspector::kMaxBurst, local_count_ - start);
     const uint64_t now = clock_.now_ns();
+    if (setup_.intercept.enabled) {
+      // The appliance's own frames leave the burst here; the rest close up in order.
+      uint16_t kept = 0;
+      for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = local_[start + i];
+        if (!steer_appliance(m)) local_[start + kept++] = m;
+      }
+      n = kept;
+    }
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = local_[start + i];
       frames[i] = mbuf_frame(m, linear_.data() + size_t{i} * kLinearBytes, kLinearBytes);
@@ -219,6 +340,12 @@ void BridgeWorker::run(const std::atomic<bool>& stop) {
     if (judge != judge_) {
       judge_ = judge;
       inspector_.set_judge(judge);
+    }
+    if (setup_.interceptor_seen_ns != nullptr) {
+      const uint64_t seen = setup_.interceptor_seen_ns->load(std::memory_order_relaxed);
+      // Another worker's clock may be a little ahead: compare without subtracting.
+      inspector_.set_interceptor_ready(seen != 0 &&
+                                       seen + setup_.interceptor_liveness_ns > clock_.last_ns());
     }
     if (poll_once() > 0) {
       empty_polls = 0;

@@ -45,6 +45,13 @@ struct BridgeWorkerSetup {
   std::vector<rte_ring*> dispatch_out;
   std::vector<rte_ring*> dispatch_in;
   rte_mempool* inject_pool = nullptr;  // for resets and alerts the inspector builds
+  // Interception (`intercept:`): the TAP, the port the appliance's own traffic leaves by, and
+  // the last interceptor heartbeat any worker saw (written by whichever worker receives one,
+  // read by all; no lock, one relaxed atomic). Disabled unless intercept.enabled.
+  InterceptPath intercept;
+  uint16_t intercept_outside = UINT16_MAX;
+  std::atomic<uint64_t>* interceptor_seen_ns = nullptr;
+  uint64_t interceptor_liveness_ns = 2'000'000'000ULL;
 };
 
 class BridgeWorker final : public EnforcementSink {
@@ -60,6 +67,10 @@ class BridgeWorker final : public EnforcementSink {
   void release(void* handle) override;
   void discard(void* handle) override;
   void inject(ByteSpan frame, uint16_t client_port, bool toward_client) override;
+  bool inject_to_interceptor(ByteSpan frame) override;
+  void to_interceptor(void* handle, uint16_t l3_offset) override;
+  void to_client(void* handle, uint16_t l3_offset, const L2Header& client_l2,
+                 uint16_t client_port) override;
 
  private:
   static constexpr uint16_t kMaxPorts = 32;
@@ -75,6 +86,9 @@ class BridgeWorker final : public EnforcementSink {
   void publish_stats(bool force);
   void idle(uint32_t& empty_polls);
   void shut_down();
+  // The appliance's own traffic and heartbeats, which bypass the inspector; true when taken.
+  bool steer_appliance(rte_mbuf* m);
+  rte_mbuf* new_frame(ByteSpan frame);
 
   BridgeWorkerSetup setup_;
   FlowInspector& inspector_;

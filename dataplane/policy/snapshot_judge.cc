@@ -22,7 +22,9 @@ void SnapshotJudge::decide(const FlowFacts& facts, FlowDecision& out) {
     }
   }
   out.decision = snapshot_->decide(facts, *scratch_);
-  out.intercept_fallback = out.decision.action.verdict == Verdict::kIntercept;
+  // A fallback of kIntercept means the worker carries intercept out itself (`intercept:`).
+  out.intercept_fallback = out.decision.action.verdict == Verdict::kIntercept &&
+                           intercept_fallback_ != Verdict::kIntercept;
   if (out.intercept_fallback) out.decision.action.verdict = intercept_fallback_;
 }
 

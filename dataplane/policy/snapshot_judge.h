@@ -1,6 +1,8 @@
 // A compiled policy as the worker's FlowJudge: one per worker, holding that worker's scratch.
-// Intercept is not carried out yet: the adapter turns it into the configured fallback verdict
-// and flags it, so the audit record keeps the rule that said intercept and the worker counts it.
+// Without interception configured, the adapter turns intercept into the configured fallback
+// verdict and flags it, so the audit record keeps the rule that said intercept and the worker
+// counts it; a fallback of kIntercept (an `intercept:` section) leaves intercept verdicts to the
+// worker, which hands the flow over or applies the fallback itself.
 // A bypass set, when given, is consulted where bypass_set.h says: after the anomaly and
 // `incomplete` defaults, before every rule.
 #pragma once

@@ -55,6 +55,8 @@ usage() {
 }
 
 lab_down() {
+  # The appliance namespace a handoff test built (deploy/appliance/sluice-appliance-netns.sh).
+  "$here/../../deploy/appliance/sluice-appliance-netns.sh" down 2>/dev/null || true
   teardown_namespaces "$CLI_NS" "$SRV_NS" "$APP_NS"
   rm -rf "/etc/netns/$CLI_NS" "/etc/netns/$SRV_NS" "/etc/netns/$APP_NS"
   rmdir /etc/netns 2>/dev/null || true # only if nothing else uses it

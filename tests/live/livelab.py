@@ -149,7 +149,7 @@ def sluice_has_run_command() -> bool:
 
 def derive_config(workdir: Path, *, file_prefix: str, flows_capacity: int | None = None,
                   first_flight_buffers: int | None = None, closing_timeout: str | None = None,
-                  monitor: bool = False) -> Path:
+                  monitor: bool = False, config_edit=None) -> Path:
     """Writes WORKDIR/sluice.yaml from the shipped test-namespaces example, with the lists
     copied to WORKDIR/lists (so a test may edit them), the audit file at WORKDIR/audit.jsonl,
     the bypass state at WORKDIR/bypass.json and its own DPDK file prefix. Edits are textual and each must apply exactly once, so a
@@ -187,6 +187,8 @@ def derive_config(workdir: Path, *, file_prefix: str, flows_capacity: int | None
                 "monitor:\n"
                 "  mirror: mirror\n"
                 "  inject: inject\n" + text[end:])
+    if config_edit is not None:
+        text = config_edit(text)  # a test's own change (a callable: text -> text)
     shutil.copytree(BASE_LISTS, workdir / "lists")
     path = workdir / "sluice.yaml"
     path.write_text(text)

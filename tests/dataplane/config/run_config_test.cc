@@ -136,6 +136,60 @@ TEST(RunConfig, BypassStateFile) {
             "test.yaml:11:26: bypass.learning.ttl: 0s is out of range (1m to 8760h)");
 }
 
+// `intercept`: a net_tap port in no pair, the appliance address, the handoff channel.
+TEST(RunConfig, InterceptSection) {
+  const std::string ports = R"(ports:
+  - name: in
+    device: "0000:3b:00.0"
+  - name: out
+    device: "0000:3b:00.1"
+  - name: tap
+    device: "net_tap0,iface=sluice0"
+pairs:
+  - inside: in
+    outside: out
+lcores:
+  workers: [1]
+)";
+  absl::StatusOr<RunConfig> c = parse_run_config(ports, "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->intercept.enabled) << "no section: no interception";
+
+  c = parse_run_config(ports + "intercept: {port: tap, address: 10.0.0.250}\n", "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->intercept.enabled);
+  EXPECT_EQ(c->intercept.port, 2u);
+  EXPECT_EQ(c->intercept.outside, 1u) << "the first pair's outside";
+  EXPECT_EQ(c->intercept.address, (std::array<uint8_t, 4>{10, 0, 0, 250}));
+  EXPECT_EQ(c->intercept.handoff_source, (std::array<uint8_t, 4>{169, 254, 77, 1}));
+  EXPECT_EQ(c->intercept.handoff_port, 7301);
+  EXPECT_EQ(c->intercept.liveness_ns, 2'000'000'000u);
+
+  c = parse_run_config(ports + "intercept:\n  port: tap\n  outside: out\n  address: 10.0.0.250\n"
+                               "  handoff: {source: 192.0.2.1, port: 9000, liveness: 500ms}\n",
+                       "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->intercept.handoff_source, (std::array<uint8_t, 4>{192, 0, 2, 1}));
+  EXPECT_EQ(c->intercept.handoff_port, 9000);
+  EXPECT_EQ(c->intercept.liveness_ns, 500'000'000u);
+
+  EXPECT_EQ(error_of(ports + "intercept: {port: out, address: 10.0.0.250}\n"),
+            "test.yaml:13:19: intercept.port: port 'out' is not a net_tap vdev (device: "
+            "\"net_tap0,iface=sluice0\")\n"
+            "test.yaml:13:19: intercept.port: port 'out' is in a pair; the TAP must be in none");
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap, address: 10.0.0.256}\n"),
+            "test.yaml:13:33: intercept.address: '10.0.0.256' is not an IPv4 address (a.b.c.d)");
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap}\n"),
+            "test.yaml:13:12: intercept: missing required key 'address'");
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap, outside: in, address: 10.0.0.250}\n"),
+            "test.yaml:13:33: intercept.outside: port 'in' is not the outside of a pair");
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap, address: 169.254.77.1}\n"),
+            "test.yaml:13:33: intercept.address: must differ from intercept.handoff.source "
+            "(the dataplane's end of the channel)");
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap, address: 10.0.0.250, handoff: {liveness: 1ms}}\n"),
+            "test.yaml:13:65: intercept.handoff.liveness: 1ms is out of range (100ms to 1h)");
+}
+
 TEST(RunConfig, SyslogSinkDefaultsAndValues) {
   absl::StatusOr<RunConfig> c = parse_run_config(
       std::string(test::kMinimalConfig) +
@@ -226,7 +280,11 @@ TEST(RunConfig, FullConfigRoundTrip) {
   EXPECT_EQ(c->eal.file_prefix, "full-test");
   EXPECT_THAT(c->eal.extra_args, ElementsAre("--log-level=lib.eal:debug", "--iova-mode=va"));
 
-  ASSERT_EQ(c->ports.size(), 4u);
+  ASSERT_EQ(c->ports.size(), 5u);
+  EXPECT_TRUE(c->intercept.enabled);
+  EXPECT_EQ(c->intercept.port, 4u);
+  EXPECT_EQ(c->intercept.outside, 1u);
+  EXPECT_EQ(c->intercept.liveness_ns, 3'000'000'000u);
   EXPECT_EQ(c->ports[0].name, "in0");
   EXPECT_EQ(c->ports[0].kind, PortKind::kVdev);
   EXPECT_EQ(c->ports[0].device, "net_af_packet0,iface=veth1");
@@ -338,7 +396,8 @@ TEST(RunConfig, FullConfigRoundTrip) {
                           "--file-prefix=full-test", "--no-huge", "-m", "2048", "--no-pci",
                           "--no-telemetry", "--vdev", "net_af_packet0,iface=veth1", "--vdev",
                           "net_tap0,iface=sluice0", "--vdev", "net_ring0", "--vdev",
-                          "net_null1,size=64", "--log-level=lib.eal:debug", "--iova-mode=va"));
+                          "net_null1,size=64", "--vdev", "net_tap1,iface=sluice1",
+                          "--log-level=lib.eal:debug", "--iova-mode=va"));
 }
 
 TEST(RunConfig, MonitorMode) {

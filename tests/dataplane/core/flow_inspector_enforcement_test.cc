@@ -15,6 +15,7 @@
 #include "dataplane/core/flow_inspector.h"
 #include "dataplane/core/packet.h"
 #include "dataplane/core/tcp_reply.h"
+#include "interceptor/handoff/handoff_message.h"
 #include "tests/dataplane/core/client_hello_builder.h"
 #include "tests/dataplane/core/packet_builder.h"
 #include "tests/dataplane/core/recording_audit_sink.h"
@@ -52,6 +53,30 @@ class RecordingEnforcement : public EnforcementSink {
     injected.push_back({Bytes(frame.begin(), frame.end()), client_port, toward_client});
     log.push_back(toward_client ? "inject client" : "inject server");
   }
+  // Interception.
+  bool inject_to_interceptor(ByteSpan frame) override {
+    if (refuse_interceptor_frames) return false;
+    to_tap_frames.emplace_back(frame.begin(), frame.end());
+    log.push_back("handoff frame");
+    return true;
+  }
+  void to_interceptor(void* handle, uint16_t l3_offset) override {
+    to_tap.push_back(reinterpret_cast<uintptr_t>(handle));
+    log.push_back("to interceptor " + std::to_string(to_tap.back()) + " l3 " +
+                  std::to_string(l3_offset));
+  }
+  void to_client(void* handle, uint16_t l3_offset, const L2Header& client_l2,
+                 uint16_t client_port) override {
+    to_clients.push_back(reinterpret_cast<uintptr_t>(handle));
+    log.push_back("to client " + std::to_string(to_clients.back()) + " l3 " +
+                  std::to_string(l3_offset) + " l2 " + std::to_string(client_l2.length) +
+                  " port " + std::to_string(client_port));
+  }
+  bool refuse_interceptor_frames = false;
+  std::vector<Bytes> to_tap_frames;
+  std::vector<uintptr_t> to_tap;
+  std::vector<uintptr_t> to_clients;
+
   std::vector<Injected> toward(bool client) const {
     std::vector<Injected> out;
     for (const auto& i : injected)
@@ -79,7 +104,13 @@ class ListJudge : public FlowJudge {
     out = FlowDecision{};
     out.decision.action.verdict = block ? Verdict::kBlock : Verdict::kPass;
     out.decision.rule = block ? "test_block" : "test_pass";
+    for (const auto& n : intercepted)
+      if (n == facts.server_name) {
+        out.decision.action.verdict = Verdict::kIntercept;
+        out.decision.rule = "test_intercept";
+      }
   }
+  std::vector<std::string> intercepted;
   bool block_all = false;
   std::vector<std::string> blocked;
   int calls = 0;
@@ -1048,6 +1079,158 @@ TEST_F(EnforcementTest, AuditOnlyIsTheDefaultAndNeverHolds) {
   auto closes = events_.of(AuditKind::kClose);
   ASSERT_EQ(closes.size(), 1u);
   EXPECT_NE(closes[0].close_reason, CloseReason::kBlocked);
+}
+
+// --- inline: intercept, handed to the interceptor through the TAP ----------------------------
+
+constexpr uint16_t kTapPort = 9;
+
+class InterceptTest : public EnforcementTest {
+ protected:
+  void make_intercepting(bool interceptor_ready) {
+    config_.intercept.enabled = true;
+    config_.intercept.tap_port = kTapPort;
+    config_.intercept.tap_mac = {0x02, 0x7a, 0, 0, 0, 1};
+    config_.intercept.appliance_ip = {10, 0, 0, 250};
+    config_.intercept.source_ip = {169, 254, 77, 1};
+    config_.intercept.fallback = Verdict::kPass;
+    make(EnforcementMode::kInline);
+    inspector_->set_interceptor_ready(interceptor_ready);
+    judge_.intercepted = {"intercept.example"};
+  }
+  // The handoff message the fragments carry (one fragment: the hellos here are small).
+  absl::StatusOr<handoff::Handoff> sent_handoff(Bytes& storage) {
+    EXPECT_EQ(sink_.to_tap_frames.size(), 1u);
+    storage = sink_.to_tap_frames.at(0);
+    ParsedPacket p;
+    EXPECT_EQ(parse_frame(ByteSpan(storage), ParseOptions{}, p).status, ParseStatus::kOk);
+    EXPECT_EQ(std::vector<uint8_t>(storage.begin(), storage.begin() + 6),
+              std::vector<uint8_t>({0x02, 0x7a, 0, 0, 0, 1}))
+        << "addressed to the TAP";
+    return handoff::decode_handoff(p.payload);
+  }
+  PacketAction from_tap(const Bytes& frame) { return send(frame, kTapPort); }
+};
+
+TEST_F(InterceptTest, HandsTheFlowOverResetsTheServerAndSteersWhatFollows) {
+  make_intercepting(true);
+  Connection c;
+  handshake(c);
+  const Bytes h = hello("intercept.example");
+  EXPECT_EQ(from_client(c.client(0, h)), PacketAction::kHeld);
+  const uintptr_t held = last_handle_;
+
+  Bytes storage;
+  absl::StatusOr<handoff::Handoff> m = sent_handoff(storage);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->client_isn, Connection::kClientIsn);
+  EXPECT_EQ(m->server_isn, Connection::kServerIsn);
+  EXPECT_EQ(m->client.port, 41000);
+  EXPECT_EQ(m->server.port, 443);
+  EXPECT_EQ(m->client_mss, 1460);
+  EXPECT_EQ(std::vector<uint8_t>(m->hello.begin(), m->hello.end()), h);
+
+  // The server leg: one reset where the server expects the client's first byte.
+  const auto to_server = sink_.toward(false);
+  ASSERT_EQ(to_server.size(), 1u);
+  const Reply rst = parse_reply(to_server[0]);
+  ASSERT_TRUE(rst.ok);
+  EXPECT_EQ(rst.p.tcp_flags & kTcpRst, kTcpRst);
+  EXPECT_EQ(rst.p.seq, Connection::kClientIsn + 1);
+  EXPECT_TRUE(sink_.toward(true).empty()) << "the client is never reset";
+  EXPECT_EQ(sink_.discarded, (std::vector<uintptr_t>{held})) << "its bytes went in the message";
+  EXPECT_TRUE(sink_.released.empty());
+  EXPECT_EQ(sink_.log.front(), "handoff frame") << "the handoff goes before anything else";
+
+  ASSERT_EQ(events_.of(AuditKind::kVerdict).size(), 1u);
+  const AuditEvent v = events_.of(AuditKind::kVerdict)[0];
+  EXPECT_EQ(v.verdict, Verdict::kIntercept);
+  EXPECT_EQ(v.handoff, HandoffOutcome::kHandedOff);
+  EXPECT_EQ(v.rule_view(), "test_intercept");
+
+  // Later: the client's packets into the TAP, the TAP's answers to the client, the server's
+  // packets nowhere, and nothing from the TAP that is not a handed-off flow.
+  const auto len = static_cast<uint32_t>(h.size());
+  EXPECT_EQ(from_client(c.client(len, {1, 2, 3})), PacketAction::kHeld);
+  EXPECT_EQ(sink_.to_tap, (std::vector<uintptr_t>{last_handle_}));
+  EXPECT_EQ(from_tap(c.server(0, {4, 5, 6}, len)), PacketAction::kHeld);
+  EXPECT_EQ(sink_.to_clients, (std::vector<uintptr_t>{last_handle_}));
+  EXPECT_EQ(sink_.log.back(), "to client " + std::to_string(last_handle_) + " l3 14 l2 14 port " +
+                                  std::to_string(kClientSidePort));
+  EXPECT_EQ(from_server(c.server(0, {7}, len)), PacketAction::kDrop);
+  Connection other(false, {}, 41001);
+  EXPECT_EQ(from_tap(other.server(0, {8}, 0)), PacketAction::kDrop);
+
+  EXPECT_EQ(stats().handoffs_sent, 1u);
+  EXPECT_EQ(stats().handoff_fragments, 1u);
+  EXPECT_EQ(stats().handoff_server_resets, 1u);
+  EXPECT_EQ(stats().handoff_to_interceptor, 1u);
+  EXPECT_EQ(stats().handoff_to_client, 1u);
+  EXPECT_EQ(stats().handoff_server_dropped, 1u);
+  EXPECT_EQ(stats().tap_unmatched, 1u);
+  EXPECT_EQ(stats().intercept_fallbacks, 0u);
+}
+
+TEST_F(InterceptTest, WithoutTheInterceptorTheFallbackIsCarriedOut) {
+  make_intercepting(false);
+  Connection c;
+  handshake(c);
+  EXPECT_EQ(from_client(c.client(0, hello("intercept.example"))), PacketAction::kHeld);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{last_handle_})) << "fallback pass";
+  EXPECT_TRUE(sink_.to_tap_frames.empty());
+  EXPECT_TRUE(sink_.injected.empty()) << "nobody is reset";
+  const AuditEvent v = events_.of(AuditKind::kVerdict).at(0);
+  EXPECT_EQ(v.verdict, Verdict::kPass);
+  EXPECT_EQ(v.handoff, HandoffOutcome::kInterceptorAbsent);
+  EXPECT_EQ(v.rule_view(), "test_intercept") << "the rule that said intercept stays";
+  EXPECT_EQ(stats().intercept_fallbacks, 1u);
+  EXPECT_EQ(stats().handoff_interceptor_absent, 1u);
+  EXPECT_EQ(stats().flows_by_verdict[static_cast<size_t>(Verdict::kPass)], 1u);
+}
+
+TEST_F(InterceptTest, AFlowWithoutItsSynCannotBeAdopted) {
+  make_intercepting(true);
+  Connection c;
+  EXPECT_EQ(from_server(c.synack()), PacketAction::kForward);  // the SYN went unseen
+  EXPECT_EQ(from_client(c.ack()), PacketAction::kForward);
+  EXPECT_EQ(from_client(c.client(0, hello("intercept.example"))), PacketAction::kHeld);
+  EXPECT_TRUE(sink_.to_tap_frames.empty());
+  EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kNotAdoptable);
+  EXPECT_EQ(stats().handoff_not_adoptable, 1u);
+}
+
+TEST_F(InterceptTest, IPv6FlowsGetTheFallback) {
+  make_intercepting(true);
+  Connection c(true);
+  handshake(c);
+  EXPECT_EQ(from_client(c.client(0, hello("intercept.example"))), PacketAction::kHeld);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{last_handle_}))
+      << "the appliance namespace is IPv4-only: the flow passes (fallback) rather than vanish";
+  EXPECT_TRUE(sink_.to_tap_frames.empty());
+  EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kNotAdoptable);
+}
+
+TEST_F(InterceptTest, ATapThatTakesNothingMeansFallback) {
+  make_intercepting(true);
+  sink_.refuse_interceptor_frames = true;
+  Connection c;
+  handshake(c);
+  EXPECT_EQ(from_client(c.client(0, hello("intercept.example"))), PacketAction::kHeld);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{last_handle_}));
+  EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kNoBuffer);
+  EXPECT_EQ(stats().handoff_send_failed, 1u);
+}
+
+TEST_F(InterceptTest, PassedFlowsAreUntouchedAndTheTapStaysClosedToThem) {
+  make_intercepting(true);
+  Connection c;
+  handshake(c);
+  EXPECT_EQ(from_client(c.client(0, hello("fine.example"))), PacketAction::kHeld);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{last_handle_}));
+  EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kNone);
+  EXPECT_EQ(from_tap(c.server(0, {1}, 0)), PacketAction::kDrop)
+      << "a frame out of the TAP for a passed flow goes nowhere";
+  EXPECT_EQ(stats().tap_unmatched, 1u);
 }
 
 }  // namespace

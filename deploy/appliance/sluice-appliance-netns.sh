@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The appliance's own network namespace, where sluice-intercept adopts the connections sluice
+# hands over (docs/design.md, "Interception handoff"). Run as root after `sluice run` has
+# started (its net_tap port creates the TAP in sluice's namespace). Run it in the host's own
+# namespaces (not under `ip netns exec`: a namespace created there is not visible outside it);
+# when sluice itself runs in a named network namespace, say which with --from-netns.
+#
+#   sluice-appliance-netns.sh up --address A.B.C.D/LEN [options]   (idempotent: run it again
+#                                                                  after every sluice restart)
+#   sluice-appliance-netns.sh down                                 remove the namespace
+#   sluice-appliance-netns.sh status                               what is there now
+#
+# Options (with their defaults; they must match sluice's `intercept:` section):
+#   --netns NAME             sluice-appliance
+#   --tap IFACE              sluice0                 (the iface= of the net_tap port)
+#   --from-netns NAME        none                    sluice's network namespace, if not this one
+#   --address A.B.C.D/LEN    required                (intercept.address, with its prefix)
+#   --gateway A.B.C.D        none                    default route for the interceptor's own
+#                                                    connections (through the outside port)
+#   --client-route PREFIX    none, repeatable        client networks: answers to adopted
+#                                                    connections go back into the TAP for them
+#   --handoff-source A.B.C.D 169.254.77.1            (intercept.handoff.source)
+#
+# What `up` sets in the namespace:
+#   - the TAP moved in (from the namespace this runs in), up, with the address, offloads off;
+#   - a route and a permanent neighbour for the dataplane's end of the handoff channel, and
+#     routes for the client networks through it (sluice rewrites the Ethernet header anyway);
+#   - nftables table `inet sluice_appliance`: TCP that has a transparent socket (an adopted
+#     connection) gets mark 1; TCP from the TAP to any address but the appliance's own and
+#     without such a socket is dropped, so a client segment that arrives before adoption
+#     finishes is retransmitted by the client instead of being answered with a reset;
+#   - policy routing: `ip rule fwmark 1 lookup 100`, `ip route local 0.0.0.0/0 dev lo table 100`
+#     (marked packets are delivered locally, to the adopted socket);
+#   - rp_filter 0 (client addresses arrive on the TAP); IPv6 off (the channel is IPv4).
+set -euo pipefail
+
+NETNS=sluice-appliance TAP=sluice0 FROM_NETNS="" ADDRESS="" GATEWAY="" HANDOFF_SOURCE=169.254.77.1
+CLIENT_ROUTES=()
+DATAPLANE_MAC=02:00:00:4d:00:01  # InterceptPath::source_mac: sluice's end of the channel
+MARK=1 TABLE=100
+
+log() { printf '[sluice-appliance-netns] %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+usage() {
+  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+in_ns() { ip netns exec "$NETNS" "$@"; }
+
+parse_options() {
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --netns) NETNS=$2; shift 2 ;;
+      --tap) TAP=$2; shift 2 ;;
+      --from-netns) FROM_NETNS=$2; shift 2 ;;
+      --address) ADDRESS=$2; shift 2 ;;
+      --gateway) GATEWAY=$2; shift 2 ;;
+      --client-route) CLIENT_ROUTES+=("$2"); shift 2 ;;
+      --handoff-source) HANDOFF_SOURCE=$2; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+}
+
+ensure_namespace() {
+  if [[ ! -e /run/netns/$NETNS ]]; then
+    ip netns add "$NETNS"
+    log "namespace $NETNS created"
+  fi
+  ip -n "$NETNS" link set lo up
+  in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  # The handoff channel and the appliance address are IPv4; no IPv6 chatter into the TAP.
+  in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+
+move_tap() {
+  if ip -n "$NETNS" link show "$TAP" >/dev/null 2>&1; then
+    return 0 # already there (a second `up` for the same sluice run)
+  fi
+  local from=()
+  [[ -n $FROM_NETNS ]] && from=(-n "$FROM_NETNS")
+  ip "${from[@]}" link show "$TAP" >/dev/null 2>&1 ||
+    die "no interface $TAP in ${FROM_NETNS:-this namespace} or in $NETNS: start sluice first (its net_tap port creates it); --from-netns names sluice's namespace"
+  ip "${from[@]}" link set "$TAP" netns "$NETNS"
+  log "$TAP moved into $NETNS"
+}
+
+configure_tap() {
+  in_ns sysctl -qw "net.ipv4.conf.$TAP.rp_filter=0"
+  in_ns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1" 2>/dev/null || true
+  in_ns ethtool -K "$TAP" tx off tso off gso off gro off >/dev/null 2>&1 || true
+  ip -n "$NETNS" link set "$TAP" up
+  ip -n "$NETNS" addr replace "$ADDRESS" dev "$TAP"
+  ip -n "$NETNS" route replace "$HANDOFF_SOURCE/32" dev "$TAP"
+  ip -n "$NETNS" neigh replace "$HANDOFF_SOURCE" lladdr "$DATAPLANE_MAC" dev "$TAP" nud permanent
+  local prefix
+  for prefix in "${CLIENT_ROUTES[@]}"; do
+    ip -n "$NETNS" route replace "$prefix" via "$HANDOFF_SOURCE" dev "$TAP" onlink
+  done
+  if [[ -n $GATEWAY ]]; then
+    ip -n "$NETNS" route replace default via "$GATEWAY" dev "$TAP"
+  fi
+}
+
+configure_nftables() {
+  local own=${ADDRESS%%/*}
+  # Declaring the table first makes the delete succeed on a first run: the whole file is one
+  # transaction, so the table is replaced atomically.
+  in_ns nft -f - <<NFT
+table inet sluice_appliance
+delete table inet sluice_appliance
+table inet sluice_appliance {
+  chain prerouting {
+    type filter hook prerouting priority mangle; policy accept;
+    meta l4proto tcp socket transparent 1 meta mark set $MARK counter accept comment "adopted connections"
+    iifname "$TAP" meta nfproto ipv4 meta l4proto tcp ip daddr != $own counter drop comment "not adopted yet: the client retransmits"
+  }
+}
+NFT
+  if ! in_ns ip rule show fwmark "$MARK" lookup "$TABLE" | grep -q .; then
+    in_ns ip rule add fwmark "$MARK" lookup "$TABLE"
+  fi
+  in_ns ip route replace local 0.0.0.0/0 dev lo table "$TABLE"
+}
+
+appliance_up() {
+  [[ $(id -u) -eq 0 ]] || die "must run as root"
+  [[ -n $ADDRESS && $ADDRESS == */* ]] || die "--address A.B.C.D/LEN is required (intercept.address and its prefix)"
+  command -v nft >/dev/null || die "nft not found: apt-get install nftables"
+  ensure_namespace
+  move_tap
+  configure_tap
+  configure_nftables
+  log "up: $TAP in $NETNS with $ADDRESS; handoffs from $HANDOFF_SOURCE"
+}
+
+appliance_down() {
+  [[ -e /run/netns/$NETNS ]] || return 0
+  local pid _
+  for pid in $(ip netns pids "$NETNS" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    [[ -z $(ip netns pids "$NETNS" 2>/dev/null) ]] && break
+    sleep 0.2
+  done
+  ip netns del "$NETNS"
+  log "down: $NETNS removed"
+}
+
+appliance_status() {
+  if [[ ! -e /run/netns/$NETNS ]]; then
+    echo "$NETNS: absent"
+    return 1
+  fi
+  echo "== $NETNS"
+  ip -n "$NETNS" -br addr show
+  ip -n "$NETNS" route show
+  in_ns ip rule show fwmark "$MARK"
+  in_ns nft list table inet sluice_appliance 2>/dev/null || echo "(no nftables table)"
+}
+
+command=${1:-}
+[[ -n $command ]] || usage
+shift
+parse_options "$@"
+case $command in
+  up) appliance_up ;;
+  down) appliance_down ;;
+  status) appliance_status ;;
+  *) usage ;;
+esac

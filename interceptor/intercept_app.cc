@@ -1,5 +1,8 @@
 #include "interceptor/intercept_app.h"
 
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
 #include "interceptor/tls_contexts.h"
 
 namespace sluice::intercept {
@@ -39,10 +42,40 @@ absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const Intercep
   if (!server.ok()) return server.status();
   app->server_ = std::move(*server);
   if (absl::Status s = app->server_->start(); !s.ok()) return s;
+  if (!c.handoff_listen.empty()) {
+    handoff::ReceiverOptions options;
+    const size_t colon = c.handoff_listen.rfind(':');
+    options.listen_address = c.handoff_listen.substr(0, colon);
+    options.port = static_cast<uint16_t>(std::stoi(c.handoff_listen.substr(colon + 1)));
+    options.dataplane_address = c.handoff_dataplane;
+    absl::StatusOr<std::unique_ptr<handoff::HandoffReceiver>> receiver =
+        handoff::HandoffReceiver::open(options);
+    if (!receiver.ok()) {
+      return absl::Status(receiver.status().code(),
+                          absl::StrCat("handoff.listen ", c.handoff_listen, ": ",
+                                       receiver.status().message()));
+    }
+    app->handoff_ = std::move(*receiver);
+    InterceptApp* self = app.get();
+    app->handoff_thread_ = std::thread([self] {
+      self->handoff_->run(
+          self->handoff_stop_,
+          [self](int fd, const handoff::Handoff&) { self->server_->adopt_transparent(fd); },
+          [self](const absl::Status& error) {
+            bump(self->stats_.handoff_errors);
+            std::fprintf(stderr, "sluice-intercept: handoff: %s\n",
+                         std::string(error.message()).c_str());
+          });
+    });
+  }
   return app;
 }
 
 void InterceptApp::stop() {
+  // No more adoptions first: a socket adopted after the loops stop would have no owner.
+  handoff_stop_ = true;
+  if (handoff_thread_.joinable()) handoff_thread_.join();
+  handoff_.reset();
   if (server_) server_->stop();
   server_.reset();
   if (ctx_) ctx_->resolver.reset();

@@ -4,10 +4,13 @@
 // by tests that need a whole interceptor in their own process (e.g. to call adopt_transparent).
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "interceptor/intercept_config.h"
+#include "interceptor/handoff/receiver.h"
 #include "interceptor/intercept_server.h"
 
 namespace sluice::intercept {
@@ -32,6 +35,11 @@ class InterceptApp {
   std::unique_ptr<FailureReporter> reporter_;
   std::unique_ptr<ServerContext> ctx_;
   std::unique_ptr<InterceptServer> server_;
+  // The dataplane handoff: its receiver runs on a thread of its own (adoption is a handful of
+  // system calls; the loops only ever see finished sockets, through adopt_transparent()).
+  std::unique_ptr<handoff::HandoffReceiver> handoff_;
+  std::atomic<bool> handoff_stop_{false};
+  std::thread handoff_thread_;
 };
 
 }  // namespace sluice::intercept

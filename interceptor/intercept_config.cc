@@ -1,5 +1,7 @@
 #include "interceptor/intercept_config.h"
 
+#include <arpa/inet.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -135,14 +137,28 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
     errors_.push_back(absl::StrCat(av(file_), ":1:1: the file is empty (need at least ca_dir and a listener)"));
     return;
   }
-  if (!map(root, "", {"threads", "listen", "ca_dir", "policy_config", "upstream", "limits",
-                      "url_rules", "audit", "learning", "stats"})) {
+  if (!map(root, "", {"threads", "listen", "handoff", "ca_dir", "policy_config", "upstream",
+                      "limits", "url_rules", "audit", "learning", "stats"})) {
     return;
   }
   number(root["threads"], "threads", c.threads, 1, 64);
   if (const YAML::Node l = root["listen"]; l && map(l, "listen", {"explicit", "transparent"})) {
     listen_address(l["explicit"], "listen.explicit", c.explicit_listen);
     listen_address(l["transparent"], "listen.transparent", c.transparent_listen);
+  }
+  if (const YAML::Node h = root["handoff"]; h && map(h, "handoff", {"listen", "dataplane"})) {
+    if (!h["listen"]) {
+      error(h, "handoff.listen",
+            "required: ADDRESS:PORT where sluice's handoffs arrive (intercept.address and "
+            "intercept.handoff.port of the sluice run configuration, e.g. 10.0.0.250:7301)");
+    }
+    listen_address(h["listen"], "handoff.listen", c.handoff_listen);
+    if (h["dataplane"] && string(h["dataplane"], "handoff.dataplane", c.handoff_dataplane)) {
+      in_addr a{};
+      if (inet_pton(AF_INET, c.handoff_dataplane.c_str(), &a) != 1)
+        error(h["dataplane"], "handoff.dataplane",
+              "must be an IPv4 address: intercept.handoff.source of the sluice run configuration");
+    }
   }
   if (!root["ca_dir"]) {
     error(root, "ca_dir", "required: the directory `sluice-intercept ca init --dir` wrote");
@@ -225,9 +241,10 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
     path(s["file"], "stats.file", c.stats_file);
     duration(s["interval"], "stats.interval", c.stats_interval_ns, 1'000'000'000);
   }
-  if (c.explicit_listen.empty() && c.transparent_listen.empty() && errors_.empty()) {
-    error(root, "listen", "name at least one of listen.explicit and listen.transparent "
-                          "(adoption from the dataplane needs the transparent side configured too)");
+  if (c.explicit_listen.empty() && c.transparent_listen.empty() && c.handoff_listen.empty() &&
+      errors_.empty()) {
+    error(root, "listen", "name at least one of listen.explicit, listen.transparent and "
+                          "handoff.listen");
   }
 }
 

@@ -23,6 +23,11 @@ struct InterceptConfig {
   uint32_t threads = 2;
   std::string explicit_listen;     // "ADDRESS:PORT" of the CONNECT / HTTP proxy; empty: none
   std::string transparent_listen;  // "ADDRESS:PORT" with IP_TRANSPARENT for TPROXY; empty: none
+  // The dataplane handoff (docs/design.md, "Interception handoff"): where sluice's handoff
+  // datagrams arrive (intercept.address : intercept.handoff.port of `sluice run`), and where
+  // heartbeats go (intercept.handoff.source). Empty handoff_listen: no handoff.
+  std::string handoff_listen;
+  std::string handoff_dataplane = "169.254.77.1";
   std::string ca_dir;
   std::string policy_config;  // a `sluice run` configuration whose policy section decides
   std::vector<std::string> extra_ca_files;

@@ -12,6 +12,7 @@ namespace sluice::intercept {
 #define SLUICE_INTERCEPT_STATS(X)                                                                 \
   X(connections_accepted, "client connections taken from a listener")                             \
   X(connections_adopted, "connections handed over by the dataplane (adopt_transparent)")          \
+  X(handoff_errors, "handoff messages refused or adoptions the kernel refused (flow lost; logged)") \
   X(connections_refused_limit, "connections closed at once: limits.max_connections reached")      \
   X(connections_closed, "connections finished (any outcome)")                                     \
   X(handshake_timeouts, "connections closed: no ClientHello or handshake within handshake_timeout") \

@@ -75,7 +75,9 @@ class RstWatch:
         return [line for line in r.stdout.splitlines() if line.strip()]
 
 
-class InterceptHandoff(LiveTestCase):
+class InterceptLab(LiveTestCase):
+    """sluice with its `intercept:` section and the appliance namespace; start_interceptor()
+    starts the stand-in (test_intercept_e2e.py starts sluice-intercept instead). No tests."""
 
     def start_with_interception(self) -> None:
         self.start_sluice(config_edit=self.enable_intercept)
@@ -102,7 +104,10 @@ class InterceptHandoff(LiveTestCase):
                                  "169.254.77.1", "7301"]),
             stdout=out, stderr=subprocess.STDOUT)
         self.addCleanup(self.stop_interceptor)
-        # Ready once sluice has counted a heartbeat (and the liveness window is open).
+        self.wait_for_heartbeat()
+
+    def wait_for_heartbeat(self) -> None:
+        """Ready once sluice has counted a heartbeat (and the liveness window is open)."""
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if (livelab.counter_total(self.sluice.telemetry(), "heartbeats_received") or 0) > 0:
@@ -131,7 +136,8 @@ class InterceptHandoff(LiveTestCase):
     def counter(self, name: str) -> int:
         return livelab.counter_total(self.stats(), name) or 0
 
-    # ------------------------------------------------------------------ tests
+
+class InterceptHandoff(InterceptLab):
 
     def test_clients_finish_tls_with_the_adopting_process(self):
         self.start_with_interception()

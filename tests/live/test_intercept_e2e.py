@@ -1,0 +1,166 @@
+"""Interception end to end with the real parts: sluice bridges the lab with its `intercept:`
+section on, and sluice-intercept itself (not a stand-in) runs in the appliance namespace, taking
+the flows sluice hands over (`handoff.listen`), reaching nginx through the TAP and the outside
+port, and reporting certificate rejections to sluice's API (`learning.api`).
+
+- curl trusting only the school CA downloads the lab's 50 MB file from intercepted.test: it gets
+  it byte for byte (so the certificate it accepted was issued by the school CA), sees no reset,
+  nginx sees only the appliance's address, and both audits record it (sluice: intercept /
+  handed_off; sluice-intercept: the HTTP request).
+- openssl s_client trusting only the lab CA stands for an app that pins: it refuses the forged
+  certificate three times, sluice-intercept reports each refusal, sluice learns a bypass for
+  (intercepted.test, its JA4), and its next connection passes untouched (it verifies nginx's
+  real certificate) while curl, another JA4, is still intercepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+import livelab
+from livelab import STATE, access_log_since, access_log_size, describe, in_ns, openssl_get
+from test_intercept_handoff import APPLIANCE_ADDRESS, APPLIANCE_NS, NAME, InterceptLab, RstWatch
+
+INTERCEPT_BIN = os.environ.get(
+    "SLUICE_INTERCEPT_BIN",
+    str(Path(livelab.SLUICE).resolve().parents[2] / "interceptor" / "sluice-intercept"))
+
+
+def setUpModule():
+    livelab.lab_up_for_module()
+
+
+def tearDownModule():
+    livelab.lab_down_quietly()
+
+
+class SluiceInterceptBehindTheDataplane(InterceptLab):
+
+    def start_interceptor(self) -> None:
+        """The real sluice-intercept with a school CA of its own making."""
+        self.school = self.workdir / "school-ca"
+        made = subprocess.run([INTERCEPT_BIN, "ca", "init", "--dir", str(self.school)],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        self.intercept_audit = self.workdir / "intercept-audit.jsonl"
+        self.intercept_stats = self.workdir / "intercept-stats.json"
+        config = self.workdir / "intercept.yaml"
+        config.write_text(f"""threads: 2
+handoff:
+  listen: {APPLIANCE_ADDRESS}:7301
+  dataplane: 169.254.77.1
+ca_dir: {self.school}
+policy_config: {self.sluice.config}
+upstream:
+  extra_ca_files: [{STATE / "ca" / "ca.crt"}]
+audit:
+  file: {self.intercept_audit}
+learning:
+  api: unix:{self.workdir / "api.sock"}
+stats:
+  file: {self.intercept_stats}
+  interval: 1s
+""")
+        out = open(self.workdir / "interceptor.out", "wb")
+        self.interceptor = subprocess.Popen(
+            in_ns(APPLIANCE_NS, [INTERCEPT_BIN, "run", "--config", str(config)]),
+            stdout=out, stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop_interceptor)
+        self.wait_for_heartbeat()
+
+    def school_curl(self, path: str, *extra: str) -> subprocess.CompletedProcess:
+        """curl in the client namespace trusting ONLY the school CA."""
+        return livelab.run_client(["curl", "-sS", "--max-time", "120", "--cacert",
+                                   str(self.school / "ca.crt"), "-w", "\n@@ %{local_port} %{http_code}",
+                                   *extra, f"https://{NAME}{path}"], timeout=130)
+
+    def intercept_records(self) -> list[dict]:
+        if not self.intercept_audit.exists():
+            return []
+        return [json.loads(line) for line in self.intercept_audit.read_text().splitlines() if line.strip()]
+
+    def api(self, method: str, path: str) -> dict:
+        r = subprocess.run(["curl", "-sS", "--unix-socket", str(self.workdir / "api.sock"), "-X", method,
+                            f"http://sluice{path}"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_curl_trusting_the_school_ca_gets_the_content_byte_for_byte(self):
+        self.start_with_interception()
+        self.start_interceptor()
+        watch = RstWatch(self.workdir)
+        log_from = access_log_size()
+        out = self.workdir / "big.bin"
+        r = self.school_curl("/big.bin", "-o", str(out))
+        self.assertEqual(r.returncode, 0, f"{describe(r)}\n--- sluice-intercept\n{self.interceptor_output()[-3000:]}")
+        h = hashlib.sha256()
+        with open(out, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        out.unlink()
+        want = (STATE / "www" / "big.bin.sha256").read_text().split()[0]
+        self.assertEqual(h.hexdigest(), want, "the 50 MB file changed on its way through the interceptor")
+        port = livelab.curl_port(r)
+
+        self.assertEqual(watch.resets(), [], "the client saw resets")
+        log = access_log_since(log_from)
+        self.assertIn("big.bin", log)
+        strangers = [l for l in log.splitlines() if NAME in l and APPLIANCE_ADDRESS not in l]
+        self.assertEqual(strangers, [], f"nginx saw the client itself:\n{log}")
+
+        self.stop_interceptor()
+        http = [x for x in self.intercept_records() if x.get("type") == "http"]
+        self.assertTrue(any(x.get("host") == NAME and x.get("path") == "/big.bin" and x.get("status") == 200
+                            for x in http), http)
+        audit = self.stop_sluice()
+        mine = audit.by_client_port(port)
+        self.assertEqual(len(mine), 1, audit.summary())
+        self.assert_verdict(mine[0], "intercept")
+        self.assertEqual(mine[0].get("handoff"), "handed_off", mine[0])
+
+    def test_a_pinning_client_is_learned_and_passed_while_curl_stays_intercepted(self):
+        self.start_with_interception()
+        self.start_interceptor()
+        for attempt in range(3):
+            o = openssl_get(NAME, NAME)
+            self.assertNotEqual(o.returncode, 0, f"attempt {attempt + 1}: the forged certificate was "
+                                                 f"accepted by a client that trusts only the lab CA")
+        deadline = time.monotonic() + 20
+        learned = []
+        while not learned and time.monotonic() < deadline:
+            learned = [e for e in self.api("GET", "/v1/bypass")["entries"] if e["source"] == "learned"]
+            time.sleep(0.3)
+        self.assertEqual(len(learned), 1, f"nothing learned:\n{self.interceptor_output()[-3000:]}")
+        entry = learned[0]
+        self.assertEqual(entry["name"], NAME)
+        self.assertGreaterEqual(entry["evidence"]["failures"], 3, entry)
+
+        o = openssl_get(NAME, NAME)
+        self.assertEqual(o.returncode, 0, f"the learned app must now pass untouched: {describe(o)}")
+        self.assertIn(f"sluice-lab hello host={NAME} sni={NAME}".encode(), o.stdout)
+        c = self.school_curl("/hello")
+        self.assertEqual(c.returncode, 0, f"curl (another JA4) must still be intercepted: {describe(c)}")
+
+        self.stop_interceptor()
+        stats = json.loads(self.intercept_stats.read_text())
+        self.assertGreaterEqual(stats.get("client_rejected_certificate", 0), 3, stats)
+        self.assertGreaterEqual(stats.get("failure_reports_sent", 0), 3, stats)
+        audit = self.stop_sluice()
+        verdicts = audit.verdicts_for(sni=NAME)
+        passed = [v for v in verdicts if v.get("rule") == "bypass"]
+        self.assertEqual(len(passed), 1, audit.summary())
+        self.assertEqual(passed[0]["ja4"], entry["ja4"])
+        self.assertEqual(passed[0]["verdict"], "pass")
+        curl_flows = [v for v in verdicts if v.get("ja4") != entry["ja4"]]
+        self.assertTrue(curl_flows and all(v.get("handoff") == "handed_off" for v in curl_flows),
+                        audit.summary())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -112,18 +112,6 @@ class InterceptLive(unittest.TestCase):
         other = make_cert("Untrusted Root", None, other_key, ca=True)
         write_pem(d / "root.crt", root)
         now = datetime.datetime.now(datetime.timezone.utc)
-        servers = {
-            "good": make_cert("localhost", ["localhost", "127.0.0.1"], make_key(), root, root_key),
-            "expired": make_cert("localhost", ["localhost"], make_key(), root, root_key,
-                                 not_before=now - datetime.timedelta(days=60),
-                                 not_after=now - datetime.timedelta(days=30)),
-            "wronghost": make_cert("other.example", ["other.example"], make_key(), root, root_key),
-            "untrusted": make_cert("localhost", ["localhost"], make_key(), other, other_key),
-            "never": make_cert(NEVER_NAME, [NEVER_NAME], make_key(), root, root_key),
-        }
-        for label, cert in servers.items():
-            # The key has to be the one in the certificate: rebuild pairs explicitly.
-            pass
         cls.ports = {}
         www = d / "www"
         www.mkdir()
@@ -206,9 +194,16 @@ stats:
   interval: 1s
 """)
         cls.intercept = cls.start([BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
-                                  stderr=open(d / "intercept.err", "w"))
+                                  stderr=cls.log(d / "intercept.err"))
         for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port)]:
             cls.wait_port(port, label)
+
+    @classmethod
+    def log(cls, path):
+        """A file for a child's stderr, closed in tearDownClass."""
+        f = open(path, "w")
+        cls.logs = getattr(cls, "logs", []) + [f]
+        return f
 
     @classmethod
     def start(cls, argv, cwd, stderr=subprocess.DEVNULL):
@@ -236,7 +231,11 @@ stats:
             except subprocess.TimeoutExpired:
                 p.kill()
         cls.receiver.shutdown()
+        cls.receiver.server_close()
         cls.keepalive.shutdown()
+        cls.keepalive.server_close()
+        for f in getattr(cls, "logs", []):
+            f.close()
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(cls.dir, ignore_errors=True)
 
@@ -532,14 +531,21 @@ class TproxyLive(unittest.TestCase):
                 "upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: adopt-audit.jsonl\n")
             cls.procs.append(subprocess.Popen(
                 ["ip", "netns", "exec", i, ADOPT_PROBE, str(d / "adopt.yaml"), "0.0.0.0:15002"], cwd=d,
-                stdout=subprocess.DEVNULL, stderr=open(d / "adopt.err", "w")))
+                stdout=subprocess.DEVNULL, stderr=cls.log(d / "adopt.err")))
         (d / "intercept.yaml").write_text(
             "threads: 2\nlisten:\n  transparent: 0.0.0.0:15001\nca_dir: ca\nlimits:\n  max_connections: 4000\n  handshake_timeout: 60s\n"
             "upstream:\n  extra_ca_files: [root.crt]\n  mark: 7\naudit:\n  file: audit.jsonl\n")
         cls.procs.append(subprocess.Popen(
             ["ip", "netns", "exec", i, BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
-            stdout=subprocess.DEVNULL, stderr=open(d / "intercept.err", "w")))
+            stdout=subprocess.DEVNULL, stderr=cls.log(d / "intercept.err")))
         time.sleep(1.0)
+
+    @classmethod
+    def log(cls, path):
+        """A file for a child's stderr, closed in tearDownClass."""
+        f = open(path, "w")
+        cls.logs = getattr(cls, "logs", []) + [f]
+        return f
 
     @classmethod
     def cleanup_namespaces(cls):
@@ -555,6 +561,8 @@ class TproxyLive(unittest.TestCase):
             except subprocess.TimeoutExpired:
                 p.kill()
         cls.cleanup_namespaces()
+        for f in getattr(cls, "logs", []):
+            f.close()
         if os.environ.get("KEEP") != "1":
             shutil.rmtree(cls.dir, ignore_errors=True)
 

@@ -1,5 +1,8 @@
 #include "interceptor/intercept_app.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -7,7 +10,30 @@
 
 namespace sluice::intercept {
 
+namespace {
+
+// Each connection holds two sockets; the usual soft limit of 1024 descriptors would cap
+// sluice-intercept near 500 connections, far below limits.max_connections.
+void raise_descriptor_limit(uint32_t max_connections) {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(max_connections) * 2 + 256;
+  if (r.rlim_cur >= want) return;
+  r.rlim_cur = r.rlim_max == RLIM_INFINITY ? want : std::min(want, r.rlim_max);
+  setrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_cur < want) {
+    std::fprintf(stderr,
+                 "sluice-intercept: warning: only %llu file descriptors allowed (hard limit); "
+                 "limits.max_connections %u needs about %llu (raise LimitNOFILE / ulimit -Hn)\n",
+                 static_cast<unsigned long long>(r.rlim_cur), max_connections,
+                 static_cast<unsigned long long>(want));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const InterceptConfig& config) {
+  raise_descriptor_limit(config.max_connections);
   std::unique_ptr<InterceptApp> app(new InterceptApp(config));
   const InterceptConfig& c = app->config_;
   absl::StatusOr<SchoolCa> ca = load_school_ca(c.ca_dir);

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "live"))
 from intercept_live import make_cert, make_key, write_pem  # noqa: E402  (one certificate maker)
 

@@ -1,0 +1,330 @@
+// The relay half of Connection: moving bytes both ways once the handshakes are done (raw for a
+// splice, through OpenSSL for a bump), and the HTTP/1.1 inspection of bumped and plain-proxy
+// flows (audit records, URL rules, the pages sluice-intercept answers with itself).
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "interceptor/connection.h"
+#include "interceptor/error_pages.h"
+
+namespace sluice::intercept {
+
+// ---- relay ---------------------------------------------------------------------------------
+
+void Connection::start_relay() {
+  phase_ = Phase::kRelay;
+  deadline_ns_ = monotonic_ns() + ctx_.config.idle_timeout_ns;
+  const size_t head_cap = ctx_.config.max_head_bytes;
+  switch (action_) {
+    case Action::kBump:
+      up_.parser.emplace(Http1Parser::Role::kRequest, head_cap);
+      down_.parser.emplace(Http1Parser::Role::kResponse, head_cap);
+      break;
+    case Action::kPlain:
+      up_.buf = plain_head_;
+      up_.safe = up_.buf.size();
+      bytes_up_ += plain_head_.size();
+      up_.msg_bytes = plain_head_.size();
+      down_.parser.emplace(Http1Parser::Role::kResponse, head_cap);
+      parse_new_bytes(up_, true, up_.buf.size());  // a request without a body is complete now
+      break;
+    case Action::kFailurePage:
+      up_.parser.emplace(Http1Parser::Role::kRequest, head_cap);
+      break;
+    default:
+      break;
+  }
+}
+
+Connection::Io Connection::read_side(bool upstream, char* buf, size_t cap, size_t& n) {
+  n = 0;
+  SSL* ssl = upstream ? ussl_.get() : cssl_.get();
+  const int fd = upstream ? ufd_ : cfd_;
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    if (SSL_read_ex(ssl, buf, cap, &n) == 1) return Io::kOk;
+    const int err = SSL_get_error(ssl, 0);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::kBlocked;
+    if (err == SSL_ERROR_ZERO_RETURN) return Io::kEof;
+    const unsigned long e = ERR_peek_last_error();
+    // A peer that closes TCP without close_notify is an ordinary end of stream on the web.
+    if (err == SSL_ERROR_SYSCALL || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      ERR_clear_error();
+      return errno == ECONNRESET ? Io::kError : Io::kEof;
+    }
+    return Io::kError;
+  }
+  const ssize_t r = ::recv(fd, buf, cap, 0);
+  if (r > 0) {
+    n = static_cast<size_t>(r);
+    return Io::kOk;
+  }
+  if (r == 0) return Io::kEof;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Io::kBlocked;
+  return Io::kError;
+}
+
+Connection::Io Connection::write_side(bool upstream, const char* buf, size_t len, size_t& n) {
+  n = 0;
+  SSL* ssl = upstream ? ussl_.get() : cssl_.get();
+  const int fd = upstream ? ufd_ : cfd_;
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    if (SSL_write_ex(ssl, buf, len, &n) == 1) return Io::kOk;
+    const int err = SSL_get_error(ssl, 0);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::kBlocked;
+    ERR_clear_error();
+    return Io::kError;
+  }
+  const ssize_t r = ::send(fd, buf, len, MSG_NOSIGNAL);
+  if (r >= 0) {
+    n = static_cast<size_t>(r);
+    return Io::kOk;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Io::kBlocked;
+  return Io::kError;
+}
+
+void Connection::shut_side(bool upstream) {
+  SSL* ssl = upstream ? ussl_.get() : cssl_.get();
+  const int fd = upstream ? ufd_ : cfd_;
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    SSL_shutdown(ssl);  // close_notify; the peer's answer is not waited for
+    ERR_clear_error();
+  }
+  if (fd >= 0) ::shutdown(fd, SHUT_WR);
+}
+
+bool Connection::pump(Direction& d, bool to_upstream) {
+  bool progress = false;
+  const bool has_src = to_upstream || ufd_ >= 0;
+  const bool has_dst = !to_upstream || ufd_ >= 0;
+  const size_t cap = ctx_.config.buffer_bytes;
+  while (has_src && !d.eof && !d.hold && d.buf.size() - d.sent < cap) {
+    if (d.sent == d.buf.size()) {
+      d.buf.clear();
+      d.sent = d.safe = 0;
+    } else if (d.sent >= cap) {
+      d.buf.erase(0, d.sent);
+      d.safe -= d.sent;
+      d.sent = 0;
+    }
+    const size_t old = d.buf.size();
+    const size_t room = cap - (old - d.sent);
+    d.buf.resize(old + room);
+    size_t n = 0;
+    const Io io = read_side(!to_upstream, d.buf.data() + old, room, n);
+    d.buf.resize(old + n);
+    if (io == Io::kOk) {
+      progress = true;
+      (to_upstream ? bytes_up_ : bytes_down_) += n;
+      if (d.parser) {
+        parse_new_bytes(d, to_upstream, old);
+        if (phase_ != Phase::kRelay) return true;
+      } else {
+        d.safe = d.buf.size();
+      }
+      continue;
+    }
+    if (io == Io::kBlocked) break;
+    if (io == Io::kEof) {
+      d.eof = true;
+      progress = true;
+      if (!to_upstream && d.parser && !d.parser->opaque() && d.parser->finish() && !pending_.empty()) {
+        pending_.front().bytes_down += d.msg_bytes;
+        d.msg_bytes = 0;
+        on_response_complete();  // a body delimited by the server's close
+        if (phase_ != Phase::kRelay) return true;
+      }
+      break;
+    }
+    close("reset", to_upstream ? "the client reset the connection" : "the server reset the connection");
+    return true;
+  }
+  if (!has_dst) {
+    d.sent = d.safe;  // nowhere to send (the failure page answers locally)
+  }
+  while (has_dst && d.sent < d.safe) {
+    size_t n = 0;
+    const Io io = write_side(to_upstream, d.buf.data() + d.sent, d.safe - d.sent, n);
+    if (io == Io::kOk) {
+      d.sent += n;
+      progress = true;
+      continue;
+    }
+    if (io == Io::kBlocked) break;
+    close("reset", to_upstream ? "the server stopped reading" : "the client stopped reading");
+    return true;
+  }
+  if (has_dst && d.eof && !d.shut && d.sent == d.buf.size()) {
+    shut_side(to_upstream);
+    d.shut = true;
+    progress = true;
+  }
+  if (progress) deadline_ns_ = monotonic_ns() + ctx_.config.idle_timeout_ns;
+  return progress;
+}
+
+void Connection::relay() {
+  bool progress = true;
+  while (progress && phase_ == Phase::kRelay) {
+    progress = pump(up_, true);
+    if (phase_ != Phase::kRelay) return;
+    progress = pump(down_, false) || progress;
+  }
+  if (phase_ != Phase::kRelay) return;
+  if (close_after_flush_ && down_.sent == down_.buf.size()) {
+    shut_side(false);
+    close(action_ == Action::kFailurePage ? "upstream_refused" : "answered",
+          action_ == Action::kFailurePage ? failure_reason_ : close_reason_);
+    return;
+  }
+  const bool up_done = up_.eof && (up_.shut || ufd_ < 0);
+  const bool down_done = ufd_ < 0 ? up_done : down_.eof && down_.shut;
+  if (up_done && down_done) {
+    close("closed");
+  } else if (down_done && action_ == Action::kPlain) {
+    close("closed");  // one request a connection: the answer is complete
+  }
+}
+
+void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
+  Http1Parser& p = *d.parser;
+  size_t pos = from;
+  for (;;) {
+    Http1Parser::Event ev;
+    const size_t n = p.feed(d.buf.data() + pos, d.buf.size() - pos, ev);
+    pos += n;
+    d.msg_bytes += n;
+    switch (ev) {
+      case Http1Parser::Event::kNone:
+        if (!requests || !p.mid_head()) d.safe = pos;
+        return;
+      case Http1Parser::Event::kError:
+        bump(ctx_.stats.malformed_http);
+        close("malformed_http", absl::StrCat(requests ? "request: " : "response: ", p.error()));
+        return;
+      case Http1Parser::Event::kHead:
+        if (requests) {
+          on_request_head(p.head());
+          if (phase_ != Phase::kRelay) return;
+          if (d.hold) {  // refused: this head and everything after it never leave
+            d.buf.resize(d.safe);
+            return;
+          }
+        } else {
+          on_response_head(p.head());
+          if (phase_ != Phase::kRelay) return;
+        }
+        d.safe = pos;
+        break;
+      case Http1Parser::Event::kMessageComplete:
+        if (requests) {
+          if (!pending_.empty()) pending_.back().bytes_up += d.msg_bytes;
+          d.msg_bytes = 0;
+          d.safe = pos;
+          if (action_ == Action::kPlain) {  // one request a connection
+            d.hold = true;
+            d.buf.resize(pos);
+            return;
+          }
+        } else {
+          if (!pending_.empty()) pending_.front().bytes_down += d.msg_bytes;
+          d.msg_bytes = 0;
+          d.safe = pos;
+          on_response_complete();
+          if (phase_ != Phase::kRelay) return;
+          if (down_.hold) {
+            d.buf.resize(d.safe);
+            return;
+          }
+        }
+        break;
+    }
+  }
+}
+
+void Connection::on_request_head(const Http1Head& head) {
+  ++requests_;
+  bump(ctx_.stats.http_requests);
+  Pending p;
+  p.ts_ns = unix_now_ns();
+  p.method = head.method;
+  p.host = std::string(head.header("host"));
+  if (p.host.empty()) p.host = !sni_.empty() ? sni_ : connect_host_;
+  p.path = head.target;
+  if (action_ == Action::kFailurePage) {
+    p.verdict = "refused";
+    p.rule = failure_reason_;
+    p.status = 502;
+    write_request_record(p);
+    up_.hold = true;
+    const std::string name = !sni_.empty() ? sni_ : !connect_host_.empty() ? connect_host_ : server_ip_;
+    down_.buf += failure_page_response(name, failure_reason_);
+    down_.safe = down_.buf.size();
+    close_after_flush_ = true;
+    return;
+  }
+  const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
+  if (!rule.empty()) {
+    bump(ctx_.stats.url_blocks);
+    p.verdict = "block";
+    p.rule = std::string(rule);
+    p.status = 403;
+    write_request_record(p);
+    up_.hold = true;
+    close_reason_ = absl::StrCat("url rule ", p.rule);
+    blocked_response_ = blocked_page_response(p.host, p.path, p.rule);
+    if (pending_.empty()) {
+      on_response_complete();
+    } else {
+      block_after_responses_ = true;
+    }
+    return;
+  }
+  pending_.push_back(std::move(p));
+}
+
+void Connection::on_response_head(const Http1Head& head) {
+  if (pending_.empty()) return;
+  Pending& front = pending_.front();
+  front.status = head.status;
+  if (head.status == 101 || (front.method == "CONNECT" && head.status / 100 == 2)) {
+    // The rest of the connection is not HTTP: relay it as it is.
+    up_.parser->set_opaque();
+    down_.parser->set_opaque();
+    write_request_record(front);
+    pending_.pop_front();
+    return;
+  }
+  if (front.method == "HEAD") down_.parser->set_no_body();
+}
+
+void Connection::on_response_complete() {
+  if (!pending_.empty()) {
+    if (pending_.front().status >= 100 && pending_.front().status < 200) return;  // interim
+    write_request_record(pending_.front());
+    pending_.pop_front();
+  }
+  if ((block_after_responses_ || !blocked_response_.empty()) && pending_.empty() && !close_after_flush_ &&
+      up_.hold) {
+    // Answer the refused request after every earlier one, then end the connection.
+    down_.buf.resize(down_.safe);
+    down_.buf += blocked_response_;
+    down_.safe = down_.buf.size();
+    down_.hold = true;
+    close_after_flush_ = true;
+    if (ufd_ >= 0) {
+      ussl_.reset();
+      loop_.unwatch(ufd_);
+      ::close(ufd_);
+      ufd_ = -1;
+    }
+  }
+}
+
+}  // namespace sluice::intercept

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -85,16 +86,16 @@ absl::Status set(int fd, int level, int name, const T& value, const char* what,
                  const Handoff& h) {
   if (setsockopt(fd, level, name, &value, sizeof(value)) == 0) return absl::OkStatus();
   const int e = errno;
+  // ErrnoToStatus appends ": " and the errno's text.
   return absl::ErrnoToStatus(e, absl::StrCat("adopting ", describe(h.client), " -> ",
-                                             describe(h.server), ": ", what, ": ",
-                                             std::strerror(e)));
+                                             describe(h.server), ": ", what));
 }
 
 absl::Status step_error(const char* what, const Handoff& h) {
   const int e = errno;
+  // ErrnoToStatus appends ": " and the errno's text.
   return absl::ErrnoToStatus(e, absl::StrCat("adopting ", describe(h.client), " -> ",
-                                             describe(h.server), ": ", what, ": ",
-                                             std::strerror(e)));
+                                             describe(h.server), ": ", what));
 }
 
 }  // namespace
@@ -118,6 +119,11 @@ absl::StatusOr<int> adopt(const Handoff& h) {
   const socklen_t client_len = to_sockaddr(h.client, client);
   if (bind(fd, reinterpret_cast<sockaddr*>(&server), server_len) != 0)
     return step_error("bind() to the server's address", h);
+  // The segment size is fixed when connect() syncs it; TCP_REPAIR_OPTIONS' MSS alone would
+  // leave the default 536 in force.
+  const int mss = h.client_mss != 0 ? h.client_mss : kDefaultMss;
+  const int maxseg = std::clamp(mss, 88, 32767);  // what TCP_MAXSEG accepts (loopback: 65483)
+  if (st = set(fd, SOL_TCP, TCP_MAXSEG, maxseg, "TCP_MAXSEG", h); !st.ok()) return st;
 
   // 2. Both sequence numbers, then connect (repair mode sends nothing).
   if (st = set(fd, SOL_TCP, TCP_REPAIR_QUEUE, kSendQueue, "TCP_REPAIR_QUEUE send", h); !st.ok())
@@ -130,11 +136,19 @@ absl::StatusOr<int> adopt(const Handoff& h) {
     return st;
   if (connect(fd, reinterpret_cast<sockaddr*>(&client), client_len) != 0)
     return step_error("connect() to the client", h);
+  // Connected, the socket can be found by incoming segments: a retransmitted ClientHello
+  // arriving now would be queued ahead of ours, twice over. Not transparent, it matches no
+  // `socket transparent` rule, so the namespace drops such segments (the client resends them)
+  // until the connection is whole.
+  const int zero = 0;
+  st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, zero, "IP_TRANSPARENT off", h)
+          : set(fd, SOL_IPV6, IPV6_TRANSPARENT, zero, "IPV6_TRANSPARENT off", h);
+  if (!st.ok()) return st;
 
   // 3. What the SYNs negotiated.
   RepairOpt opts[4];
   int n = 0;
-  opts[n++] = {kOptMss, h.client_mss != 0 ? h.client_mss : kDefaultMss};
+  opts[n++] = {kOptMss, static_cast<uint32_t>(mss)};
   if (h.client_wscale >= 0 && h.server_wscale >= 0)
     opts[n++] = {kOptWindow, static_cast<uint32_t>(h.client_wscale) |
                                  (static_cast<uint32_t>(h.server_wscale) << 16)};
@@ -165,6 +179,9 @@ absl::StatusOr<int> adopt(const Handoff& h) {
       done += static_cast<size_t>(sent);
     }
   }
+  st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, one, "IP_TRANSPARENT on again", h)
+          : set(fd, SOL_IPV6, IPV6_TRANSPARENT, one, "IPV6_TRANSPARENT on again", h);
+  if (!st.ok()) return st;
   if (st = set(fd, SOL_TCP, TCP_REPAIR, kRepairOff, "TCP_REPAIR off", h); !st.ok()) return st;
   return s.release();
 }

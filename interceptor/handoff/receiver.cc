@@ -45,14 +45,14 @@ absl::StatusOr<std::unique_ptr<HandoffReceiver>> HandoffReceiver::open(
     close(fd);
     return absl::ErrnoToStatus(e, absl::StrCat("handoff receiver: bind ", options.listen_address,
                                                ":", options.port, " (is this the appliance "
-                                               "namespace?): ", std::strerror(e)));
+                                               "namespace?)"));
   }
   // Connected: heartbeats need no address, and only the dataplane's datagrams are read.
   if (connect(fd, reinterpret_cast<const sockaddr*>(&*peer), sizeof(*peer)) != 0) {
     const int e = errno;
     close(fd);
     return absl::ErrnoToStatus(e, absl::StrCat("handoff receiver: no route to the dataplane at ",
-                                               options.dataplane_address, ": ", std::strerror(e)));
+                                               options.dataplane_address));
   }
   return std::unique_ptr<HandoffReceiver>(new HandoffReceiver(fd, options));
 }
@@ -84,6 +84,7 @@ size_t HandoffReceiver::poll(const AdoptedFn& adopted, const ErrorFn& error) {
       break;
     }
     ++stats_.messages;
+    maybe_heartbeat();  // a long burst of handoffs must not make the interceptor look absent
     const std::span<const uint8_t> datagram(buffer_.data(), static_cast<size_t>(n));
     absl::StatusOr<Handoff> h = decode_handoff(datagram);
     if (!h.ok()) {

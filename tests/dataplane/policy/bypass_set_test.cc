@@ -131,6 +131,20 @@ TEST_F(BypassInPolicyTest, ABypassPassesAheadOfEveryRule) {
   EXPECT_FALSE(i.intercept_fallback);
 }
 
+TEST_F(BypassInPolicyTest, InterceptIsFallenBackOnlyWithoutInterception) {
+  // The judge built with a pass fallback (no `intercept:` section) turns intercept into pass...
+  const FlowDecision d = decide(tls("other.example"));
+  EXPECT_EQ(d.decision.action.verdict, Verdict::kPass);
+  EXPECT_TRUE(d.intercept_fallback);
+  // ...one built with kIntercept (interception configured) leaves it to the worker.
+  auto judge = SnapshotJudge::create(*snapshot_, Verdict::kIntercept, bypass_.get());
+  ASSERT_TRUE(judge.ok());
+  FlowDecision i;
+  (*judge)->decide(tls("other.example"), i);
+  EXPECT_EQ(i.decision.action.verdict, Verdict::kIntercept);
+  EXPECT_FALSE(i.intercept_fallback);
+}
+
 TEST_F(BypassInPolicyTest, AnomalyAndIncompleteDefaultsStillComeFirst) {
   FlowFacts f = tls("www.games.example");
   f.anomalies.add(Anomaly::kOverlapConflict);

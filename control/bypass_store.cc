@@ -51,6 +51,38 @@ absl::StatusOr<absl::Time> parse_time(const std::string& text) {
   return t;
 }
 
+json evidence_json(const BypassEvidence& e) {
+  return {{"failures", e.failures},
+          {"first_seen", time_text(e.first_seen)},
+          {"last_seen", time_text(e.last_seen)},
+          {"reasons", e.reasons},
+          {"clients", e.clients}};
+}
+
+std::vector<std::string> strings(const json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const json& s : j)
+    if (s.is_string() && out.size() < BypassStore::kMaxEvidence) out.push_back(s.get<std::string>());
+  return out;
+}
+
+// Evidence is what the appliance saw, kept for the reader: a damaged part of it is dropped,
+// never a reason to refuse the whole state file.
+std::optional<BypassEvidence> parse_evidence(const json& j) {
+  if (!j.is_object() || !j.contains("failures") || !j["failures"].is_number_unsigned())
+    return std::nullopt;
+  BypassEvidence e;
+  e.failures = j["failures"].get<uint32_t>();
+  if (j.contains("first_seen") && j["first_seen"].is_string())
+    if (absl::StatusOr<absl::Time> t = parse_time(j["first_seen"]); t.ok()) e.first_seen = *t;
+  if (j.contains("last_seen") && j["last_seen"].is_string())
+    if (absl::StatusOr<absl::Time> t = parse_time(j["last_seen"]); t.ok()) e.last_seen = *t;
+  if (j.contains("reasons")) e.reasons = strings(j["reasons"]);
+  if (j.contains("clients")) e.clients = strings(j["clients"]);
+  return e;
+}
+
 // Checks and normalises what a request (or the state file) says about one entry.
 absl::Status normalise(const BypassRequest& request, BypassRecord& out) {
   absl::StatusOr<NameEntry> name = parse_name_entry(request.name);
@@ -68,21 +100,41 @@ absl::Status normalise(const BypassRequest& request, BypassRecord& out) {
   }
   std::sort(out.clients.begin(), out.clients.end());
   out.clients.erase(std::unique(out.clients.begin(), out.clients.end()), out.clients.end());
+  if (!request.ja4.empty() && !is_ja4_fingerprint(request.ja4))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ja4: '", request.ja4,
+        "' is not a JA4 fingerprint (36 characters, e.g. t13d1516h2_8daaf6152771_e5627efa2ab1)"));
+  out.ja4 = request.ja4;
   if (request.reason.size() > BypassStore::kMaxReasonBytes)
     return absl::InvalidArgumentError(absl::StrCat("reason: at most ", BypassStore::kMaxReasonBytes,
                                                    " bytes"));
   out.reason = request.reason;
   out.source = request.source.empty() ? "api" : request.source;
+  out.evidence = request.evidence;
   return absl::OkStatus();
 }
 
 }  // namespace
 
+bool is_ja4_fingerprint(std::string_view s) {
+  if (s.size() != 36 || s[10] != '_' || s[23] != '_') return false;
+  if (s[0] != 't' && s[0] != 'q' && s[0] != 'd') return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == 10 || i == 23) continue;
+    const char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;
+  }
+  return true;
+}
+
 nlohmann::json bypass_record_json(const BypassRecord& r) {
   json j = {{"id", r.id},         {"name", r.name},           {"clients", r.clients},
-            {"reason", r.reason}, {"source", r.source},       {"created", time_text(r.created)},
-            {"expires", nullptr}};
+            {"ja4", nullptr},     {"reason", r.reason},       {"source", r.source},
+            {"created", time_text(r.created)},                {"expires", nullptr},
+            {"evidence", nullptr}};
+  if (!r.ja4.empty()) j["ja4"] = r.ja4;
   if (r.expires) j["expires"] = time_text(*r.expires);
+  if (r.evidence) j["evidence"] = evidence_json(*r.evidence);
   return j;
 }
 
@@ -130,6 +182,8 @@ absl::Status BypassStore::load(absl::Time now) {
         request.clients.push_back(c.get<std::string>());
       }
     }
+    if (e.contains("ja4") && e["ja4"].is_string()) request.ja4 = e["ja4"];
+    if (e.contains("evidence")) request.evidence = parse_evidence(e["evidence"]);
     if (e.contains("reason") && e["reason"].is_string()) request.reason = e["reason"];
     if (e.contains("source") && e["source"].is_string()) request.source = e["source"];
     BypassRecord r;
@@ -174,10 +228,12 @@ absl::StatusOr<BypassRecord> BypassStore::add(const BypassRequest& request, absl
     return absl::InvalidArgumentError("ttl: must be positive (leave it out for no expiry)");
   absl::MutexLock lock(&mu_);
   for (const BypassRecord& other : records_) {
-    if (other.name == r.name && other.clients == r.clients) {
+    if (other.name == r.name && other.clients == r.clients && other.ja4 == r.ja4) {
       return absl::AlreadyExistsError(absl::StrCat(
           "entry ", other.id, " already bypasses ", r.name,
-          r.clients.empty() ? "" : " for these clients", "; delete it first to change it"));
+          r.clients.empty() ? "" : " for these clients",
+          r.ja4.empty() ? "" : absl::StrCat(" for client app ", r.ja4),
+          "; delete it first to change it"));
     }
   }
   if (records_.size() >= max_entries_) {
@@ -243,6 +299,7 @@ std::vector<BypassEntry> BypassStore::entries() const {
     e.id = r.id;
     e.name = *parse_name_entry(r.name);  // normalised when it was added
     for (const std::string& c : r.clients) e.clients.push_back(*parse_cidr(c));
+    e.ja4 = r.ja4;
     out.push_back(std::move(e));
   }
   return out;

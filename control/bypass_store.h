@@ -1,6 +1,6 @@
 // The bypass table as the management side keeps it: entries added and removed while Sluice
-// runs (through the API, and later by the interceptor's learning), each with a reason, an
-// optional expiry and where it came from, kept in a state file so that they survive a restart.
+// runs (through the API, and by the interceptor's learning), each with a reason, an optional
+// expiry, where it came from and, for a learned entry, the evidence it was learned from, kept in a state file so that they survive a restart.
 // Every change is written to the file (atomically) before it is reported done; a change that
 // cannot be written is refused and the table stays as it was. The workers never see this
 // object: the caller builds a BypassSet from entries() and publishes it.
@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,32 +26,51 @@
 
 namespace sluice {
 
+// Why a learned entry exists: the certificate rejections the interceptor reported for its
+// (name, JA4) key, so that a manager reading `sluicectl bypass list` can judge it.
+struct BypassEvidence {
+  uint32_t failures = 0;             // rejections counted within the learning window
+  absl::Time first_seen;
+  absl::Time last_seen;
+  std::vector<std::string> reasons;  // distinct, e.g. "alert unknown_ca" (at most kMaxEvidence)
+  std::vector<std::string> clients;  // distinct client addresses (at most kMaxEvidence)
+};
+
 struct BypassRequest {
   std::string name;                  // list syntax: `name`, `.name`, `*.name`
   std::vector<std::string> clients;  // CIDRs or addresses; empty: every client
+  std::string ja4;                   // a client fingerprint; empty: every client app
   std::string reason;
   std::optional<absl::Duration> ttl;  // none: until removed
   std::string source = "api";
+  std::optional<BypassEvidence> evidence;
 };
 
 struct BypassRecord {
   uint64_t id = 0;
   std::string name;                  // as normalised: `.example.com`
   std::vector<std::string> clients;  // as normalised: `10.0.2.0/24`
+  std::string ja4;                   // empty: every client app
   std::string reason;
   std::string source;
   absl::Time created;
   std::optional<absl::Time> expires;
+  std::optional<BypassEvidence> evidence;
 };
 
-// {"id", "name", "clients", "reason", "source", "created", "expires"} (times in RFC 3339 UTC,
-// expires null for none): the state file's entries, and what the API shows.
+// {"id", "name", "clients", "ja4", "reason", "source", "created", "expires", "evidence"} (times
+// in RFC 3339 UTC; ja4, expires and evidence null for none): the state file's entries, and what
+// the API shows.
 nlohmann::json bypass_record_json(const BypassRecord& record);
+
+// A JA4 fingerprint as the dataplane writes it, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+bool is_ja4_fingerprint(std::string_view text);
 
 class BypassStore {
  public:
   static constexpr size_t kMaxReasonBytes = 512;
   static constexpr size_t kMaxClients = 64;
+  static constexpr size_t kMaxEvidence = 8;
 
   // Reads the state file (a missing file is an empty table; entries already expired at `now`
   // are dropped). A file that cannot be read or parsed is an error naming it and what to do:
@@ -58,8 +78,8 @@ class BypassStore {
   static absl::StatusOr<std::unique_ptr<BypassStore>> open(std::string path, size_t max_entries,
                                                            absl::Time now);
 
-  // InvalidArgument for a bad name, client, reason or TTL; AlreadyExists when an entry with the
-  // same name and clients exists (the message gives its id); ResourceExhausted when the table
+  // InvalidArgument for a bad name, client, JA4, reason or TTL; AlreadyExists when an entry
+  // with the same name, clients and JA4 exists (the message gives its id); ResourceExhausted when the table
   // is full; an error from the disk if the state file cannot be written.
   absl::StatusOr<BypassRecord> add(const BypassRequest& request, absl::Time now);
   // NotFound for an unknown id.

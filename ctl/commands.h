@@ -54,6 +54,7 @@ int policy_upload_command(const Context& ctx, const std::string& list, const std
 struct BypassAddOptions {
   std::string name;
   std::vector<std::string> clients;
+  std::string ja4;  // one client app's fingerprint; empty: every app
   std::string reason;
   std::string ttl;  // a duration ("90m", "2h"); empty: none
 };

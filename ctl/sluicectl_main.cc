@@ -57,11 +57,13 @@ int main(int argc, char** argv) {
 
   auto* bypass = app.add_subcommand("bypass", "names that pass whatever the rules say");
   bypass->require_subcommand(1);
-  auto* bypass_list = bypass->add_subcommand("list", "every entry with its reason and expiry");
+  auto* bypass_list = bypass->add_subcommand(
+      "list", "every entry with its reason and expiry, and how learning stands (--json: evidence)");
   auto* bypass_add = bypass->add_subcommand("add", "add an entry");
   BypassAddOptions add;
   bypass_add->add_option("NAME", add.name, "name, .name (and its subdomains) or *.name")->required();
   bypass_add->add_option("--client", add.clients, "only for these client prefixes (repeat)");
+  bypass_add->add_option("--ja4", add.ja4, "only for the client app with this JA4 (audit records show it)");
   bypass_add->add_option("--reason", add.reason, "why (shown in the list)");
   bypass_add->add_option("--ttl", add.ttl, "remove it after this long, e.g. 90m, 2h");
   auto* bypass_remove = bypass->add_subcommand("remove", "remove an entry");

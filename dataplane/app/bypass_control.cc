@@ -25,7 +25,17 @@ absl::StatusOr<std::unique_ptr<BypassControl>> BypassControl::open(const BypassC
   absl::StatusOr<std::unique_ptr<BypassStore>> store =
       BypassStore::open(config.state_file, config.max_entries, now);
   if (!store.ok()) return store.status();
-  std::unique_ptr<BypassControl> control(new BypassControl(*std::move(store), publisher));
+  std::unique_ptr<BypassLearner> learner;
+  if (config.learning.enabled) {
+    LearningOptions options;
+    options.failures = config.learning.failures;
+    options.window = absl::Nanoseconds(config.learning.window_ns);
+    options.ttl = absl::Nanoseconds(config.learning.ttl_ns);
+    options.max_keys = config.learning.max_tracked;
+    learner = std::make_unique<BypassLearner>(options);
+  }
+  std::unique_ptr<BypassControl> control(
+      new BypassControl(*std::move(store), std::move(learner), publisher));
   absl::MutexLock lock(&control->mu_);
   if (absl::Status s = control->publish(); !s.ok()) return s;
   return control;
@@ -48,6 +58,25 @@ absl::StatusOr<BypassRecord> BypassControl::add(const BypassRequest& request, ab
                                                "every second): ", s.message()));
   }
   return added;
+}
+
+absl::StatusOr<BypassControl::Learned> BypassControl::report_failure(
+    const CertificateFailure& failure, absl::Time now) {
+  if (learner_ == nullptr)
+    return absl::FailedPreconditionError(
+        "bypass learning is turned off (bypass.learning.enabled: false in the configuration)");
+  absl::StatusOr<LearnResult> result = learner_->report(failure, now);
+  if (!result.ok()) return result.status();
+  Learned learned;
+  learned.failures = result->failures;
+  if (!result->learned) return learned;
+  absl::StatusOr<BypassRecord> added = add(*result->learned, now);
+  // Someone already bypasses exactly this key (by hand, or a report raced this one): nothing
+  // more to learn, and nothing for the interceptor to fix.
+  if (!added.ok() && added.status().code() == absl::StatusCode::kAlreadyExists) return learned;
+  if (!added.ok()) return added.status();
+  learned.added = *std::move(added);
+  return learned;
 }
 
 absl::Status BypassControl::remove(uint64_t id) {

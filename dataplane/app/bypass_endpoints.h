@@ -1,5 +1,7 @@
 // GET/POST /v1/bypass and DELETE /v1/bypass/ID: the bypass table through the API. Every change
 // is saved to the state file and published to the workers before the answer (BypassControl).
+// POST /v1/bypass/failures: sluice-intercept's reports of clients that reject its certificate,
+// from which entries are learned (control/bypass_learner.h).
 #pragma once
 
 #include <cstdint>

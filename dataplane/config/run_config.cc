@@ -1021,13 +1021,24 @@ void Parser::parse_stats(const YAML::Node& n, RunConfig& c) {
 }
 
 void Parser::parse_bypass(const YAML::Node& n, RunConfig& c) {
-  if (!map(n, "bypass", {"state_file", "max_entries"})) return;
+  if (!map(n, "bypass", {"state_file", "max_entries", "learning"})) return;
   if (n["state_file"] && string(n["state_file"], "bypass.state_file", c.bypass.state_file)) {
     if (c.bypass.state_file.empty() || c.bypass.state_file.back() == '/')
       error(n["state_file"].Mark(), "bypass.state_file", "expected a file name, not a directory");
     c.bypass.state_file = resolve(c.bypass.state_file);
   }
   number(n["max_entries"], "bypass.max_entries", 1, 1'000'000, c.bypass.max_entries);
+  const YAML::Node l = n["learning"];
+  if (!l || !map(l, "bypass.learning", {"enabled", "failures", "window", "ttl", "max_tracked"}))
+    return;
+  BypassLearningConfig& learning = c.bypass.learning;
+  boolean(l["enabled"], "bypass.learning.enabled", learning.enabled);
+  number(l["failures"], "bypass.learning.failures", 1, 1000, learning.failures);
+  duration(l["window"], "bypass.learning.window", 1'000'000'000ULL, 7 * 86'400'000'000'000ULL,
+           learning.window_ns);
+  duration(l["ttl"], "bypass.learning.ttl", 60'000'000'000ULL, 365 * 86'400'000'000'000ULL,
+           learning.ttl_ns);
+  number(l["max_tracked"], "bypass.learning.max_tracked", 1, 1'000'000, learning.max_tracked);
 }
 
 void Parser::parse_api(const YAML::Node& n, RunConfig& c) {

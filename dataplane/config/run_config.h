@@ -168,9 +168,21 @@ struct StatsConfig {
 
 // Bypass entries added while running (the API): where they are kept across restarts, and how
 // many there may be.
+// Learned bypass (README "Learned bypass"): sluice-intercept reports clients that reject its
+// certificate; `failures` reports for one (name, JA4) within `window` add an entry for that key
+// that expires after `ttl`.
+struct BypassLearningConfig {
+  bool enabled = true;
+  uint32_t failures = 3;
+  uint64_t window_ns = 600'000'000'000ULL;  // 10 minutes
+  uint64_t ttl_ns = 86'400'000'000'000ULL;  // a day
+  uint32_t max_tracked = 10000;             // (name, JA4) keys counted at once
+};
+
 struct BypassConfig {
   std::string state_file = "/var/lib/sluice/bypass.json";  // its directory is created if missing
   uint32_t max_entries = 10000;
+  BypassLearningConfig learning;
 };
 
 // The REST-lite API (control/api, README "REST-lite API"), served while `sluice run` runs. No

@@ -33,6 +33,7 @@ struct FlowFacts {
   // The client spoke QUIC (UDP Initial packets), whatever became of its first flight: named
   // (first_flight quic) or not (incomplete, a version that cannot be read).
   bool quic = false;
+  std::string_view ja4;  // the client's JA4 fingerprint (TLS, QUIC); empty when not computed
   AnomalySet anomalies;
 };
 

@@ -655,6 +655,7 @@ void FlowInspector::judge(Flow& f, FirstFlightKind kind, const ClientHelloInfo* 
     facts.server_name = hello ? hello->sni_view() : http_host;
     facts.ech = hello != nullptr && hello->ech;
     facts.quic = f.quic_version != 0;
+    if (hello) facts.ja4 = hello->ja4_view();
     facts.anomalies = f.anomalies;
     FlowDecision d;
     judge_->decide(facts, d);

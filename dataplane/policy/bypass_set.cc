@@ -10,7 +10,8 @@ std::unique_ptr<const BypassSet> BypassSet::build(const std::vector<BypassEntry>
   set->entries_.reserve(entries.size());
   for (const BypassEntry& e : entries) {
     const auto index = static_cast<uint32_t>(set->entries_.size());
-    set->entries_.push_back({e.name.scope, CidrSet(e.clients), absl::StrCat("bypass:", e.id)});
+    set->entries_.push_back(
+        {e.name.scope, CidrSet(e.clients), e.ja4, absl::StrCat("bypass:", e.id)});
     set->by_name_[e.name.name].push_back(index);
   }
   return set;
@@ -30,6 +31,7 @@ const std::string* BypassSet::match(const FlowFacts& facts) const {
         const Compiled& e = entries_[index];
         if (!(e.scope & (exact ? kScopeExact : kScopeSubdomains))) continue;
         if (!e.clients.empty() && !e.clients.contains(facts.client_ip)) continue;
+        if (!e.ja4.empty() && e.ja4 != facts.ja4) continue;
         if (index < best_index) {
           best_index = index;
           best = &e.label;

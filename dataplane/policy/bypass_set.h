@@ -1,11 +1,13 @@
-// Bypass entries: server names a network manager (or, later, the interceptor's learning) has
-// said must pass, whatever the policy's rules say — added and removed while Sluice runs, without
+// Bypass entries: server names a network manager (or the interceptor's learning) has said must
+// pass, whatever the policy's rules say — added and removed while Sluice runs, without
 // recompiling the policy. An immutable set built on the management side and published beside
 // the compiled policy (PolicyPublisher::publish_bypass); workers only read it.
 //
 // Where it sits in decide() (policy_snapshot.h): after the anomaly and `incomplete` defaults (a
 // flow whose name may not be what the server received is never bypassed by its name) and
 // before every rule. Only flows that name their server (TLS, QUIC, plain HTTP) can match.
+// An entry may be limited to one client fingerprint (JA4): a learned entry passes the app that
+// pins its certificates, while browsers (other JA4) to the same name keep their verdict.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,7 @@ struct BypassEntry {
   uint64_t id = 0;
   NameEntry name;             // list syntax: `name`, `.name` (and subdomains), `*.name`
   std::vector<Cidr> clients;  // empty: every client
+  std::string ja4;            // empty: every client fingerprint
 };
 
 class BypassSet {
@@ -48,6 +51,7 @@ class BypassSet {
   struct Compiled {
     uint8_t scope = 0;
     CidrSet clients;
+    std::string ja4;
     std::string label;
   };
   BypassSet() = default;

@@ -165,6 +165,47 @@ TEST_F(BypassStoreTest, ADamagedFileStopsTheStartWithWhatToDo) {
   }
 }
 
+TEST_F(BypassStoreTest, ALearnedEntryKeepsItsFingerprintAndEvidenceAcrossARestart) {
+  constexpr char kApp[] = "t13d1311h1_e8f1e7e78f70_1f22a2ca17c4";
+  {
+    auto store = open();
+    BypassRequest learned = request("exams.example");
+    learned.ja4 = kApp;
+    learned.source = "learned";
+    learned.ttl = absl::Hours(24);
+    learned.evidence = BypassEvidence{3, now_ - absl::Minutes(2), now_, {"alert unknown_ca"},
+                                      {"10.0.2.15", "10.0.2.16"}};
+    ASSERT_TRUE(store->add(learned, now_).ok());
+    EXPECT_TRUE(store->add(request("exams.example"), now_).ok())
+        << "every app to the same name is another entry";
+    auto twice = store->add(learned, now_);
+    EXPECT_EQ(twice.status().code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_NE(twice.status().message().find(std::string("for client app ") + kApp),
+              std::string::npos)
+        << twice.status();
+    BypassRequest bad = request("exams.example");
+    bad.ja4 = "t13d1311h1";
+    auto refused = store->add(bad, now_);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("ja4:"), std::string::npos) << refused.status();
+  }
+  auto store = open();
+  const std::vector<BypassRecord> list = store->list();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].ja4, kApp);
+  ASSERT_TRUE(list[0].evidence);
+  EXPECT_EQ(list[0].evidence->failures, 3u);
+  EXPECT_EQ(list[0].evidence->first_seen, now_ - absl::Minutes(2));
+  EXPECT_EQ(list[0].evidence->clients, (std::vector<std::string>{"10.0.2.15", "10.0.2.16"}));
+  EXPECT_TRUE(list[1].ja4.empty());
+  EXPECT_FALSE(list[1].evidence);
+  const nlohmann::json j = bypass_record_json(list[0]);
+  EXPECT_EQ(j["ja4"], kApp);
+  EXPECT_EQ(j["evidence"]["reasons"][0], "alert unknown_ca");
+  EXPECT_TRUE(bypass_record_json(list[1])["ja4"].is_null());
+  EXPECT_EQ(store->entries()[0].ja4, kApp) << "the workers' set is limited to the app";
+}
+
 TEST_F(BypassStoreTest, EntriesBuildTheSetWorkersUse) {
   auto store = open();
   ASSERT_TRUE(store->add(request(".app.example", {"10.0.2.0/24"}), now_).ok());

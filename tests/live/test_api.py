@@ -278,6 +278,52 @@ class Endpoints(ApiTestCase):
         self.assert_reset(L.curl("https://blocked.test/hello"), "blocked.test after the bad requests")
         self.stop_sluice()
 
+    def test_a_learned_bypass_passes_only_the_app_that_rejected_the_certificate(self):
+        """The reports sluice-intercept makes when a client app (one JA4) rejects the forged
+        certificate: after three, that app's next connection passes through the dataplane, while
+        another app (Python, another JA4) to the same name keeps the policy's verdict."""
+        self.start_with_api()
+        first = L.curl("https://blocked.test/hello")
+        self.assert_reset(first, "curl to blocked.test before anything is learned")
+        port = L.curl_port(first)
+        deadline = time.monotonic() + 15
+        ja4 = None
+        while ja4 is None and time.monotonic() < deadline:
+            for r in L.read_audit(self.audit_path):
+                if r.get("event") == "verdict" and r.get("sni") == "blocked.test" and \
+                        (port is None or r.get("client_port") == port):
+                    ja4 = r.get("ja4")
+            time.sleep(0.3)
+        self.assertIsNotNone(ja4, "curl's verdict record (with its JA4) never reached the audit")
+        report = {"sni": "blocked.test", "ja4": ja4, "client": L.STAFF_IP,
+                  "reason": "alert unknown_ca"}
+        for n in (1, 2):
+            r = self.call("POST", "/v1/bypass/failures", report)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["failures"], n, r)
+        r = self.call("POST", "/v1/bypass/failures", report)
+        self.assertEqual(r.status, 201, r)
+        entry = r.json()["learned"]
+        self.assertEqual((entry["name"], entry["ja4"], entry["source"]), ("blocked.test", ja4, "learned"))
+        self.assertEqual(entry["evidence"]["failures"], 3)
+
+        self.assert_passed(L.curl("https://blocked.test/hello"), "the app that was learned")
+        other = L.python_get("https://blocked.test/hello")
+        self.assertNotEqual(other.returncode, 0, f"python (another JA4) must stay blocked: {L.describe(other)}")
+        listed = self.call("GET", "/v1/bypass").json()
+        self.assertEqual([e["id"] for e in listed["entries"]], [entry["id"]])
+        self.assertEqual(listed["learning"]["learned"], 1)
+
+        self.assertEqual(self.call("DELETE", f"/v1/bypass/{entry['id']}").status, 200)
+        self.assert_reset(L.curl("https://blocked.test/hello"), "blocked again once the entry is removed")
+        audit = self.stop_sluice()
+        verdicts = audit.verdicts_for(sni="blocked.test")
+        bypassed = [v for v in verdicts if v.get("rule") == "bypass"]
+        self.assertEqual(len(bypassed), 1, audit.summary())
+        self.assertEqual(bypassed[0]["ja4"], ja4)
+        self.assertTrue(any(v.get("ja4") != ja4 and v["verdict"] == "block" for v in verdicts),
+                        "the other app's flow was blocked: " + audit.summary())
+
     def test_stalled_clients_hold_up_neither_the_appliance_nor_the_loop(self):
         self.start_with_api()
         # Every connection slot (api.max_connections: 16) taken by a client that stops half way:

@@ -71,6 +71,14 @@ class Sluicectl(L.LiveTestCase):
         self.assert_passed(passed, "a bypassed name")
         listed = self.ctl("bypass", "list").stdout
         self.assertIn("exam board app", listed)
+        r = self.ctl("bypass", "add", "blocked.test", "--ja4", "t13d", expect=1)
+        self.assertIn("ja4: 't13d' is not a JA4 fingerprint", r.stderr)
+        app = "t13d1311h1_e8f1e7e78f70_1f22a2ca17c4"
+        one_app = self.ctl("bypass", "add", "pinned.blocked.test", "--ja4", app, json_out=True)
+        self.assertEqual(one_app["ja4"], app)
+        self.assertIn(app, self.ctl("bypass", "list").stdout)
+        self.assertIn("learning: 3 certificate rejections", self.ctl("bypass", "list").stdout)
+        self.ctl("bypass", "remove", str(one_app["id"]))
 
         # A restart (same configuration and state file) keeps it, and it still decides.
         self.stop_sluice()

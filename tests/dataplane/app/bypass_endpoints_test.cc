@@ -80,7 +80,7 @@ TEST_F(BypassEndpointsTest, RefusalsSayWhatToFix) {
   EXPECT_EQ(message(call("POST", "/v1/bypass", R"({"name":"a.example","clients":"10.0.0.0/8"})")),
             "clients: expected a list of addresses or prefixes");
   EXPECT_EQ(message(call("POST", "/v1/bypass", R"({"name":"a.example","colour":"red"})")),
-            "unknown field 'colour' (known: name, clients, reason, ttl_seconds)");
+            "unknown field 'colour' (known: name, clients, ja4, reason, ttl_seconds)");
   ApiResponse r = call("POST", "/v1/bypass", R"({"name":"a b"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(message(r).rfind("name: ", 0), 0u) << message(r);
@@ -97,6 +97,77 @@ TEST_F(BypassEndpointsTest, RefusalsSayWhatToFix) {
   EXPECT_EQ(call("DELETE", "/v1/bypass/99").status, 404);
   EXPECT_EQ(message(call("DELETE", "/v1/bypass/x")),
             "'x' is not an entry id (GET /v1/bypass lists them)");
+}
+
+TEST_F(BypassEndpointsTest, RejectionsReportedByTheInterceptorAreLearned) {
+  const std::string report =
+      R"({"sni":"exams.example","ja4":"t13d1311h1_e8f1e7e78f70_1f22a2ca17c4",)"
+      R"("client":"10.0.2.15","reason":"alert unknown_ca"})";
+  ApiResponse r = call("POST", "/v1/bypass/failures", report);
+  ASSERT_EQ(r.status, 200) << r.body;
+  nlohmann::json j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["failures"], 1);
+  EXPECT_EQ(j["threshold"], 3);
+  EXPECT_TRUE(j["learned"].is_null());
+  ASSERT_EQ(call("POST", "/v1/bypass/failures", report).status, 200);
+  r = call("POST", "/v1/bypass/failures", report);
+  ASSERT_EQ(r.status, 201) << r.body;
+  j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["learned"]["name"], "exams.example");
+  EXPECT_EQ(j["learned"]["ja4"], "t13d1311h1_e8f1e7e78f70_1f22a2ca17c4");
+  EXPECT_EQ(j["learned"]["source"], "learned");
+  EXPECT_EQ(j["learned"]["evidence"]["failures"], 3);
+  EXPECT_FALSE(j["learned"]["expires"].is_null()) << "a learned entry has a TTL";
+
+  j = nlohmann::json::parse(call("GET", "/v1/bypass").body);
+  ASSERT_EQ(j["entries"].size(), 1u);
+  EXPECT_EQ(j["entries"][0]["evidence"]["clients"][0], "10.0.2.15");
+  EXPECT_EQ(j["learning"]["enabled"], true);
+  EXPECT_EQ(j["learning"]["reports"], 3);
+  EXPECT_EQ(j["learning"]["learned"], 1);
+  EXPECT_EQ(call("DELETE", "/v1/bypass/1").status, 200) << "learned entries are removed the same way";
+
+  EXPECT_EQ(message(call("POST", "/v1/bypass/failures", R"({"sni":"exams.example","ja4":"x"})")),
+            "ja4: 'x' is not a JA4 fingerprint (36 characters, e.g. "
+            "t13d1516h2_8daaf6152771_e5627efa2ab1)");
+  EXPECT_EQ(message(call("POST", "/v1/bypass/failures", R"({"sni":1})")), "sni: expected a string");
+  EXPECT_EQ(message(call("POST", "/v1/bypass/failures", R"({"host":"a"})")),
+            "unknown field 'host' (known: sni, ja4, client, reason)");
+}
+
+TEST_F(BypassEndpointsTest, AManagerCanLimitAnEntryToOneClientApp) {
+  ApiResponse r = call("POST", "/v1/bypass",
+                       R"({"name":"exams.example","ja4":"t13d1311h1_e8f1e7e78f70_1f22a2ca17c4"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["ja4"], "t13d1311h1_e8f1e7e78f70_1f22a2ca17c4");
+  EXPECT_EQ(call("POST", "/v1/bypass", R"({"name":"exams.example","ja4":"t13"})").status, 400);
+}
+
+TEST(BypassLearningOffTest, ReportsAreRefusedWithTheKeyToChange) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) /
+                   ("bypass-off-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  auto publisher = PolicyPublisher::create(1);
+  ASSERT_TRUE(publisher.ok());
+  BypassConfig config;
+  config.state_file = (dir / "bypass.json").string();
+  config.learning.enabled = false;
+  auto control = BypassControl::open(config, **publisher, absl::Now());
+  ASSERT_TRUE(control.ok()) << control.status();
+  ApiRouter router;
+  add_bypass_endpoints(router, **control, 4096);
+  ApiResponse error;
+  const ApiRouter::Route* route = router.find("POST", "/v1/bypass/failures", error);
+  ASSERT_NE(route, nullptr);
+  ApiRequest request;
+  request.method = "POST";
+  request.path = "/v1/bypass/failures";
+  request.body = R"({"sni":"exams.example","ja4":"t13d1311h1_e8f1e7e78f70_1f22a2ca17c4",)"
+                 R"("client":"10.0.2.15"})";
+  const ApiResponse r = route->handler(request);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("bypass.learning.enabled"), std::string::npos) << r.body;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -62,6 +62,19 @@ TEST(BypassSetTest, ClientPrefixesLimitAnEntry) {
   EXPECT_EQ(matched(*set, tls("app.example", "10.0.1.10")), "none");
 }
 
+TEST(BypassSetTest, AFingerprintLimitsAnEntryToOneClientApp) {
+  BypassEntry pinned = entry(8, "pinned.example");
+  pinned.ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+  auto set = BypassSet::build({pinned});
+  FlowFacts app = tls("pinned.example");
+  app.ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+  FlowFacts browser = tls("pinned.example");
+  browser.ja4 = "t13d1517h2_8daaf6152771_b0da82dd1658";
+  EXPECT_EQ(matched(*set, app), "bypass:8");
+  EXPECT_EQ(matched(*set, browser), "none") << "another client app to the same name";
+  EXPECT_EQ(matched(*set, tls("pinned.example")), "none") << "no fingerprint: never this entry";
+}
+
 TEST(BypassSetTest, TheEntryGivenFirstNamesTheDecision) {
   auto set = BypassSet::build({entry(5, ".example"), entry(6, "www.shop.example")});
   EXPECT_EQ(matched(*set, tls("www.shop.example")), "bypass:5");

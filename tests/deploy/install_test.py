@@ -30,7 +30,7 @@ EXPECTED = [
     "usr/lib/systemd/system/sluice.service",
     "usr/lib/systemd/system/sluice-intercept.service",
     "usr/lib/systemd/system/sluice-appliance-netns.service",
-    "etc/sluice/sluice.yaml", "etc/sluice/appliance-netns.env",
+    "etc/sluice/sluice.yaml", "etc/sluice/appliance-netns.env", "etc/sluice/intercept.yaml",
     "etc/sluice/lists/blocklist.txt", "etc/sluice/lists/local-blocks.txt",
     "etc/sluice/lists/ads.hosts", "etc/sluice/lists/proxies.patterns",
     "etc/sluice/lists/social.txt", "etc/sluice/lists/doh-ips.txt",

@@ -8,9 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "control/unique_fd.h"
 
 namespace sluice::intercept {
 
@@ -108,7 +110,9 @@ bool InterceptServer::adopt_transparent(int fd) {
     return false;
   }
   Loop* loop = loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()].get();
-  loop->post([loop, fd] { loop->take(fd, ListenerKind::kTransparent, true); });
+  // Owned by the task: a loop stopped before it runs closes the socket with the dropped task.
+  auto owned = std::make_shared<UniqueFd>(fd);
+  loop->post([loop, owned] { loop->take(owned->release(), ListenerKind::kTransparent, true); });
   return true;
 }
 

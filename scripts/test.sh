@@ -25,7 +25,8 @@ cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_PERF=OFF >/dev/null
 targets=()
 for src in "$root"/tests/fuzz/*_fuzz.cc; do targets+=("$(basename "$src" .cc)"); done
-unit_tests=(core_tests control_tests control_api_tests app_tests dpdk_tests dpdk_eal_tests dpdk_rcu_tests)
+unit_tests=(core_tests control_tests control_api_tests app_tests dpdk_tests dpdk_eal_tests dpdk_rcu_tests
+            host_tests handoff_tests interceptor_tests)
 for lib in policy config; do
   if compgen -G "$root/tests/dataplane/$lib/*_test.cc" >/dev/null; then unit_tests+=("${lib}_tests"); fi
 done

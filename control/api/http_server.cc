@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "control/api/json_body.h"
+#include "control/unique_fd.h"
 #include "dataplane/policy/absl_text.h"
 #include "nlohmann/json.hpp"
 
@@ -284,25 +285,6 @@ void on_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTermination
 
 std::string errno_text() { return std::strerror(errno); }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
 absl::StatusOr<int> bind_unix(const ApiServerOptions& o) {
   const std::string& path = o.unix_path;
   sockaddr_un addr = {};
@@ -329,7 +311,7 @@ absl::StatusOr<int> bind_unix(const ApiServerOptions& o) {
       return absl::AlreadyExistsError(absl::StrCat(
           "api.unix_socket.path '", path, "' exists and is not a socket; move it away or choose "
           "another path"));
-    Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (probe.get() >= 0 &&
         connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
       return absl::AlreadyExistsError(absl::StrCat(
@@ -337,7 +319,7 @@ absl::StatusOr<int> bind_unix(const ApiServerOptions& o) {
           "stop it or choose another path"));
     unlink(path.c_str());  // stale: left by a process that is gone
   }
-  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return absl::InternalError(absl::StrCat("api: socket(): ", errno_text()));
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return absl::PermissionDeniedError(absl::StrCat("api.unix_socket.path '", path,
@@ -400,7 +382,7 @@ absl::StatusOr<int> bind_tcp(const std::string& listen_text, uint16_t& bound_por
         "api.tcp.listen '", listen_text, "': '", host, "' is not an IP address (names are not "
         "resolved; write e.g. 127.0.0.1:8787 or [::1]:8787)"));
   }
-  Fd fd(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return absl::InternalError(absl::StrCat("api: socket(): ", errno_text()));
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -474,7 +456,7 @@ absl::StatusOr<std::string> read_token_file(const std::string& path) {
   if (fd < 0)
     return absl::NotFoundError(absl::StrCat("api.tcp.token_file '", path,
                                             "': cannot open: ", errno_text()));
-  Fd owned(fd);
+  UniqueFd owned(fd);
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     return absl::FailedPreconditionError(

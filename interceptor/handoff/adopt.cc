@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "control/unique_fd.h"
 
 namespace sluice::handoff {
 namespace {
@@ -63,24 +65,6 @@ std::string describe(const Address& a) {
   return absl::StrCat("[", text, "]:", a.port);
 }
 
-// Owns the socket until adoption succeeds.
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
 template <typename T>
 absl::Status set(int fd, int level, int name, const T& value, const char* what,
                  const Handoff& h) {
@@ -104,13 +88,23 @@ absl::StatusOr<int> adopt(const Handoff& h) {
   if (h.client.is_v4() != h.server.is_v4())
     return absl::InvalidArgumentError("adopt: client and server of different address families");
   const bool v4 = h.server.is_v4();
-  Socket s(socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd s(socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return step_error("socket()", h);
   const int fd = s.get();
   const int one = 1;
 
-  // 1. Transparent, repair, bind to the server's address.
-  absl::Status st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, one, "IP_TRANSPARENT", h)
+  // 1. Deaf until whole: once connect() hashes the socket, incoming segments find it. A
+  // retransmitted ClientHello let in before step 5 would be queued ahead of ours (the client's
+  // hello twice, and TLS fails); dropped by the filter, it is resent and, once the hello is
+  // queued, is an old duplicate the kernel acknowledges. A socket filter, unlike a firewall
+  // rule, sees every segment the socket would (the backlog too) and needs no privilege.
+  sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+  const sock_fprog deaf{1, &drop_all};
+  absl::Status st = set(fd, SOL_SOCKET, SO_ATTACH_FILTER, deaf, "SO_ATTACH_FILTER", h);
+  if (!st.ok()) return st;
+
+  // Transparent, repair, bind to the server's address.
+  st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, one, "IP_TRANSPARENT", h)
                        : set(fd, SOL_IPV6, IPV6_TRANSPARENT, one, "IPV6_TRANSPARENT", h);
   if (!st.ok()) return st;
   if (st = set(fd, SOL_TCP, TCP_REPAIR, one, "TCP_REPAIR on", h); !st.ok()) return st;
@@ -136,14 +130,6 @@ absl::StatusOr<int> adopt(const Handoff& h) {
     return st;
   if (connect(fd, reinterpret_cast<sockaddr*>(&client), client_len) != 0)
     return step_error("connect() to the client", h);
-  // Connected, the socket can be found by incoming segments: a retransmitted ClientHello
-  // arriving now would be queued ahead of ours, twice over. Not transparent, it matches no
-  // `socket transparent` rule, so the namespace drops such segments (the client resends them)
-  // until the connection is whole.
-  const int zero = 0;
-  st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, zero, "IP_TRANSPARENT off", h)
-          : set(fd, SOL_IPV6, IPV6_TRANSPARENT, zero, "IPV6_TRANSPARENT off", h);
-  if (!st.ok()) return st;
 
   // 3. What the SYNs negotiated.
   RepairOpt opts[4];
@@ -170,7 +156,7 @@ absl::StatusOr<int> adopt(const Handoff& h) {
   w.rcv_wup = h.client_isn + 1;
   if (st = set(fd, SOL_TCP, TCP_REPAIR_WINDOW, w, "TCP_REPAIR_WINDOW", h); !st.ok()) return st;
 
-  // 5. The ClientHello as received data, then out of repair.
+  // 5. The ClientHello as received data, then out of repair, then listening again.
   if (!h.hello.empty()) {
     size_t done = 0;
     while (done < h.hello.size()) {
@@ -179,10 +165,8 @@ absl::StatusOr<int> adopt(const Handoff& h) {
       done += static_cast<size_t>(sent);
     }
   }
-  st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, one, "IP_TRANSPARENT on again", h)
-          : set(fd, SOL_IPV6, IPV6_TRANSPARENT, one, "IPV6_TRANSPARENT on again", h);
-  if (!st.ok()) return st;
   if (st = set(fd, SOL_TCP, TCP_REPAIR, kRepairOff, "TCP_REPAIR off", h); !st.ok()) return st;
+  if (st = set(fd, SOL_SOCKET, SO_DETACH_FILTER, 0, "SO_DETACH_FILTER", h); !st.ok()) return st;
   return s.release();
 }
 

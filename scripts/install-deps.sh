@@ -24,7 +24,8 @@ packages=(
   # installed logrotate file is checked by logrotate itself, the .deb by dpkg-deb
   dpdk-dev logrotate dpkg-dev
   # sluice-intercept's live tests: real clients and servers, certificates, TPROXY
-  curl openssl nftables python3-cryptography
+  # (gnutls-bin: RC4-only and 3DES-only upstreams, which Debian's OpenSSL 3 cannot serve)
+  curl openssl nftables python3-cryptography gnutls-bin
   # peer for benchmarks
   libndpi-bin
 )

@@ -2,7 +2,8 @@
 namespace with nftables):
   intercept_live.py SLUICE_INTERCEPT_BINARY [ADOPT_PROBE_BINARY] [unittest args...]
 
-Real clients (curl, Python's ssl), real upstream servers (openssl s_server), a real CA made by
+Real clients (curl, Python's ssl), real upstream servers (openssl s_server; gnutls-serv for the
+RC4-only and 3DES-only ones), a real CA made by
 `sluice-intercept ca init`, a tiny HTTP receiver standing in for the control plane's
 POST /v1/bypass/failures. Run under `flock /tmp/sluice-live.lock` (ctest: RESOURCE_LOCK).
 Exit 77 (skip) when not root (the TPROXY test needs namespaces; the rest needs the lock's
@@ -38,6 +39,15 @@ BASE_PORT = 24400
 
 def free_port_pair(offset):
     return BASE_PORT + offset
+
+
+# label -> the only bulk cipher (GnuTLS priority name) that upstream accepts.
+WEAK_CIPHER_UPSTREAMS = {"rc4_only": "ARCFOUR-128", "3des_only": "3DES-CBC"}
+
+
+def weak_priority(cipher):
+    """A GnuTLS priority string allowing TLS 1.2 with CIPHER and nothing else."""
+    return f"NONE:+VERS-TLS1.2:+{cipher}:+SHA1:+ECDHE-ECDSA:+SIGN-ALL:+COMP-NULL:+GROUP-ALL"
 
 
 def make_key():
@@ -129,8 +139,8 @@ class InterceptLive(unittest.TestCase):
             ("untrusted", "localhost", ["localhost"], other, other_key, {}, []),
             ("tls10", "localhost", ["localhost"], root, root_key, {},
              ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]),
-            # Debian's OpenSSL 3 has no 3DES or RC4 suites at all (not even at SECLEVEL 0), so
-            # the weak-cipher server offers only a TLS 1.2 CBC/SHA-1 suite with no AEAD.
+            # A TLS 1.2 CBC/SHA-1 suite with no AEAD. (Debian's OpenSSL 3 has no 3DES or RC4
+            # suites at all, not even at SECLEVEL 0: GnuTLS serves those, below.)
             ("cbc_only", "localhost", ["localhost"], root, root_key, {},
              ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA@SECLEVEL=0"]),
             ("never", NEVER_NAME, [NEVER_NAME], root, root_key, {}, []),
@@ -143,6 +153,14 @@ class InterceptLive(unittest.TestCase):
             cls.ports[label] = port
             cls.start([ "openssl", "s_server", "-quiet", "-WWW", "-accept", str(port),
                         "-cert", str(d / f"{label}.pem")] + extra, cwd=www)
+        # RC4-only and 3DES-only servers: GnuTLS still has both suites when asked by name.
+        for i, (label, cipher) in enumerate(WEAK_CIPHER_UPSTREAMS.items()):
+            key = make_key()
+            write_pem(d / f"{label}.pem", make_cert("localhost", ["localhost"], key, root, root_key), key)
+            cls.ports[label] = free_port_pair(23 + i)
+            cls.start(["gnutls-serv", "--http", "--port", str(cls.ports[label]),
+                       "--x509certfile", str(d / f"{label}.pem"), "--x509keyfile", str(d / f"{label}.pem"),
+                       "--priority", weak_priority(cipher)], cwd=www)
         # A keep-alive HTTP/1.1 upstream (s_server -WWW answers one request a connection).
         cls.ports["keepalive"] = free_port_pair(19)
         handler = type("KeepAlive", (http.server.SimpleHTTPRequestHandler,),
@@ -322,7 +340,15 @@ stats:
             "untrusted": "unable to get local issuer certificate",
             "tls10": "no TLS 1.2 or 1.3",
             "cbc_only": "no modern AEAD cipher suite",
+            "rc4_only": "no modern AEAD cipher suite",
+            "3des_only": "no modern AEAD cipher suite",
         }
+        # The weak servers are real: a client that offers their cipher completes a handshake.
+        for label, cipher in WEAK_CIPHER_UPSTREAMS.items():
+            r = subprocess.run(["gnutls-cli", "--insecure", "--port", str(self.ports[label]), "localhost",
+                                "--priority", f"NORMAL:+{cipher}"],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+            self.assertIn(f"-({cipher})-", r.stdout, f"{label}: {r.stdout[-500:]}{r.stderr[-500:]}")
         for label, reason in expected.items():
             with self.subTest(label):
                 port = self.ports[label]
@@ -336,7 +362,7 @@ stats:
                 self.assertIn("could not be checked safely", body)
                 self.assertIn(reason, body)
                 recs = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
-                                  and x.get("outcome") == "upstream_refused")
+                                  and x.get("outcome") == "upstream_refused", count=2)
                 self.assertGreaterEqual(len(recs), 2, recs)
                 self.assertIn(reason, recs[0]["reason"])
 

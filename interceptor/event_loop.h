@@ -67,7 +67,6 @@ class Loop {
   std::vector<std::unique_ptr<Watch>> listeners_;
   std::mutex tasks_mutex_;
   std::vector<std::function<void()>> tasks_;
-  bool stopping_ = false;
   std::atomic<bool> stop_requested_{false};
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;

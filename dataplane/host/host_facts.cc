@@ -78,7 +78,8 @@ std::vector<std::pair<int, fs::path>> numa_nodes(const fs::path& root) {
   std::error_code ec;
   for (const fs::directory_entry& e :
        fs::directory_iterator(root / "sys/devices/system/node", ec)) {
-    absl::string_view name = e.path().filename().native();
+    const std::string filename = e.path().filename().string();  // outlives the view below
+    absl::string_view name = filename;
     int n;
     if (absl::ConsumePrefix(&name, "node") && absl::SimpleAtoi(name, &n))
       nodes.emplace_back(n, e.path());

@@ -39,29 +39,27 @@ absl::StatusOr<int> listen_on(const std::string& address, bool transparent) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat(address, ": the address must be numeric"));
   }
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (transparent) {
     const int rc = ss.ss_family == AF_INET
-                       ? ::setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one)
-                       : ::setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one);
+                       ? ::setsockopt(fd.get(), SOL_IP, IP_TRANSPARENT, &one, sizeof one)
+                       : ::setsockopt(fd.get(), SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one);
     if (rc != 0) {
       const int err = errno;
-      ::close(fd);
       return absl::PermissionDeniedError(absl::StrCat(
           "listen.transparent ", address, ": IP_TRANSPARENT: ", std::strerror(err),
           " (needs CAP_NET_ADMIN)"));
     }
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 1024) != 0) {
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 1024) != 0) {
     const int err = errno;
-    ::close(fd);
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", std::strerror(err)));
   }
-  return fd;
+  return fd.release();
 }
 
 absl::StatusOr<std::unique_ptr<InterceptServer>> InterceptServer::create(ServerContext& ctx) {

@@ -105,7 +105,7 @@ absl::StatusOr<int> adopt(const Handoff& h) {
 
   // Transparent, repair, bind to the server's address.
   st = v4 ? set(fd, SOL_IP, IP_TRANSPARENT, one, "IP_TRANSPARENT", h)
-                       : set(fd, SOL_IPV6, IPV6_TRANSPARENT, one, "IPV6_TRANSPARENT", h);
+          : set(fd, SOL_IPV6, IPV6_TRANSPARENT, one, "IPV6_TRANSPARENT", h);
   if (!st.ok()) return st;
   if (st = set(fd, SOL_TCP, TCP_REPAIR, one, "TCP_REPAIR on", h); !st.ok()) return st;
   sockaddr_storage server, client;

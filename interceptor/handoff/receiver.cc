@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "control/unique_fd.h"
 #include "interceptor/handoff/adopt.h"
 
 namespace sluice::handoff {
@@ -34,27 +35,25 @@ absl::StatusOr<std::unique_ptr<HandoffReceiver>> HandoffReceiver::open(
   if (!listen.ok()) return listen.status();
   absl::StatusOr<sockaddr_in> peer = ipv4(options.dataplane_address, options.port, "dataplane address");
   if (!peer.ok()) return peer.status();
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "handoff receiver: socket()");
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return absl::ErrnoToStatus(errno, "handoff receiver: socket()");
   // SO_RCVBUFFORCE passes the rmem_max cap (we run with CAP_NET_ADMIN anyway, for repair).
   const int size = options.receive_buffer_bytes;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&*listen), sizeof(*listen)) != 0) {
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&*listen), sizeof(*listen)) != 0) {
     const int e = errno;
-    close(fd);
     return absl::ErrnoToStatus(e, absl::StrCat("handoff receiver: bind ", options.listen_address,
-                                               ":", options.port, " (is this the appliance "
-                                               "namespace?)"));
+                                                   ":", options.port, " (is this the appliance "
+                                                   "namespace?)"));
   }
   // Connected: heartbeats need no address, and only the dataplane's datagrams are read.
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&*peer), sizeof(*peer)) != 0) {
+  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&*peer), sizeof(*peer)) != 0) {
     const int e = errno;
-    close(fd);
     return absl::ErrnoToStatus(e, absl::StrCat("handoff receiver: no route to the dataplane at ",
-                                               options.dataplane_address));
+                                                   options.dataplane_address));
   }
-  return std::unique_ptr<HandoffReceiver>(new HandoffReceiver(fd, options));
+  return std::unique_ptr<HandoffReceiver>(new HandoffReceiver(fd.release(), options));
 }
 
 HandoffReceiver::HandoffReceiver(int fd, const ReceiverOptions& options)

@@ -1,16 +1,23 @@
-"""Live: QUIC through `sluice run`, with headless Chromium forced to QUIC
-(--enable-quic --origin-to-force-quic-on) toward www.allowed.test. The lab's nginx has no HTTP/3,
-so a Python UDP socket on 10.0.0.1:443 in the server namespace receives the datagrams and never
-answers: Chromium sends its first flight (the ClientHello in Initials) and retransmits it.
-- pass: the Initials reach the server byte for byte as the client sent them (a capture in the
-  client namespace against what the socket received), and the audit names the server from the
-  decrypted Initials: transport udp, first_flight quic, quic_version v1, a 'q' JA4;
-- block (policy.quic.default: block, i.e. no HTTP/3): nothing reaches the server's socket, the
-  audit says block with rule default_quic, and the same name over TCP (what a browser falls back
-  to) passes and is audited with the same SNI.
-Chromium forced to QUIC does not fall back to TCP by itself, and it did not try QUIC from an
-Alt-Svc header in the lab (test CA), so the fallback connection is Chromium run without QUIC."""
+"""Live: QUIC through `sluice run`, with headless Chromium in the client namespace toward
+www.allowed.test. The lab's nginx has no HTTP/3, so a Python UDP socket on 10.0.0.1:443 in the
+server namespace receives the datagrams and never answers: Chromium sends its first flight (the
+ClientHello in Initials) and retransmits it.
+- pass (Chromium forced to QUIC: --enable-quic --origin-to-force-quic-on): the Initials reach the
+  server byte for byte as the client sent them (a capture in the client namespace against what the
+  socket received), and the audit names the server from the decrypted Initials: transport udp,
+  first_flight quic, quic_version v1, a 'q' JA4;
+- block (policy.quic.default: block, i.e. no HTTP/3), Chromium forced to QUIC: nothing reaches the
+  server's socket and the audit says block with rule default_quic;
+- block, Chromium left to itself: the fallback a browser makes. A first visit over TCP learns
+  from the lab's Alt-Svc header that the site offers HTTP/3; on the next visit Chromium tries QUIC
+  (blocked: nothing reaches the server) and races TCP beside it; the page arrives over TCP, and
+  the audit shows both from that visit with the same SNI: udp quic block, then tcp pass.
+  Chromium stores Alt-Svc only from a certificate it trusts without --ignore-certificate-errors,
+  so it is told the lab server's key (--ignore-certificate-errors-spki-list)."""
 
+import base64
+import datetime
+import hashlib
 import json
 import struct
 import subprocess
@@ -138,21 +145,21 @@ class Quic(L.LiveTestCase):
         self.assertTrue((v.get("ja4") or "").startswith("q13"), v)
         self.assert_verdict(v, "pass")
 
-    def test_block_stops_quic_and_the_name_comes_back_over_tcp(self):
+    def start_sluice_blocking_quic(self) -> None:
         config = L.derive_config(self.workdir, file_prefix=self.file_prefix)
         text = config.read_text()
         self.assertIn("\npolicy:\n", text)
         config.write_text(text.replace("\npolicy:\n", "\npolicy:\n  quic:\n    default: block\n", 1))
         self.sluice = L.Sluice(config, self.workdir, self.file_prefix)
         self.sluice.start()
+
+    def test_block_stops_quic(self):
+        self.start_sluice_blocking_quic()
         received_path = self.start_listener()
 
         self.chromium_quic(NAME)
         time.sleep(1)
         self.assertEqual(self.received(received_path), [], "a blocked QUIC datagram reached the server")
-        # The browser's fallback: the same name over TCP passes.
-        r = L.chromium_dom(f"https://{NAME}/", self.workdir / "chromium-tcp")
-        self.assertIn(b"sluice-lab-page", r.stdout, L.describe(r))
         self.assert_alive()
         audit = self.stop_sluice()
 
@@ -164,11 +171,56 @@ class Quic(L.LiveTestCase):
             close = audit.close_for(v)
             self.assertIsNotNone(close, f"no close record for {v}")
             self.assertGreaterEqual(close["packets_to_server"], 1, close)
-        tcp = [r for r in audit.verdicts_for(sni=NAME) if r.get("transport") == "tcp"]
-        self.assertGreaterEqual(len(tcp), 1, audit.summary())
+
+    def test_block_makes_chromium_fall_back_to_tcp_by_itself(self):
+        self.start_sluice_blocking_quic()
+        received_path = self.start_listener()
+        profile = self.workdir / "chromium-alt-svc"
+
+        # First visit: TCP (nothing known yet); the page's Alt-Svc header is remembered.
+        r = self.chromium_trusting_lab(f"https://{NAME}/alt-svc", profile)
+        self.assertIn(b"sluice-lab-alt-svc", r.stdout, L.describe(r))
+        state = profile / "Default" / "Network Persistent State"
+        self.assertTrue(state.exists() and b"quic" in state.read_bytes(),
+                        f"Chromium did not remember the Alt-Svc header: {state}")
+        second_visit = datetime.datetime.now(datetime.timezone.utc)
+
+        # Second visit, same profile, no QUIC flags: Chromium tries HTTP/3 and races TCP.
+        r = self.chromium_trusting_lab(f"https://{NAME}/", profile)
+        self.assertIn(b"sluice-lab-page", r.stdout, L.describe(r))
+        time.sleep(1)
+        self.assertEqual(self.received(received_path), [], "a blocked QUIC datagram reached the server")
+        self.assert_alive()
+        audit = self.stop_sluice()
+
+        def of_second_visit(records: list[dict]) -> list[dict]:
+            return [v for v in records if datetime.datetime.fromisoformat(
+                v["ts"].replace("Z", "+00:00")) >= second_visit]
+
+        quic = of_second_visit(self.quic_verdicts(audit))
+        self.assertGreaterEqual(len(quic), 1, f"Chromium did not try QUIC on its second visit:\n"
+                                f"{audit.summary()}")
+        for v in quic:
+            self.assertEqual(v["first_flight"], "quic", v)
+            self.assert_verdict(v, "block", "default_quic")
+        tcp = of_second_visit([v for v in audit.verdicts_for(sni=NAME) if v.get("transport") == "tcp"])
+        self.assertGreaterEqual(len(tcp), 1, f"no TCP fallback in the audit:\n{audit.summary()}")
         for v in tcp:
             self.assert_verdict(v, "pass")
 
+    def chromium_trusting_lab(self, url: str, profile: Path) -> subprocess.CompletedProcess:
+        """Headless Chromium, QUIC left at its defaults, accepting the lab server's certificate by
+        its key only: unlike --ignore-certificate-errors, Chromium then honours Alt-Svc."""
+        der = subprocess.run(["openssl", "x509", "-in", str(L.STATE / "ca" / "server.crt"),
+                              "-noout", "-pubkey"], capture_output=True, check=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=der,
+                             capture_output=True, check=True).stdout
+        spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
+        argv = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", f"--ignore-certificate-errors-spki-list={spki}",
+                f"--host-resolver-rules=MAP {NAME} {L.SERVER_IP}", "--dump-dom", url]
+        return L.run_client(argv, timeout=60)
 
 if __name__ == "__main__":
     unittest.main()

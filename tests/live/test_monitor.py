@@ -19,11 +19,14 @@ def tearDownModule():
 class Monitor(L.LiveTestCase):
     def test_blocked_is_reset_passed_completes(self):
         self.start_sluice(monitor=True)
-        # A download long enough that it cannot finish before the reset arrives.
-        r = L.curl("https://blocked.test/big.bin", "-o", "/dev/null", timeout=60)
+        # A download long enough that it cannot finish before the reset arrives: a mirror's
+        # reader may lag the wire (on this loaded 2-CPU VM, by more than the half second a 50 MB
+        # transfer over veth takes), so the blocked downloads go at 10 MB/s (5 s).
+        r = L.curl("https://blocked.test/big.bin", "-o", "/dev/null", "--limit-rate", "10M", timeout=60)
         self.assert_reset(r, "curl https://blocked.test/big.bin in monitor mode")
         blocked_port = L.curl_port(r)
-        r = L.curl("https://guest-blocked.test/big.bin", "-o", "/dev/null", source=L.GUEST_IP, timeout=60)
+        r = L.curl("https://guest-blocked.test/big.bin", "-o", "/dev/null", "--limit-rate", "10M",
+                   source=L.GUEST_IP, timeout=60)
         self.assert_reset(r, "guest curl https://guest-blocked.test/big.bin in monitor mode")
 
         r = self.assert_big_download("https://allowed.test/big.bin",

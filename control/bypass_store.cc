@@ -138,6 +138,52 @@ nlohmann::json bypass_record_json(const BypassRecord& r) {
   return j;
 }
 
+absl::StatusOr<BypassRecord> bypass_record_from_json(const nlohmann::json& e, absl::Time now) {
+  const auto bad = [](const std::string& why) { return absl::InvalidArgumentError(why); };
+  if (!e.is_object() || !e.contains("id") || !e["id"].is_number_unsigned() || !e.contains("name") ||
+      !e["name"].is_string())
+    return bad("needs a numeric \"id\" and a \"name\"");
+  BypassRequest request;
+  request.name = e["name"].get<std::string>();
+  if (e.contains("clients") && !e["clients"].is_null()) {
+    if (!e["clients"].is_array()) return bad("\"clients\" is not a list");
+    for (const json& c : e["clients"]) {
+      if (!c.is_string()) return bad("a client is not a string");
+      request.clients.push_back(c.get<std::string>());
+    }
+  }
+  if (e.contains("ja4") && e["ja4"].is_string()) request.ja4 = e["ja4"];
+  if (e.contains("evidence")) request.evidence = parse_evidence(e["evidence"]);
+  if (e.contains("reason") && e["reason"].is_string()) request.reason = e["reason"];
+  if (e.contains("source") && e["source"].is_string()) request.source = e["source"];
+  BypassRecord r;
+  if (absl::Status s = normalise(request, r); !s.ok()) return s;
+  r.id = e["id"].get<uint64_t>();
+  if (r.id == 0) return bad("id 0");
+  r.created = now;
+  if (e.contains("created") && e["created"].is_string()) {
+    absl::StatusOr<absl::Time> t = parse_time(e["created"]);
+    if (!t.ok()) return bad(absl::StrCat("created: ", t.status().message()));
+    r.created = *t;
+  }
+  if (e.contains("expires") && !e["expires"].is_null()) {
+    if (!e["expires"].is_string()) return bad("\"expires\" is not a time");
+    absl::StatusOr<absl::Time> t = parse_time(e["expires"]);
+    if (!t.ok()) return bad(absl::StrCat("expires: ", t.status().message()));
+    r.expires = *t;
+  }
+  return r;
+}
+
+BypassEntry bypass_entry(const BypassRecord& r) {
+  BypassEntry e;
+  e.id = r.id;
+  e.name = *parse_name_entry(r.name);  // normalised when the record was made
+  for (const std::string& c : r.clients) e.clients.push_back(*parse_cidr(c));
+  e.ja4 = r.ja4;
+  return e;
+}
+
 absl::StatusOr<std::unique_ptr<BypassStore>> BypassStore::open(std::string path,
                                                                size_t max_entries,
                                                                absl::Time now) {
@@ -168,45 +214,14 @@ absl::Status BypassStore::load(absl::Time now) {
   if (!j.contains("entries") || !j["entries"].is_array()) return refuse("no \"entries\" array");
   uint64_t highest = 0;
   for (size_t i = 0; i < j["entries"].size(); ++i) {
-    const json& e = j["entries"][i];
     const std::string where = absl::StrCat("entry ", i + 1);
-    if (!e.is_object() || !e.contains("id") || !e["id"].is_number_unsigned() ||
-        !e.contains("name") || !e["name"].is_string())
-      return refuse(absl::StrCat(where, ": needs a numeric \"id\" and a \"name\""));
-    BypassRequest request;
-    request.name = e["name"].get<std::string>();
-    if (e.contains("clients")) {
-      if (!e["clients"].is_array()) return refuse(absl::StrCat(where, ": \"clients\" is not a list"));
-      for (const json& c : e["clients"]) {
-        if (!c.is_string()) return refuse(absl::StrCat(where, ": a client is not a string"));
-        request.clients.push_back(c.get<std::string>());
-      }
-    }
-    if (e.contains("ja4") && e["ja4"].is_string()) request.ja4 = e["ja4"];
-    if (e.contains("evidence")) request.evidence = parse_evidence(e["evidence"]);
-    if (e.contains("reason") && e["reason"].is_string()) request.reason = e["reason"];
-    if (e.contains("source") && e["source"].is_string()) request.source = e["source"];
-    BypassRecord r;
-    if (absl::Status s = normalise(request, r); !s.ok()) return refuse(absl::StrCat(where, ": ", s.message()));
-    r.id = e["id"].get<uint64_t>();
-    if (r.id == 0) return refuse(absl::StrCat(where, ": id 0"));
+    absl::StatusOr<BypassRecord> r = bypass_record_from_json(j["entries"][i], now);
+    if (!r.ok()) return refuse(absl::StrCat(where, ": ", r.status().message()));
     for (const BypassRecord& other : records_)
-      if (other.id == r.id) return refuse(absl::StrCat(where, ": id ", r.id, " twice"));
-    r.created = now;
-    if (e.contains("created") && e["created"].is_string()) {
-      absl::StatusOr<absl::Time> t = parse_time(e["created"]);
-      if (!t.ok()) return refuse(absl::StrCat(where, ": created: ", t.status().message()));
-      r.created = *t;
-    }
-    if (e.contains("expires") && !e["expires"].is_null()) {
-      if (!e["expires"].is_string()) return refuse(absl::StrCat(where, ": \"expires\" is not a time"));
-      absl::StatusOr<absl::Time> t = parse_time(e["expires"]);
-      if (!t.ok()) return refuse(absl::StrCat(where, ": expires: ", t.status().message()));
-      r.expires = *t;
-    }
-    highest = std::max(highest, r.id);
-    if (r.expires && *r.expires <= now) continue;  // ran out while we were stopped
-    records_.push_back(std::move(r));
+      if (other.id == r->id) return refuse(absl::StrCat(where, ": id ", r->id, " twice"));
+    highest = std::max(highest, r->id);
+    if (r->expires && *r->expires <= now) continue;  // ran out while we were stopped
+    records_.push_back(std::move(*r));
   }
   std::sort(records_.begin(), records_.end(),
             [](const BypassRecord& a, const BypassRecord& b) { return a.id < b.id; });
@@ -294,14 +309,7 @@ std::vector<BypassEntry> BypassStore::entries() const {
   absl::MutexLock lock(&mu_);
   std::vector<BypassEntry> out;
   out.reserve(records_.size());
-  for (const BypassRecord& r : records_) {
-    BypassEntry e;
-    e.id = r.id;
-    e.name = *parse_name_entry(r.name);  // normalised when it was added
-    for (const std::string& c : r.clients) e.clients.push_back(*parse_cidr(c));
-    e.ja4 = r.ja4;
-    out.push_back(std::move(e));
-  }
+  for (const BypassRecord& r : records_) out.push_back(bypass_entry(r));
   return out;
 }
 

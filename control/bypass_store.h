@@ -63,6 +63,14 @@ struct BypassRecord {
 // the API shows.
 nlohmann::json bypass_record_json(const BypassRecord& record);
 
+// One entry as bypass_record_json() writes it, checked and normalised as add() would; `created`
+// defaults to `now`. InvalidArgument saying what is wrong. Expired entries are returned as they
+// are: the caller decides.
+absl::StatusOr<BypassRecord> bypass_record_from_json(const nlohmann::json& entry, absl::Time now);
+
+// What a BypassSet is built from, for a record that came from add() or bypass_record_from_json().
+BypassEntry bypass_entry(const BypassRecord& record);
+
 // A JA4 fingerprint as the dataplane writes it, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
 bool is_ja4_fingerprint(std::string_view text);
 

@@ -396,8 +396,13 @@ void Connection::route() {
   std::string name = sni_;
   if (name.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) name = connect_host_;
   facts.server_name = name;
-  verdict_ = ctx_.policy->decide(facts, loop_.policy_scratch());
+  facts.ja4 = ja4_;
+  // Flows the dataplane handed over met its bypass entries already; explicit-proxy flows meet
+  // them only here.
+  const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
+  verdict_ = ctx_.policy->decide(facts, loop_.policy_scratch(), bypass.get());
   if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);
+  if (verdict_.bypassed) bump(ctx_.stats.bypass_hits);
 
   if (action_ == Action::kPlain) {
     if (verdict_.verdict == Verdict::kBlock) {

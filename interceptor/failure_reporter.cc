@@ -1,14 +1,10 @@
 #include "interceptor/failure_reporter.h"
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/time/time.h"
 #include "control/json_writer.h"
-#include "ctl/api_client.h"
+#include "interceptor/learning_api.h"
 
 namespace sluice::intercept {
 
@@ -27,24 +23,10 @@ std::string failure_json(const CertificateFailure& f) {
 absl::StatusOr<std::unique_ptr<FailureReporter>> FailureReporter::start(const InterceptConfig& config,
                                                                        InterceptStats& stats) {
   if (config.learning_api.empty()) return std::unique_ptr<FailureReporter>();
-  std::unique_ptr<FailureReporter> r(new FailureReporter(stats, config.learning_queue_size));
-  if (config.learning_api.rfind("unix:", 0) == 0) {
-    r->unix_socket_ = config.learning_api.substr(5);
-  } else {
-    r->url_ = config.learning_api;
-    while (!r->url_.empty() && r->url_.back() == '/') r->url_.pop_back();
-  }
-  if (!config.learning_token_file.empty()) {
-    std::ifstream in(config.learning_token_file);
-    if (!in) {
-      return absl::NotFoundError(absl::StrCat("learning.token_file: cannot read ",
-                                              config.learning_token_file));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    r->token_ = std::string(absl::StripAsciiWhitespace(text.str()));
-  }
-  r->timeout_ns_ = config.learning_timeout_ns;
+  absl::StatusOr<ctl::ApiTarget> target = learning_api_target(config);
+  if (!target.ok()) return target.status();
+  std::unique_ptr<FailureReporter> r(
+      new FailureReporter(stats, config.learning_queue_size, std::move(*target)));
   r->thread_ = std::thread([p = r.get()] { p->run(); });
   return r;
 }
@@ -72,12 +54,7 @@ void FailureReporter::report(CertificateFailure failure) {
 }
 
 void FailureReporter::run() {
-  ctl::ApiTarget target;
-  target.unix_socket = unix_socket_;
-  target.url = url_;
-  target.token = token_;
-  target.timeout = absl::Nanoseconds(static_cast<int64_t>(timeout_ns_));
-  const ctl::ApiClient client(target);
+  const ctl::ApiClient client(target_);
   for (;;) {
     CertificateFailure f;
     {

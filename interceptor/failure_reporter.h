@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "ctl/api_client.h"
 #include "interceptor/intercept_config.h"
 #include "interceptor/intercept_stats.h"
 
@@ -37,13 +38,13 @@ class FailureReporter {
   void report(CertificateFailure failure);
 
  private:
-  FailureReporter(InterceptStats& stats, size_t capacity) : stats_(stats), capacity_(capacity) {}
+  FailureReporter(InterceptStats& stats, size_t capacity, ctl::ApiTarget target)
+      : stats_(stats), capacity_(capacity), target_(std::move(target)) {}
   void run();
 
   InterceptStats& stats_;
   size_t capacity_;
-  std::string unix_socket_, url_, token_;
-  uint64_t timeout_ns_ = 0;
+  ctl::ApiTarget target_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<CertificateFailure> queue_;

@@ -53,8 +53,18 @@ absl::StatusOr<FlowPolicy::Scratch> FlowPolicy::make_scratch() const {
   return s;
 }
 
-FlowVerdict FlowPolicy::decide(const FlowFacts& facts, Scratch& scratch) const {
+FlowVerdict FlowPolicy::decide(const FlowFacts& facts, Scratch& scratch,
+                               const BypassSet* bypass) const {
   FlowVerdict out;
+  if (bypass != nullptr && !bypass->empty() && (!policy_ || policy_->rules_apply(facts))) {
+    if (const std::string* label = bypass->match(facts)) {
+      out.verdict = Verdict::kPass;
+      out.bypassed = true;
+      out.rule = std::string(kBypassRule);
+      out.list = *label;
+      return out;
+    }
+  }
   if (policy_) {
     const Decision d = policy_->decide(facts, *scratch.policy);
     out.verdict = d.action.verdict;

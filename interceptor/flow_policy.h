@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/core/decision.h"
+#include "dataplane/policy/bypass_set.h"
 #include "dataplane/policy/policy_scratch.h"
 #include "dataplane/policy/policy_snapshot.h"
 
@@ -20,6 +21,7 @@ struct FlowVerdict {
   std::string rule;
   std::string list;
   bool never_intercept = false;  // the policy said intercept; the built-in list made it pass
+  bool bypassed = false;         // a bypass entry passed it (rule kBypassRule, list "bypass:ID")
 };
 
 // The built-in list's text (generated from the .list file at build time).
@@ -38,7 +40,9 @@ class FlowPolicy {
   };
   absl::StatusOr<Scratch> make_scratch() const;
 
-  FlowVerdict decide(const FlowFacts& facts, Scratch& scratch) const;
+  // `bypass` (may be null): the appliance's bypass entries, consulted where the dataplane
+  // consults them (dataplane/policy/bypass_set.h): after the anomaly defaults, before every rule.
+  FlowVerdict decide(const FlowFacts& facts, Scratch& scratch, const BypassSet* bypass = nullptr) const;
   std::string summary() const;
 
  private:

@@ -60,6 +60,9 @@ absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const Intercep
   absl::StatusOr<std::unique_ptr<FlowPolicy>> policy = FlowPolicy::load(c.policy_config);
   if (!policy.ok()) return policy.status();
   ctx.policy = std::move(*policy);
+  absl::StatusOr<std::unique_ptr<BypassFollower>> bypass = BypassFollower::start(c, app->stats_);
+  if (!bypass.ok()) return bypass.status();
+  ctx.bypass = std::move(*bypass);
   absl::StatusOr<std::unique_ptr<UrlRules>> rules = UrlRules::compile(c.url_rules);
   if (!rules.ok()) return rules.status();
   ctx.url_rules = std::move(*rules);
@@ -105,6 +108,7 @@ void InterceptApp::stop() {
   if (server_) server_->stop();
   server_.reset();
   if (ctx_) ctx_->resolver.reset();
+  if (ctx_) ctx_->bypass.reset();
   reporter_.reset();  // delivers what is queued, each within learning.timeout
   if (audit_) audit_->flush();
 }

@@ -224,7 +224,7 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
     number(a["keep"], "audit.keep", c.audit_keep, 0, 1000);
   }
   if (const YAML::Node l = root["learning"];
-      l && map(l, "learning", {"api", "token_file", "queue_size", "timeout"})) {
+      l && map(l, "learning", {"api", "token_file", "queue_size", "timeout", "bypass_refresh"})) {
     if (string(l["api"], "learning.api", c.learning_api)) {
       if (c.learning_api.rfind("unix:", 0) == 0) {
         c.learning_api = "unix:" + resolve(c.learning_api.substr(5));
@@ -236,6 +236,14 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
     path(l["token_file"], "learning.token_file", c.learning_token_file);
     number(l["queue_size"], "learning.queue_size", c.learning_queue_size, 1, 1'000'000);
     duration(l["timeout"], "learning.timeout", c.learning_timeout_ns, 100'000'000);
+    // 0 turns following off; anything shorter than 100 ms would only load the API.
+    uint64_t refresh = c.learning_bypass_refresh_ns;
+    duration(l["bypass_refresh"], "learning.bypass_refresh", refresh, 0);
+    if (refresh != 0 && refresh < 100'000'000) {
+      error(l["bypass_refresh"], "learning.bypass_refresh", "must be 0 (off) or at least 100ms");
+    } else {
+      c.learning_bypass_refresh_ns = refresh;
+    }
   }
   if (const YAML::Node s = root["stats"]; s && map(s, "stats", {"file", "interval"})) {
     path(s["file"], "stats.file", c.stats_file);

@@ -48,6 +48,7 @@ struct InterceptConfig {
   std::string learning_token_file;  // bearer token for an http API
   uint32_t learning_queue_size = 1024;
   uint64_t learning_timeout_ns = 5'000'000'000ULL;
+  uint64_t learning_bypass_refresh_ns = 5'000'000'000ULL;  // 0: bypass entries not followed
   std::string stats_file;  // written every stats_interval and at exit; empty: none
   uint64_t stats_interval_ns = 10'000'000'000ULL;
 };

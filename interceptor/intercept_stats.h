@@ -41,6 +41,9 @@ namespace sluice::intercept {
   X(failure_reports_sent, "reports the control plane accepted (2xx)")                            \
   X(failure_reports_failed, "reports that could not be delivered or were refused")               \
   X(failure_reports_dropped, "reports dropped: learning.queue_size full")                         \
+  X(bypass_hits, "flows spliced by a bypass entry (learning.bypass_refresh)")                    \
+  X(bypass_refreshes, "bypass tables read from the control plane")                               \
+  X(bypass_refresh_failures, "bypass table reads that failed (the last table stays)")            \
   X(audit_records, "audit records written")                                                       \
   X(audit_write_errors, "audit records that could not be written")
 

@@ -1,12 +1,13 @@
 // What every loop thread of sluice-intercept shares: configuration, counters, the CA's forger,
-// the two TLS contexts, the policy, URL rules, the audit sink, the learning reporter and the
-// resolver. All of it is immutable or internally synchronised.
+// the two TLS contexts, the policy, URL rules, the audit sink, the learning reporter, the
+// followed bypass table and the resolver. All of it is immutable or internally synchronised.
 #pragma once
 
 #include <atomic>
 #include <memory>
 
 #include "interceptor/audit_sink.h"
+#include "interceptor/bypass_follower.h"
 #include "interceptor/cert_forger.h"
 #include "interceptor/failure_reporter.h"
 #include "interceptor/flow_policy.h"
@@ -29,6 +30,7 @@ struct ServerContext {
   std::unique_ptr<FlowPolicy> policy;
   std::unique_ptr<UrlRules> url_rules;
   std::unique_ptr<Resolver> resolver;
+  std::unique_ptr<BypassFollower> bypass;  // null: bypass entries not followed
   std::atomic<uint32_t> active{0};  // connections open, against limits.max_connections
 };
 

@@ -32,6 +32,7 @@ audit:
 learning:
   api: unix:api.sock
   queue_size: 10
+  bypass_refresh: 2s
 stats:
   file: stats.json
   interval: 5s
@@ -46,6 +47,7 @@ stats:
   EXPECT_EQ(c->idle_timeout_ns, 120'000'000'000ULL);
   EXPECT_EQ(c->max_head_bytes, 16384u);
   EXPECT_EQ(c->learning_api, "unix:/etc/sluice/api.sock");
+  EXPECT_EQ(c->learning_bypass_refresh_ns, 2'000'000'000ULL);
   ASSERT_EQ(c->url_rules.size(), 1u);
   EXPECT_EQ(c->url_rules[0].defined_at, "/etc/sluice/intercept.yaml:20:5");
 }
@@ -60,6 +62,7 @@ limits:
   buffer_bytes: 1KiB
 learning:
   api: ftp://x
+  bypass_refresh: 10ms
 )", "i.yaml");
   ASSERT_FALSE(c.ok());
   const std::string m(c.status().message());
@@ -69,6 +72,8 @@ learning:
             std::string::npos) << m;
   EXPECT_NE(m.find("i.yaml:7:17: limits.buffer_bytes: must be between 4096"), std::string::npos) << m;
   EXPECT_NE(m.find("i.yaml:9:8: learning.api: must be unix:"), std::string::npos) << m;
+  EXPECT_NE(m.find("i.yaml:10:19: learning.bypass_refresh: must be 0 (off) or at least 100ms"),
+            std::string::npos) << m;
 }
 
 TEST(InterceptConfigTest, NeedsACaAndAListener) {

@@ -11,6 +11,10 @@ port, and reporting certificate rejections to sluice's API (`learning.api`).
   certificate three times, sluice-intercept reports each refusal, sluice learns a bypass for
   (intercepted.test, its JA4), and its next connection passes untouched (it verifies nginx's
   real certificate) while curl, another JA4, is still intercepted.
+- The same through the explicit proxy (CONNECT to the server's IP address, the SNI judged from
+  the peeked hello), whose flows the dataplane never judges: sluice-intercept follows the bypass
+  table sluice learned (`learning.bypass_refresh`) and splices the pinning app's next CONNECT,
+  while curl through the proxy is still bumped.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import livelab
 from livelab import STATE, access_log_since, access_log_size, describe, in_ns, openssl_get
 from test_intercept_handoff import APPLIANCE_ADDRESS, APPLIANCE_NS, NAME, InterceptLab, RstWatch
 
+PROXY = "127.0.0.1:3128"  # the explicit proxy, in the appliance namespace
 INTERCEPT_BIN = os.environ.get(
     "SLUICE_INTERCEPT_BIN",
     str(Path(livelab.SLUICE).resolve().parents[2] / "interceptor" / "sluice-intercept"))
@@ -42,8 +47,9 @@ def tearDownModule():
 
 class SluiceInterceptBehindTheDataplane(InterceptLab):
 
-    def start_interceptor(self) -> None:
-        """The real sluice-intercept with a school CA of its own making."""
+    def start_interceptor(self, explicit: bool = False) -> None:
+        """The real sluice-intercept with a school CA of its own making; EXPLICIT: also the
+        explicit proxy on PROXY in the appliance namespace, reading the bypass table often."""
         self.school = self.workdir / "school-ca"
         made = subprocess.run([INTERCEPT_BIN, "ca", "init", "--dir", str(self.school)],
                               capture_output=True, text=True, timeout=60)
@@ -51,8 +57,10 @@ class SluiceInterceptBehindTheDataplane(InterceptLab):
         self.intercept_audit = self.workdir / "intercept-audit.jsonl"
         self.intercept_stats = self.workdir / "intercept-stats.json"
         config = self.workdir / "intercept.yaml"
+        listen = f"listen:\n  explicit: {PROXY}\n" if explicit else ""
+        refresh = "  bypass_refresh: 300ms\n" if explicit else ""
         config.write_text(f"""threads: 2
-handoff:
+{listen}handoff:
   listen: {APPLIANCE_ADDRESS}:7301
   dataplane: 169.254.77.1
 ca_dir: {self.school}
@@ -63,7 +71,7 @@ audit:
   file: {self.intercept_audit}
 learning:
   api: unix:{self.workdir / "api.sock"}
-stats:
+{refresh}stats:
   file: {self.intercept_stats}
   interval: 1s
 """)
@@ -84,6 +92,32 @@ stats:
         if not self.intercept_audit.exists():
             return []
         return [json.loads(line) for line in self.intercept_audit.read_text().splitlines() if line.strip()]
+
+    def pinned_via_proxy(self) -> subprocess.CompletedProcess:
+        """openssl s_client trusting only the lab CA, through the explicit proxy: CONNECT to the
+        server's IP address, SNI intercepted.test, one request."""
+        argv = ["openssl", "s_client", "-proxy", PROXY, "-connect", f"{livelab.SERVER_IP}:443",
+                "-servername", NAME, "-CAfile", str(STATE / "ca" / "ca.crt"),
+                "-verify_return_error", "-quiet"]
+        req = f"GET /hello HTTP/1.1\r\nHost: {NAME}\r\nConnection: close\r\n\r\n"
+        return livelab.run_client(argv, ns=APPLIANCE_NS, input=req.encode())
+
+    def wait_learned(self) -> dict:
+        deadline = time.monotonic() + 20
+        learned = []
+        while not learned and time.monotonic() < deadline:
+            learned = [e for e in self.api("GET", "/v1/bypass")["entries"] if e["source"] == "learned"]
+            time.sleep(0.3)
+        self.assertEqual(len(learned), 1, f"nothing learned:\n{self.interceptor_output()[-3000:]}")
+        self.assertEqual(learned[0]["name"], NAME)
+        self.assertGreaterEqual(learned[0]["evidence"]["failures"], 3, learned[0])
+        return learned[0]
+
+    def interceptor_stat(self, name: str) -> int:
+        try:
+            return int(json.loads(self.intercept_stats.read_text()).get(name, 0))
+        except (FileNotFoundError, ValueError):
+            return 0
 
     def api(self, method: str, path: str) -> dict:
         r = subprocess.run(["curl", "-sS", "--unix-socket", str(self.workdir / "api.sock"), "-X", method,
@@ -131,15 +165,7 @@ stats:
             o = openssl_get(NAME, NAME)
             self.assertNotEqual(o.returncode, 0, f"attempt {attempt + 1}: the forged certificate was "
                                                  f"accepted by a client that trusts only the lab CA")
-        deadline = time.monotonic() + 20
-        learned = []
-        while not learned and time.monotonic() < deadline:
-            learned = [e for e in self.api("GET", "/v1/bypass")["entries"] if e["source"] == "learned"]
-            time.sleep(0.3)
-        self.assertEqual(len(learned), 1, f"nothing learned:\n{self.interceptor_output()[-3000:]}")
-        entry = learned[0]
-        self.assertEqual(entry["name"], NAME)
-        self.assertGreaterEqual(entry["evidence"]["failures"], 3, entry)
+        entry = self.wait_learned()
 
         o = openssl_get(NAME, NAME)
         self.assertEqual(o.returncode, 0, f"the learned app must now pass untouched: {describe(o)}")
@@ -160,6 +186,44 @@ stats:
         curl_flows = [v for v in verdicts if v.get("ja4") != entry["ja4"]]
         self.assertTrue(curl_flows and all(v.get("handoff") == "handed_off" for v in curl_flows),
                         audit.summary())
+
+    def test_the_explicit_proxy_follows_the_learned_bypass(self):
+        self.start_with_interception()
+        self.start_interceptor(explicit=True)
+        for attempt in range(3):
+            o = self.pinned_via_proxy()
+            self.assertNotEqual(o.returncode, 0, f"attempt {attempt + 1}: the forged certificate was "
+                                                 f"accepted by a client that trusts only the lab CA")
+        entry = self.wait_learned()
+        # The stats file (rewritten every second) lags; five reads of the table (300 ms apart)
+        # after the entry was seen means one was read after it existed.
+        seen = self.interceptor_stat("bypass_refreshes")
+        deadline = time.monotonic() + 20
+        while self.interceptor_stat("bypass_refreshes") < seen + 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertGreaterEqual(self.interceptor_stat("bypass_refreshes"), seen + 5,
+                                f"the bypass table is not being read:\n{self.interceptor_output()[-3000:]}")
+
+        o = self.pinned_via_proxy()
+        self.assertEqual(o.returncode, 0, f"the learned app must now pass the proxy untouched: {describe(o)}")
+        self.assertIn(f"sluice-lab hello host={NAME} sni={NAME}".encode(), o.stdout)
+        c = livelab.run_client(["curl", "-sS", "--max-time", "60", "-x", f"http://{PROXY}",
+                                "--cacert", str(self.school / "ca.crt"), "--connect-to",
+                                f"{NAME}:443:{livelab.SERVER_IP}:443", f"https://{NAME}/hello"],
+                               ns=APPLIANCE_NS, timeout=70)
+        self.assertEqual(c.returncode, 0, f"curl (another JA4) through the proxy must still be bumped: "
+                                          f"{describe(c)}")
+
+        self.stop_interceptor()
+        self.assertGreaterEqual(self.interceptor_stat("bypass_hits"), 1)
+        conns = [x for x in self.intercept_records() if x.get("type") == "connection"]
+        spliced = [x for x in conns if x.get("rule") == "bypass"]
+        self.assertEqual(len(spliced), 1, conns)
+        self.assertEqual(spliced[0].get("action"), "splice", spliced[0])
+        self.assertEqual(spliced[0].get("list"), f"bypass:{entry['id']}", spliced[0])
+        bumped = [x for x in conns if x.get("action") == "bump" and x.get("ja4") != entry["ja4"]]
+        self.assertGreaterEqual(len(bumped), 1, conns)
+        self.stop_sluice()
 
 
 if __name__ == "__main__":

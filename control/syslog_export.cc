@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "dataplane/policy/absl_text.h"
 
 namespace sluice {
 namespace {
@@ -45,43 +46,11 @@ uint64_t monotonic_now_ns() {
 }
 
 absl::StatusOr<SyslogAddress> parse_syslog_address(std::string_view text) {
-  std::string_view host;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return bad_address(text, "an IPv6 address in brackets needs ']:PORT' after it");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad_address(text, "the port is missing");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos)
-      return bad_address(text, "write an IPv6 address in brackets, [ADDRESS]:PORT");
-  }
-  uint32_t port_number = 0;
-  if (port.empty() || !absl::SimpleAtoi(std::string(port), &port_number) || port_number == 0 ||
-      port_number > 65535)
-    return bad_address(text, "the port must be a number from 1 to 65535");
+  absl::StatusOr<SocketAddress> address = parse_socket_address(text);
+  if (!address.ok()) return bad_address(text, sv(address.status().message()));
   SyslogAddress out;
+  static_cast<SocketAddress&>(out) = *address;
   out.text = std::string(text);
-  const std::string host_text(host);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
-  if (inet_pton(AF_INET, host_text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port_number));
-    out.length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host_text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port_number));
-    out.length = sizeof(sockaddr_in6);
-  } else {
-    return bad_address(text, "the host must be a numeric IPv4 or IPv6 address (names are not "
-                             "resolved: that could block the management loop)");
-  }
   return out;
 }
 

@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "control/socket_address.h"
 #include "control/syslog_message.h"
 #include "dataplane/core/audit_event.h"
 
@@ -37,9 +38,7 @@ namespace sluice {
 
 // A numeric receiver address: "192.0.2.10:514", "[2001:db8::10]:6514". Host names are refused:
 // resolving one would block the management loop.
-struct SyslogAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
+struct SyslogAddress : SocketAddress {
   std::string text;  // as written, for messages and counters
 };
 absl::StatusOr<SyslogAddress> parse_syslog_address(std::string_view text);

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "control/audit_json.h"
 #include "control/json_writer.h"
+#include "control/socket_address.h"
 #include "dataplane/core/tls_client_hello.h"
 #include "dataplane/policy/absl_text.h"
 #include "interceptor/error_pages.h"
@@ -54,22 +55,11 @@ IpAddress ip_of(const sockaddr_storage& ss) {
 
 // A numeric host as a socket address, or false for a name.
 bool numeric_address(const std::string& host, uint16_t port, sockaddr_storage& ss, socklen_t& len) {
-  ss = {};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
+  const std::optional<SocketAddress> a = numeric_socket_address(host, port);
+  if (!a) return false;
+  ss = a->storage;
+  len = a->length;
+  return true;
 }
 
 // "host:port" or "[v6]:port".
@@ -108,11 +98,7 @@ bool split_authority(std::string_view authority, uint16_t default_port, std::str
   return true;
 }
 
-bool is_numeric(const std::string& host) {
-  sockaddr_storage ss;
-  socklen_t len;
-  return numeric_address(host, 0, ss, len);
-}
+bool is_numeric(const std::string& host) { return numeric_socket_address(host, 0).has_value(); }
 
 const char* alert_reason(int description) {
   switch (description) {

@@ -12,40 +12,21 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "control/socket_address.h"
 #include "control/unique_fd.h"
 
 namespace sluice::intercept {
 
 absl::StatusOr<int> listen_on(const std::string& address, bool transparent) {
-  const size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  uint32_t port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("not ADDRESS:PORT: ", address));
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof *v6;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(address, ": the address must be numeric"));
-  }
-  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  absl::StatusOr<SocketAddress> a = parse_socket_address(address);
+  if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat(address, ": ", a.status().message()));
+  UniqueFd fd(::socket(a->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (transparent) {
-    const int rc = ss.ss_family == AF_INET
+    const int rc = a->family() == AF_INET
                        ? ::setsockopt(fd.get(), SOL_IP, IP_TRANSPARENT, &one, sizeof one)
                        : ::setsockopt(fd.get(), SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one);
     if (rc != 0) {
@@ -55,7 +36,7 @@ absl::StatusOr<int> listen_on(const std::string& address, bool transparent) {
           " (needs CAP_NET_ADMIN)"));
     }
   }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 1024) != 0) {
+  if (::bind(fd.get(), a->get(), a->length) != 0 || ::listen(fd.get(), 1024) != 0) {
     const int err = errno;
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", std::strerror(err)));
   }

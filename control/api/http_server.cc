@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "control/api/json_body.h"
+#include "control/socket_address.h"
 #include "control/unique_fd.h"
 #include "dataplane/policy/absl_text.h"
 #include "nlohmann/json.hpp"
@@ -343,56 +344,22 @@ absl::StatusOr<int> bind_unix(const ApiServerOptions& o) {
 }
 
 absl::StatusOr<int> bind_tcp(const std::string& listen_text, uint16_t& bound_port) {
-  std::string_view text = listen_text;
-  std::string host;
-  std::string_view port_text;
-  if (!text.empty() && text[0] == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return absl::InvalidArgumentError(
-          absl::StrCat("api.tcp.listen '", listen_text, "': write IPv6 as [ADDRESS]:PORT"));
-    host = std::string(text.substr(1, close - 1));
-    port_text = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-      return absl::InvalidArgumentError(
-          absl::StrCat("api.tcp.listen '", listen_text, "': write ADDRESS:PORT, e.g. 127.0.0.1:8787"));
-    host = std::string(text.substr(0, colon));
-    port_text = text.substr(colon + 1);
-  }
-  uint32_t port = 0;
-  if (!absl::SimpleAtoi(av(port_text), &port) || port > 65535)
-    return absl::InvalidArgumentError(
-        absl::StrCat("api.tcp.listen '", listen_text, "': '", av(port_text), "' is not a port number"));
-  sockaddr_storage ss = {};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*v4);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*v6);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "api.tcp.listen '", listen_text, "': '", host, "' is not an IP address (names are not "
-        "resolved; write e.g. 127.0.0.1:8787 or [::1]:8787)"));
-  }
-  UniqueFd fd(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  absl::StatusOr<SocketAddress> address = parse_socket_address(listen_text, /*allow_port_zero=*/true);
+  if (!address.ok())
+    return absl::InvalidArgumentError(absl::StrCat("api.tcp.listen '", listen_text, "': ",
+                                                   address.status().message(),
+                                                   " (e.g. 127.0.0.1:8787 or [::1]:8787)"));
+  SocketAddress& a = *address;
+  UniqueFd fd(socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return absl::InternalError(absl::StrCat("api: socket(): ", errno_text()));
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+  if (bind(fd.get(), a.get(), a.length) != 0)
     return absl::UnavailableError(absl::StrCat("api.tcp.listen '", listen_text,
                                                "': cannot bind: ", errno_text()));
   if (listen(fd.get(), 64) != 0)
     return absl::InternalError(absl::StrCat("api.tcp.listen: listen(): ", errno_text()));
-  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-    bound_port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+  if (getsockname(fd.get(), a.get(), &a.length) == 0) bound_port = a.port();
   return fd.release();
 }
 

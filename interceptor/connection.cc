@@ -211,39 +211,26 @@ void Connection::read_proxy_request() {
   const size_t cap = ctx_.config.max_head_bytes;
   // One byte more than the cap, so a head that fills the cap without ending is seen as too large.
   std::vector<char> buf(cap + 1);
-  const ssize_t n = ::recv(cfd_, buf.data(), cap + 1, MSG_PEEK);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
-    return;
-  }
-  if (n == 0) {
-    close("client_closed", "closed before sending a proxy request");
-    return;
-  }
+  const size_t n = peek_client(buf.data(), cap + 1, "sending a proxy request");
+  if (n == 0) return;
   Http1Parser parser(Http1Parser::Role::kRequest, cap);
   Http1Parser::Event ev;
-  const size_t consumed = parser.feed(buf.data(), static_cast<size_t>(n), ev);
+  const size_t consumed = parser.feed(buf.data(), n, ev);
   if (ev == Http1Parser::Event::kError) {
     const bool too_big = parser.error().find("larger than") != std::string::npos;
     if (too_big) bump(ctx_.stats.head_limit_hits);
-    bump(ctx_.stats.bad_proxy_requests);
-    http_error_and_close(too_big ? 431 : 400, parser.error());
+    refuse_proxy_request(too_big ? 431 : 400, parser.error());
     return;
   }
   if (ev != Http1Parser::Event::kHead) return;  // wait for the rest of the head
   const Http1Head head = parser.head();
   if (head.method == "CONNECT") {
     if (!split_authority(head.target, 0, connect_host_, connect_port_)) {
-      bump(ctx_.stats.bad_proxy_requests);
-      http_error_and_close(400, "CONNECT target is not HOST:PORT");
+      refuse_proxy_request(400, "CONNECT target is not HOST:PORT");
       return;
     }
-    // Take the head off the socket (it was only peeked), then answer: the ClientHello follows.
-    std::vector<char> drop(consumed);
-    if (::recv(cfd_, drop.data(), consumed, 0) != static_cast<ssize_t>(consumed)) {
-      close("client_error", "could not read the CONNECT request");
-      return;
-    }
+    // Take the head off the socket, then answer: the ClientHello follows.
+    if (!take_peeked(consumed, "the CONNECT request")) return;
     static constexpr char kEstablished[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     if (::send(cfd_, kEstablished, sizeof kEstablished - 1, MSG_NOSIGNAL) !=
         static_cast<ssize_t>(sizeof kEstablished - 1)) {
@@ -259,8 +246,7 @@ void Connection::read_proxy_request() {
   // A plain HTTP proxy request: absolute URI, http only.
   std::string_view target = head.target;
   if (target.substr(0, 7) != "http://") {
-    bump(ctx_.stats.bad_proxy_requests);
-    http_error_and_close(400, "this is a proxy: send CONNECT HOST:PORT or an absolute http:// URI");
+    refuse_proxy_request(400, "this is a proxy: send CONNECT HOST:PORT or an absolute http:// URI");
     return;
   }
   target.remove_prefix(7);
@@ -269,15 +255,10 @@ void Connection::read_proxy_request() {
   std::string path = slash == std::string_view::npos ? "/" : std::string(target.substr(slash));
   if (path.front() == '?') path = "/" + path;
   if (!split_authority(authority, 80, connect_host_, connect_port_)) {
-    bump(ctx_.stats.bad_proxy_requests);
-    http_error_and_close(400, "the request URI has no valid host");
+    refuse_proxy_request(400, "the request URI has no valid host");
     return;
   }
-  std::vector<char> drop(consumed);
-  if (::recv(cfd_, drop.data(), consumed, 0) != static_cast<ssize_t>(consumed)) {
-    close("client_error", "could not read the proxy request");
-    return;
-  }
+  if (!take_peeked(consumed, "the proxy request")) return;
   bump(ctx_.stats.plain_proxy_requests);
   bump(ctx_.stats.http_requests);
   ++requests_;
@@ -305,11 +286,7 @@ void Connection::read_proxy_request() {
   p.path = path;
   const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
   if (!rule.empty()) {
-    bump(ctx_.stats.url_blocks);
-    p.verdict = "block";
-    p.rule = std::string(rule);
-    p.status = 403;
-    write_request_record(p);
+    record_url_block(p, rule);
     const std::string page = blocked_page_response(p.host, p.path, p.rule);
     ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
     ::shutdown(cfd_, SHUT_WR);
@@ -330,21 +307,14 @@ void Connection::read_proxy_request() {
 void Connection::peek_hello() {
   const size_t cap = ctx_.config.max_client_hello_bytes;
   std::vector<uint8_t> buf(cap);
-  const ssize_t n = ::recv(cfd_, buf.data(), cap, MSG_PEEK);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
-    return;
-  }
-  if (n == 0) {
-    close("client_closed", "closed before its ClientHello");
-    return;
-  }
+  const size_t n = peek_client(buf.data(), cap, "its ClientHello");
+  if (n == 0) return;
   std::vector<uint8_t> scratch(cap);
   ClientHelloInfo info;
   const HelloStatus status =
-      parse_client_hello(ByteSpan(buf.data(), static_cast<size_t>(n)), MutableByteSpan(scratch), info);
+      parse_client_hello(ByteSpan(buf.data(), n), MutableByteSpan(scratch), info);
   if (status == HelloStatus::kNeedMore) {
-    if (static_cast<size_t>(n) >= cap) {
+    if (n >= cap) {
       bump(ctx_.stats.client_hello_limit_hits);
       close("client_hello_too_large", absl::StrCat("over limits.max_client_hello_bytes (", cap, ")"));
     }
@@ -634,6 +604,36 @@ void Connection::client_handshake() {
 void Connection::report_rejection(const std::string& reason) {
   if (ctx_.reporter == nullptr || sni_.empty()) return;  // learning is keyed by SNI and JA4
   ctx_.reporter->report(CertificateFailure{sni_, ja4_, client_ip_, reason});
+}
+
+size_t Connection::peek_client(void* buf, size_t cap, const char* before) {
+  const ssize_t n = ::recv(cfd_, buf, cap, MSG_PEEK);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
+    return 0;
+  }
+  if (n == 0) close("client_closed", absl::StrCat("closed before ", before));
+  return static_cast<size_t>(n);
+}
+
+void Connection::refuse_proxy_request(int status, const std::string& reason) {
+  bump(ctx_.stats.bad_proxy_requests);
+  http_error_and_close(status, reason);
+}
+
+bool Connection::take_peeked(size_t n, const char* what) {
+  std::vector<char> drop(n);
+  if (::recv(cfd_, drop.data(), n, 0) == static_cast<ssize_t>(n)) return true;
+  close("client_error", absl::StrCat("could not read ", what));
+  return false;
+}
+
+void Connection::record_url_block(Pending& p, std::string_view rule) {
+  bump(ctx_.stats.url_blocks);
+  p.verdict = "block";
+  p.rule = std::string(rule);
+  p.status = 403;
+  write_request_record(p);
 }
 
 void Connection::http_error_and_close(int status, const std::string& reason) {

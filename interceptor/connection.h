@@ -87,6 +87,15 @@ class Connection {
   void upstream_failed(const std::string& reason);
   void report_rejection(const std::string& reason);
   void http_error_and_close(int status, const std::string& reason);
+  // An explicit-proxy request we will not serve: counted, answered with STATUS, closed.
+  void refuse_proxy_request(int status, const std::string& reason);
+  // Up to CAP of the client's bytes, left on the socket; 0 when none are there yet, or when the
+  // client closed before sending BEFORE or failed (the connection is then closed).
+  size_t peek_client(void* buf, size_t cap, const char* before);
+  // Takes N bytes the parser saw by peeking off the socket; false (and closed) if it cannot.
+  bool take_peeked(size_t n, const char* what);
+  // A request a URL rule blocks: counted and audited with status 403.
+  void record_url_block(Pending& p, std::string_view rule);
   void drain();  // after an error answer: read and drop until the client closes (no RST)
   void close(const std::string& outcome, const std::string& reason = "");
   void write_request_record(const Pending& p);

@@ -271,11 +271,7 @@ void Connection::on_request_head(const Http1Head& head) {
   }
   const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
   if (!rule.empty()) {
-    bump(ctx_.stats.url_blocks);
-    p.verdict = "block";
-    p.rule = std::string(rule);
-    p.status = 403;
-    write_request_record(p);
+    record_url_block(p, rule);
     up_.hold = true;
     close_reason_ = absl::StrCat("url rule ", p.rule);
     blocked_response_ = blocked_page_response(p.host, p.path, p.rule);

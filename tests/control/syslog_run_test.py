@@ -19,6 +19,10 @@ import sys
 import tempfile
 import time
 
+# One configuration of the real process over vdevs, shared with the deployment tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "deploy"))
+from sluice_conf import write_config  # noqa: E402
+
 RSYSLOG_CONF = """global(workDirectory="{dir}")
 module(load="imtcp")
 module(load="mmpstrucdata")
@@ -31,40 +35,11 @@ ruleset(name="in") {{
 input(type="imtcp" address="127.0.0.1" port="{port}" listenPortFileName="{dir}/port" ruleset="in")
 """
 
-SLUICE_CONF = """eal:
-  huge_pages: false
-  memory_mb: 512
-  pci: false
-  file_prefix: syslog-run-{pid}
-  args: ["--log-level=*:warning"]
-ports:
-  - name: inside
-    device: "net_pcap0,rx_pcap={capture}"
-  - name: outside
-    device: "net_null0,no-rx=1"
-mode: inline
-pairs:
-  - inside: inside
-    outside: outside
-lcores:
-  management: 0
-  workers: [1]
-  cpus: {{0: 0, 1: 0}}
-  idle_backoff: {{enabled: true}}
-mempool:
-  mbufs: 8191
-  cache: 64
-checksum: auto
-audit:
-  sinks:
-    - {{type: file, path: {dir}/audit.jsonl}}
-    - type: syslog
+SYSLOG_SINK = """    - type: syslog
       address: "127.0.0.1:{port}"
       hostname: run-test
       backoff_min: 20ms
       backoff_max: 200ms
-stats:
-  telemetry: false
 """
 
 
@@ -119,9 +94,8 @@ def main():
     failures = []
     with tempfile.TemporaryDirectory(prefix="sluice-syslog-run-") as d:
         rsyslog, port = start_rsyslog(rsyslogd, d, 0)
-        conf = os.path.join(d, "sluice.yaml")
-        with open(conf, "w") as f:
-            f.write(SLUICE_CONF.format(pid=os.getpid(), capture=capture, dir=d, port=port))
+        conf = write_config(d, "syslog-run-%d" % os.getpid(), capture=capture, telemetry=False,
+                            blocklist=False, extra_sinks=SYSLOG_SINK.format(port=port))
         run = subprocess.Popen([sluice, "run", "--config", conf], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         try:

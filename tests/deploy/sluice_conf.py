@@ -1,6 +1,6 @@
 """A `sluice run` configuration for tests that need the real process but no namespace: vdev
 ports (net_pcap in, net_null out, or net_null both ways), no hugepages, no PCI, two lcores on
-CPU 0 with idle back-off, an audit file and a one-file policy in DIR."""
+CPU 0 with idle back-off, an audit file (and other sinks) and a one-file policy in DIR."""
 import os
 
 CONF = """eal:
@@ -27,28 +27,35 @@ mempool:
   mbufs: 8191
   cache: 64
 checksum: auto
-policy:
+{policy}audit:
+  sinks:
+    - {{type: file, path: {dir}/audit.jsonl}}
+{extra_sinks}stats:
+  telemetry: {telemetry}
+"""
+
+POLICY = """policy:
   rules:
     - name: blocklist
       kind: {kind}
       files: [{list}]
       action: block
-audit:
-  sinks:
-    - {{type: file, path: {dir}/audit.jsonl}}
-stats:
-  telemetry: {telemetry}
 """
 
 
-def write_config(d, prefix, capture=None, telemetry=True, kind="domains"):
-    """Writes DIR/sluice.yaml and DIR/blocklist.txt; returns the config path."""
-    lst = os.path.join(d, "blocklist.txt")
-    with open(lst, "w") as f:
-        f.write("blocked.example\n")
+def write_config(d, prefix, capture=None, telemetry=True, kind="domains", blocklist=True,
+                 extra_sinks=""):
+    """Writes DIR/sluice.yaml (and, with BLOCKLIST, DIR/blocklist.txt and a policy blocking what
+    it lists); returns the config path. EXTRA_SINKS: YAML list items after the file sink."""
+    policy = ""
+    if blocklist:
+        lst = os.path.join(d, "blocklist.txt")
+        with open(lst, "w") as f:
+            f.write("blocked.example\n")
+        policy = POLICY.format(kind=kind, list=lst)
     inside = "net_pcap0,rx_pcap=%s" % capture if capture else "net_null0,no-rx=1"
     path = os.path.join(d, "sluice.yaml")
     with open(path, "w") as f:
-        f.write(CONF.format(prefix=prefix, inside=inside, kind=kind, list=lst, dir=d,
-                            telemetry="true" if telemetry else "false"))
+        f.write(CONF.format(prefix=prefix, inside=inside, policy=policy, dir=d,
+                            extra_sinks=extra_sinks, telemetry="true" if telemetry else "false"))
     return path

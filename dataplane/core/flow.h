@@ -52,7 +52,8 @@ struct alignas(64) Flow {
   bool in_use = false;
   bool drop_all = false;  // inline: blocked, every later packet of the flow is dropped
   bool handed_off = false;  // inline: the interceptor owns the connection (steered via the TAP)
-  uint8_t resets_left = 0;  // monitor: blocked, later packets still trigger resets
+  uint8_t resets_left = 0;  // monitor: blocked, the next packets each trigger resets
+  bool monitor_blocked = false;  // monitor: blocked, every kMonitorLateResetEvery-th packet resets
 
   // --- the rest of the table's bookkeeping ---
   uint32_t lru_prev = kNoFlow;

@@ -221,7 +221,8 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
     return PacketAction::kDrop;
   }
   if (f.handed_off) return steer_handed_off(index, pk, from_client, now_ns);
-  if (f.resets_left != 0 && p.l4_protocol == kTcp && !(p.tcp_flags & kTcpRst))
+  if (f.monitor_blocked && !(p.tcp_flags & kTcpRst) &&
+      (f.resets_left != 0 || (f.packets_to_server + f.packets_to_client) % kMonitorLateResetEvery == 0))
     reset_from_packet(f, p, from_client);
   if (pk.reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
   if (!watching) return PacketAction::kForward;  // last_ns is set; the class cannot change
@@ -750,8 +751,10 @@ void FlowInspector::carry_out(Flow& f) {
   if (f.verdict == Verdict::kBlock) {
     ++stats_.flows_blocked;
     f.drop_all = config_.enforcement == EnforcementMode::kInline;
-    if (config_.enforcement == EnforcementMode::kMonitor && f.key.protocol == kTcp)
+    if (config_.enforcement == EnforcementMode::kMonitor && f.key.protocol == kTcp) {
+      f.monitor_blocked = true;
       f.resets_left = kMonitorResetRepeats;
+    }
     send_block_response(f);
     held_.drain(f.held, [this](void* h) {
       ++stats_.frames_discarded;
@@ -813,9 +816,10 @@ void FlowInspector::send_block_response(const Flow& f) {
 // Monitor mode cannot stop the first flight, so its first resets race the server's answer: by
 // the time they land, an end may expect a later sequence number and take them for blind
 // resets (RFC 5961). Each later packet of a blocked flow says exactly where both ends are, so
-// a few more resets follow, aimed with it.
+// a few more resets follow, aimed with it, then one every kMonitorLateResetEvery packets for as
+// long as the flow moves (the reader may lag the wire further than the first few cover).
 void FlowInspector::reset_from_packet(Flow& f, const ParsedPacket& p, bool from_client) {
-  --f.resets_left;
+  if (f.resets_left != 0) --f.resets_left;
   const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) +
                        ((p.tcp_flags & (kTcpSyn | kTcpFin)) ? 1 : 0);
   TcpReply to_sender;

@@ -106,6 +106,13 @@ class FlowInspector {
   // The worker loop counts its own events (TX, dispatch) here too: one set of counters.
   WorkerStats& mutable_stats() { return stats_; }
 
+  // Monitor mode: resets aimed with each of a blocked flow's next packets, then
+  static constexpr uint8_t kMonitorResetRepeats = 8;
+  // one every this many packets while the flow still moves: a mirror's reader can lag the wire
+  // by more than the repeats cover (a busy box, a burst), and resets aimed at stale packets fall
+  // outside the ends' windows; sparse resets for the flow's life catch it once it catches up.
+  static constexpr uint64_t kMonitorLateResetEvery = 64;
+
  private:
   // A frame parsed and keyed, ready to meet its flow.
   struct Packet {
@@ -163,7 +170,6 @@ class FlowInspector {
   PacketAction from_tap(const Packet& pk, uint64_t now_ns);
   void inject(const Flow& f, bool toward_client, const TcpReply& reply);
   void reset_from_packet(Flow& f, const ParsedPacket& p, bool from_client);
-  static constexpr uint8_t kMonitorResetRepeats = 8;
   TimeoutClass class_of(const Flow& f) const;
 
   InspectorConfig config_;

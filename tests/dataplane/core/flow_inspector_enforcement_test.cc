@@ -975,6 +975,21 @@ TEST_F(EnforcementTest, MonitorHoldsNothingAndResetsBlockedFlows) {
   for (uint32_t i = 0; i < 5; ++i) from_client(c.client(len + 10, {}, kTcpAck));
   EXPECT_EQ(sink_.injected.size(), settled) << "the repeats ran out";
   EXPECT_EQ(stats().resets_sent, 1u + packets_with_resets);
+  // While the flow still moves (a mirror reader lagging the wire aimed the repeats at stale
+  // packets), a sparse reset for its life: one every kMonitorLateResetEvery packets.
+  size_t late = 0;
+  for (uint32_t i = 0; i < 2 * FlowInspector::kMonitorLateResetEvery; ++i) {
+    const size_t before = sink_.injected.size();
+    from_server(c.server(80 + i, Bytes(1, 0x17), len + 10));
+    if (sink_.injected.size() > before) {
+      ++late;
+      const auto to_client_late = sink_.toward(true);
+      expect_reset(to_client_late.back(), c, true, Connection::kServerIsn + 1 + 80 + i + 1, kTcpRst,
+                   vlans);
+    }
+  }
+  EXPECT_EQ(late, 2u);
+  EXPECT_EQ(stats().resets_sent, 1u + packets_with_resets + late);
 
   EXPECT_TRUE(sink_.released.empty());
   EXPECT_TRUE(sink_.discarded.empty());

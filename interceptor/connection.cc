@@ -19,6 +19,7 @@
 #include "dataplane/policy/absl_text.h"
 #include "interceptor/error_pages.h"
 #include "interceptor/tls_contexts.h"
+#include "interceptor/upstream_sessions.h"
 
 namespace sluice::intercept {
 namespace {
@@ -433,6 +434,14 @@ void Connection::connect_upstream() {
     return;
   }
   uwatch_.fd = ufd_;
+  if (action_ == Action::kBump) {
+    // The name sent and checked: the client's SNI, else a CONNECT host name, else (no name at
+    // all) the certificate must carry the server's address.
+    upstream_sni_ = sni_;
+    if (upstream_sni_.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) upstream_sni_ = connect_host_;
+    verify_name_ = !upstream_sni_.empty() ? upstream_sni_ : server_ip_;
+    session_key_ = UpstreamSessions::key(server_ip_, server_port_, upstream_sni_, verify_name_);
+  }
   phase_ = Phase::kConnecting;
   deadline_ns_ = monotonic_ns() + ctx_.config.connect_timeout_ns;
   if (::connect(ufd_, reinterpret_cast<const sockaddr*>(&server_addr_), server_len_) != 0 &&
@@ -466,14 +475,12 @@ void Connection::finish_connect() {
     deadline_ns_ = started_ns_ + ctx_.config.handshake_timeout_ns;
     if (action_ == Action::kBump) {
       ussl_.reset(SSL_new(ctx_.upstream_ctx.get()));
-      std::string send_sni = sni_;
-      if (send_sni.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) send_sni = connect_host_;
-      const std::string verify_name = !send_sni.empty() ? send_sni : server_ip_;
-      if (!ussl_ || !prepare_upstream_ssl(ussl_.get(), send_sni, verify_name) ||
+      if (!ussl_ || !prepare_upstream_ssl(ussl_.get(), upstream_sni_, verify_name_) ||
           SSL_set_fd(ussl_.get(), ufd_) != 1) {
         close("error", take_openssl_errors());
         return;
       }
+      loop_.upstream_sessions().bind_and_offer(ussl_.get(), session_key_);
       SSL_set_connect_state(ussl_.get());
       phase_ = Phase::kUpstreamHandshake;
     } else {
@@ -500,6 +507,8 @@ void Connection::upstream_handshake() {
   ERR_clear_error();
   const int r = SSL_do_handshake(ussl_.get());
   if (r == 1) {
+    if (SSL_session_reused(ussl_.get()) == 1) bump(ctx_.stats.upstream_resumed);
+    // After a resumption this is the certificate verified at the session's full handshake.
     X509Ptr cert(SSL_get1_peer_certificate(ussl_.get()));
     if (!cert) {
       upstream_failed("certificate: the server sent none");
@@ -522,6 +531,9 @@ void Connection::upstream_failed(const std::string& reason) {
   bump(ctx_.stats.upstream_refused);
   failure_reason_ = reason;
   ussl_.reset();
+  // Whatever was learnt of this server may be stale (new certificate, keys rotated): the next
+  // connection starts with a full, fully verified handshake.
+  if (!session_key_.empty()) loop_.upstream_sessions().forget(session_key_);
   if (ufd_ >= 0) {
     loop_.unwatch(ufd_);
     ::close(ufd_);

@@ -133,6 +133,8 @@ class Connection {
   FirstFlightKind hello_kind_ = FirstFlightKind::kNone;
   FlowVerdict verdict_;
   std::string failure_reason_;  // why the upstream was refused (failure page)
+  std::string upstream_sni_, verify_name_;  // bump: the SNI sent to the server, the name checked
+  std::string session_key_;  // bump: the server's key in the loop's UpstreamSessions
 
   SslPtr cssl_, ussl_;
   bool cert_sent_ = false;

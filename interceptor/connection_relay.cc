@@ -55,6 +55,9 @@ Connection::Io Connection::read_side(bool upstream, char* buf, size_t cap, size_
       ERR_clear_error();
       return errno == ECONNRESET ? Io::kError : Io::kEof;
     }
+    // A fatal TLS error on the server's side after the handshake (an alert, a bad record): its
+    // sessions are not resumed (RFC 5246 7.2.2).
+    if (upstream && err == SSL_ERROR_SSL) loop_.upstream_sessions().forget(session_key_);
     return Io::kError;
   }
   const ssize_t r = ::recv(fd, buf, cap, 0);

@@ -21,7 +21,8 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-Loop::Loop(ServerContext& ctx, int index) : ctx_(ctx), index_(index) {}
+Loop::Loop(ServerContext& ctx, int index)
+    : ctx_(ctx), index_(index), upstream_sessions_(ctx.config.session_cache_entries) {}
 
 Loop::~Loop() {
   connections_.clear();

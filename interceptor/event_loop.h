@@ -1,6 +1,7 @@
 // One loop thread: an epoll set over its listeners and its connections' sockets, a task queue
-// other threads post to (eventfd), and a sweep of deadlines twice a second. A connection lives
-// on one loop from accept (or adoption) to close; nothing it owns is touched by another thread.
+// other threads post to (eventfd), a sweep of deadlines twice a second, and its own cache of
+// resumable server sessions. A connection lives on one loop from accept (or adoption) to close;
+// nothing it owns is touched by another thread.
 #pragma once
 
 #include <sys/epoll.h>
@@ -14,6 +15,7 @@
 
 #include "interceptor/flow_policy.h"
 #include "interceptor/server_context.h"
+#include "interceptor/upstream_sessions.h"
 #include "interceptor/url_rules.h"
 
 namespace sluice::intercept {
@@ -52,6 +54,7 @@ class Loop {
   ServerContext& ctx() { return ctx_; }
   FlowPolicy::Scratch& policy_scratch() { return policy_scratch_; }
   UrlRules::Scratch& url_scratch() { return *url_scratch_; }
+  UpstreamSessions& upstream_sessions() { return upstream_sessions_; }
   int index() const { return index_; }
 
  private:
@@ -73,6 +76,7 @@ class Loop {
   std::vector<uint64_t> retired_;
   FlowPolicy::Scratch policy_scratch_;
   std::unique_ptr<UrlRules::Scratch> url_scratch_;
+  UpstreamSessions upstream_sessions_;  // this thread's alone: no lock
 };
 
 }  // namespace sluice::intercept

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "interceptor/tls_contexts.h"
+#include "interceptor/upstream_sessions.h"
 
 namespace sluice::intercept {
 
@@ -54,6 +55,7 @@ absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const Intercep
   absl::StatusOr<SslCtxPtr> up = make_upstream_context(c.extra_ca_files);
   if (!up.ok()) return up.status();
   ctx.upstream_ctx = std::move(*up);
+  UpstreamSessions::enable(ctx.upstream_ctx.get());
   absl::StatusOr<SslCtxPtr> client = make_client_context();
   if (!client.ok()) return client.status();
   ctx.client_ctx = std::move(*client);

@@ -33,6 +33,7 @@ struct InterceptConfig {
   std::vector<std::string> extra_ca_files;
   uint64_t connect_timeout_ns = 10'000'000'000ULL;
   uint32_t upstream_mark = 0;  // SO_MARK on connections to servers (policy routing); 0: none
+  uint32_t session_cache_entries = 1000;  // resumable server sessions per loop thread; 0: off
   uint32_t max_connections = 10000;
   uint64_t handshake_timeout_ns = 10'000'000'000ULL;
   uint64_t idle_timeout_ns = 300'000'000'000ULL;

@@ -25,6 +25,7 @@ namespace sluice::intercept {
   X(blocked, "flows blocked by policy")                                                           \
   X(never_intercept_hits, "intercept verdicts turned into splice by the built-in list")           \
   X(upstream_refused, "bumped flows whose server failed validation or the TLS floor")             \
+  X(upstream_resumed, "server handshakes that resumed a cached session (upstream.session_cache_entries)") \
   X(connect_failures, "connections to servers that failed or timed out")                         \
   X(resolve_failures, "CONNECT or proxy host names that did not resolve")                         \
   X(client_rejected_certificate, "clients that refused our certificate (alert or close)")         \

@@ -67,6 +67,8 @@ absl::StatusOr<SslCtxPtr> make_upstream_context(const std::vector<std::string>& 
   if (SSL_CTX_set_alpn_protos(ctx.get(), kAlpnHttp11, sizeof kAlpnHttp11) != 0) {
     return absl::InternalError(take_openssl_errors());
   }
+  // No resumption until UpstreamSessions::enable, which keys sessions by the name verified;
+  // OpenSSL's own client cache is never used.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   return ctx;
 }

@@ -27,7 +27,8 @@ sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "live"))
 from intercept_live import make_cert, make_key, write_pem  # noqa: E402  (one certificate maker)
 
-UPSTREAM = 25443
+UPSTREAM = 25443          # no session cache, no tickets: every handshake toward it is a full one
+UPSTREAM_TICKETS = 25444  # the same content with TLS session tickets, as most servers have
 PORTS = {"sluice-intercept": 25128, "squid": 25129, "mitmproxy": 25130}
 
 
@@ -101,6 +102,14 @@ http {{
     ssl_session_tickets off;
     root {www};
   }}
+  server {{
+    listen 127.0.0.1:{UPSTREAM_TICKETS} ssl;
+    ssl_certificate {d}/server.pem;
+    ssl_certificate_key {d}/server.pem;
+    ssl_session_cache off;
+    ssl_session_tickets on;
+    root {www};
+  }}
 }}
 """)
         cpu_c = ["taskset", "-c", args.client_cpu]
@@ -163,17 +172,18 @@ cache_effective_user proxy
                         print(log, (d / log).read_text()[-1500:], file=sys.stderr)
                 raise
 
-        def load(name, path, threads, seconds):
-            out = subprocess.run(cpu_c + [args.load, f"127.0.0.1:{PORTS[name]}", f"localhost:{UPSTREAM}",
+        def load(name, path, threads, seconds, upstream=UPSTREAM):
+            out = subprocess.run(cpu_c + [args.load, f"127.0.0.1:{PORTS[name]}", f"localhost:{upstream}",
                                           str(d / "ca" / "ca.crt"), path, str(threads), str(seconds)],
                                  check=True, capture_output=True, text=True).stdout
             return json.loads(out)
 
-        rows = {n: {"hs": [], "hs_cpu": [], "mbit": [], "errors": 0} for n in PORTS}
+        rows = {n: {"hs": [], "hs_cpu": [], "hs_cpu_tickets": [], "mbit": [], "errors": 0} for n in PORTS}
         for name in PORTS:  # warm-up, and a check that each proxy works at all
-            r = load(name, "/small.html", 1, 1)
-            if r["ok"] == 0:
-                raise RuntimeError(f"{name}: no request succeeded through it ({r})")
+            for upstream in (UPSTREAM, UPSTREAM_TICKETS):
+                r = load(name, "/small.html", 1, 1, upstream)
+                if r["ok"] == 0:
+                    raise RuntimeError(f"{name}: no request succeeded through it to {upstream} ({r})")
         for _ in range(args.reps):
             for name in PORTS:
                 cpu_before = tree_cpu_seconds(pids[name])
@@ -182,6 +192,12 @@ cache_effective_user proxy
                 rows[name]["hs"].append(r["per_second"])
                 # Per second of the proxy's own CPU: not capped by the client sharing a CPU.
                 rows[name]["hs_cpu"].append(r["ok"] / cpu if cpu > 0 else 0.0)
+                rows[name]["errors"] += r["errors"]
+                # The same toward a server that issues session tickets: a proxy may resume there.
+                cpu_before = tree_cpu_seconds(pids[name])
+                r = load(name, "/small.html", args.threads, args.seconds, UPSTREAM_TICKETS)
+                cpu = tree_cpu_seconds(pids[name]) - cpu_before
+                rows[name]["hs_cpu_tickets"].append(r["ok"] / cpu if cpu > 0 else 0.0)
                 rows[name]["errors"] += r["errors"]
                 r = load(name, "/big.bin", 1, args.seconds)
                 rows[name]["mbit"].append(r["mbit_per_second"])
@@ -197,17 +213,21 @@ cache_effective_user proxy
             "toward nginx, one 2 KiB GET per connection. Throughput: one connection, a 16 MiB body. "
             "Handshakes per proxy CPU-second divide the handshakes done by the CPU time the proxy (with its "
             "helper processes) used meanwhile: the per-core figure when the client, not the proxy, is the "
-            "limit. Medians; ratio = sluice-intercept / peer.",
+            "limit. The next column is the same toward a second nginx server that issues TLS session "
+            "tickets (as most real servers do), where a proxy may resume its server side: the client side "
+            "stays a full handshake. Medians; ratio = sluice-intercept / peer.",
             "",
-            "| proxy | handshakes/s (wall, 1 core) | ratio | handshakes per proxy CPU-second | ratio | bumped HTTP/1.1 Mbit/s | ratio | errors |",
-            "|---|---|---|---|---|---|---|---|",
+            "| proxy | handshakes/s (wall, 1 core) | ratio | handshakes per proxy CPU-second | ratio | "
+            "same, server issues tickets | ratio | bumped HTTP/1.1 Mbit/s | ratio | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         ratio = lambda a, b: f"{a / b:.2f}x" if b > 0 else "n/a (peer at 0)"
         print(json.dumps(rows), file=sys.stderr)
         for name, r in rows.items():
-            hs, hc, mb = med(r["hs"]), med(r["hs_cpu"]), med(r["mbit"])
+            hs, hc, ht, mb = med(r["hs"]), med(r["hs_cpu"]), med(r["hs_cpu_tickets"]), med(r["mbit"])
             lines.append(f"| {name} | {hs:.0f} | {ratio(med(ours['hs']), hs)} | {hc:.0f} | "
-                         f"{ratio(med(ours['hs_cpu']), hc)} | {mb:.0f} | "
+                         f"{ratio(med(ours['hs_cpu']), hc)} | {ht:.0f} | "
+                         f"{ratio(med(ours['hs_cpu_tickets']), ht)} | {mb:.0f} | "
                          f"{ratio(med(ours['mbit']), mb)} | {r['errors']} |")
         text = "\n".join(lines) + "\n"
         print(text)

@@ -17,6 +17,7 @@ upstream:
   extra_ca_files: [extra.pem]
   connect_timeout: 3s
   mark: 0x2a
+  session_cache_entries: 0
 limits:
   max_connections: 500
   handshake_timeout: 5s
@@ -44,12 +45,13 @@ stats:
   EXPECT_EQ(c->extra_ca_files, std::vector<std::string>{"/etc/sluice/extra.pem"});
   EXPECT_EQ(c->connect_timeout_ns, 3'000'000'000ULL);
   EXPECT_EQ(c->upstream_mark, 42u);
+  EXPECT_EQ(c->session_cache_entries, 0u);  // resumption off
   EXPECT_EQ(c->idle_timeout_ns, 120'000'000'000ULL);
   EXPECT_EQ(c->max_head_bytes, 16384u);
   EXPECT_EQ(c->learning_api, "unix:/etc/sluice/api.sock");
   EXPECT_EQ(c->learning_bypass_refresh_ns, 2'000'000'000ULL);
   ASSERT_EQ(c->url_rules.size(), 1u);
-  EXPECT_EQ(c->url_rules[0].defined_at, "/etc/sluice/intercept.yaml:20:5");
+  EXPECT_EQ(c->url_rules[0].defined_at, "/etc/sluice/intercept.yaml:21:5");
 }
 
 TEST(InterceptConfigTest, MistakesAreAllReportedWithFileLineAndReason) {

@@ -127,6 +127,7 @@ class InterceptLive(unittest.TestCase):
         www.mkdir()
         cls.blob = os.urandom(700_000)
         (www / "blob.bin").write_bytes(cls.blob)
+        (www / "again.bin").write_bytes(cls.blob)  # the resumption test's, audited apart
         (www / "games").mkdir()
         (www / "games" / "x.html").write_bytes(b"game")
         specs = [
@@ -474,6 +475,23 @@ stats:
         after = self.stats()
         self.assertEqual(after["head_limit_hits"], before["head_limit_hits"] + 1)
         self.assertEqual(after["handshake_timeouts"], before["handshake_timeouts"] + 1)
+
+    def test_a_server_is_resumed_and_its_certificate_still_mimicked(self):
+        # openssl s_server sends TLS 1.3 session tickets. With two loop threads, three downloads
+        # put two on one loop, and the later of those resumes its server side.
+        before = self.stats()
+        port = self.ports["good"]
+        for _ in range(3):
+            r = self.curl(f"https://localhost:{port}/again.bin")
+            self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-2000:])
+            self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), hashlib.sha256(self.blob).hexdigest())
+            log = r.stderr.decode(errors="replace")
+            self.assertIn("issuer: O=Sluice interception; CN=Test School CA", log)
+            self.assertIn("subject: CN=localhost", log)
+            self.assertIn("subjectAltName: host \"localhost\" matched cert's \"localhost\"", log)
+        after = self.stats()
+        self.assertGreater(after["upstream_resumed"], before["upstream_resumed"])
+        self.assertEqual(after["upstream_refused"], before["upstream_refused"])
 
     def test_stats_file_counts(self):
         self.curl(f"https://localhost:{self.ports['good']}/blob.bin")

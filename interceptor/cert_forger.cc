@@ -6,21 +6,11 @@
 #include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
+#include "interceptor/x509_extension.h"
 #include "dataplane/policy/absl_text.h"
 
 namespace sluice::intercept {
 namespace {
-
-bool add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-  if (ext == nullptr) return false;
-  const bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
 
 void random_serial(X509* cert) {
   unsigned char serial[16];
@@ -122,13 +112,13 @@ absl::StatusOr<SharedX509> CertForger::make(X509* upstream, std::string_view sni
     have_san = X509_add_ext(cert.get(), X509_get_ext(upstream, san_at), -1) == 1;
   }
   if (!have_san && !sni.empty()) {
-    have_san = add_extension(cert.get(), ca_.cert.get(), NID_subject_alt_name, san_for(sni));
+    have_san = add_x509_extension(cert.get(), ca_.cert.get(), NID_subject_alt_name, san_for(sni));
   }
-  if (!add_extension(cert.get(), ca_.cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
-      !add_extension(cert.get(), ca_.cert.get(), NID_key_usage, "critical,digitalSignature") ||
-      !add_extension(cert.get(), ca_.cert.get(), NID_ext_key_usage, "serverAuth") ||
-      !add_extension(cert.get(), ca_.cert.get(), NID_subject_key_identifier, "hash") ||
-      !add_extension(cert.get(), ca_.cert.get(), NID_authority_key_identifier, "keyid:always") ||
+  if (!add_x509_extension(cert.get(), ca_.cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+      !add_x509_extension(cert.get(), ca_.cert.get(), NID_key_usage, "critical,digitalSignature") ||
+      !add_x509_extension(cert.get(), ca_.cert.get(), NID_ext_key_usage, "serverAuth") ||
+      !add_x509_extension(cert.get(), ca_.cert.get(), NID_subject_key_identifier, "hash") ||
+      !add_x509_extension(cert.get(), ca_.cert.get(), NID_authority_key_identifier, "keyid:always") ||
       X509_sign(cert.get(), ca_.key.get(), EVP_sha256()) == 0) {
     return absl::InternalError(take_openssl_errors("cannot sign the forged certificate"));
   }
@@ -150,8 +140,8 @@ absl::StatusOr<SharedX509> CertForger::untrusted(std::string_view name) {
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
   X509_set_pubkey(cert.get(), untrusted_key_.get());
-  if ((!name.empty() && !add_extension(cert.get(), cert.get(), NID_subject_alt_name, san_for(name))) ||
-      !add_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+  if ((!name.empty() && !add_x509_extension(cert.get(), cert.get(), NID_subject_alt_name, san_for(name))) ||
+      !add_x509_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
       X509_sign(cert.get(), untrusted_key_.get(), EVP_sha256()) == 0) {
     return absl::InternalError(take_openssl_errors("cannot sign the untrusted certificate"));
   }

@@ -15,20 +15,10 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "interceptor/x509_extension.h"
 
 namespace sluice::intercept {
 namespace {
-
-bool add_extension(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) return false;
-  const bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
 
 // Writes `pem` to path with `mode`, refusing to replace an existing file.
 absl::Status write_new_file(const std::string& path, const std::string& data, mode_t mode) {
@@ -140,10 +130,10 @@ absl::StatusOr<CaInitResult> init_school_ca(const std::string& dir, const std::s
                              reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1, 0);
   X509_set_issuer_name(cert.get(), subject);
   X509_set_pubkey(cert.get(), key.get());
-  if (!add_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-      !add_extension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign") ||
-      !add_extension(cert.get(), cert.get(), NID_subject_key_identifier, "hash") ||
-      !add_extension(cert.get(), cert.get(), NID_authority_key_identifier, "keyid:always") ||
+  if (!add_x509_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+      !add_x509_extension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign") ||
+      !add_x509_extension(cert.get(), cert.get(), NID_subject_key_identifier, "hash") ||
+      !add_x509_extension(cert.get(), cert.get(), NID_authority_key_identifier, "keyid:always") ||
       X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     return absl::InternalError(take_openssl_errors());
   }

@@ -1,4 +1,5 @@
 #include "interceptor/cert_forger.h"
+#include "interceptor/x509_extension.h"
 
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
@@ -32,12 +33,7 @@ class CertForgerTest : public ::testing::Test {
     X509_gmtime_adj(X509_getm_notBefore(x.get()), from);
     X509_gmtime_adj(X509_getm_notAfter(x.get()), to);
     X509_set_pubkey(x.get(), key.get());
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san);
-    X509_add_ext(x.get(), ext, -1);
-    X509_EXTENSION_free(ext);
+    add_x509_extension(x.get(), x.get(), NID_subject_alt_name, san);
     X509_sign(x.get(), key.get(), EVP_sha256());
     return x;
   }

@@ -13,19 +13,10 @@
 #include "interceptor/cert_forger.h"
 #include "interceptor/school_ca.h"
 #include "interceptor/tls_contexts.h"
+#include "interceptor/x509_extension.h"
 
 namespace sluice::intercept {
 namespace {
-
-void add_ext(X509* x, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, x, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  ASSERT_NE(ext, nullptr);
-  X509_add_ext(x, ext, -1);
-  X509_EXTENSION_free(ext);
-}
 
 // A certificate for `cn` (with `san` when given), signed by `issuer` (self-signed when null).
 X509Ptr make_cert(const char* cn, const char* san, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
@@ -40,10 +31,10 @@ X509Ptr make_cert(const char* cn, const char* san, EVP_PKEY* key, X509* issuer, 
   X509_gmtime_adj(X509_getm_notAfter(x.get()), 30 * 86400);
   X509_set_pubkey(x.get(), key);
   if (san != nullptr) {
-    add_ext(x.get(), issuer, NID_subject_alt_name, san);
+    EXPECT_TRUE(add_x509_extension(x.get(), issuer, NID_subject_alt_name, san));
   } else {
-    add_ext(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(x.get(), x.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+    EXPECT_TRUE(add_x509_extension(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE"));
+    EXPECT_TRUE(add_x509_extension(x.get(), x.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
   }
   X509_sign(x.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256());
   return x;

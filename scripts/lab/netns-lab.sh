@@ -167,7 +167,7 @@ lab_up() {
   [[ $(id -u) -eq 0 ]] || die "must run as root"
   install_missing ip=iproute2 ethtool=ethtool tc=iproute2 bridge=iproute2 nginx=nginx \
     openssl=openssl curl=curl sha256sum=coreutils ss=iproute2 \
-    h2load=nghttp2-client chromium=chromium /usr/bin/python3=python3
+    h2load=nghttp2-client chromium=chromium certutil=libnss3-tools /usr/bin/python3=python3
   lab_down # leftovers of a crashed run
   trap 'rc=$?; if [[ $rc -ne 0 ]]; then log "up failed: removing the half-built lab"; lab_down; fi; exit $rc' EXIT
   make_files

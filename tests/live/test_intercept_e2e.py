@@ -15,10 +15,17 @@ port, and reporting certificate rejections to sluice's API (`learning.api`).
   the peeked hello), whose flows the dataplane never judges: sluice-intercept follows the bypass
   table sluice learned (`learning.bypass_refresh`) and splices the pinning app's next CONNECT,
   while curl through the proxy is still bumped.
+- QUIC cannot be intercepted: with `policy.quic.fallback_for_intercept`, headless Chromium
+  trusting the school CA (its NSS database) learns from the site's Alt-Svc header on a first
+  visit that it offers HTTP/3; on the next visit its QUIC attempt is blocked by that rule and it
+  comes back over TCP, where the flow is handed to sluice-intercept and bumped: the page arrives,
+  sluice's audit holds both flows of that visit with the same SNI, and the interceptor's audit
+  holds the request.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -224,6 +231,64 @@ learning:
         bumped = [x for x in conns if x.get("action") == "bump" and x.get("ja4") != entry["ja4"]]
         self.assertGreaterEqual(len(bumped), 1, conns)
         self.stop_sluice()
+
+
+    def chromium_trusting_the_school(self, url: str, home: Path) -> subprocess.CompletedProcess:
+        """Headless Chromium in the client namespace, QUIC at its defaults, trusting the school
+        CA through the NSS database in its HOME (as a managed device would)."""
+        nssdb = home / ".pki" / "nssdb"
+        if not nssdb.exists():
+            nssdb.mkdir(parents=True)
+            for argv in (["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"],
+                         ["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "school",
+                          "-i", str(self.school / "ca.crt")]):
+                r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, f"{argv}: {r.stderr}")
+        argv = ["env", f"HOME={home}", "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", f"--user-data-dir={home / 'profile'}",
+                f"--host-resolver-rules=MAP {NAME} {livelab.SERVER_IP}", "--dump-dom", url]
+        return livelab.run_client(argv, timeout=90)
+
+    def test_chromium_leaves_quic_for_tcp_where_it_is_intercepted(self):
+        def fallback_for_intercept(text: str) -> str:
+            self.assertIn("\npolicy:\n", text)
+            return text.replace("\npolicy:\n", "\npolicy:\n  quic:\n    fallback_for_intercept: true\n", 1)
+        self.start_with_interception(config_edit=fallback_for_intercept)
+        self.start_interceptor()
+        home = self.workdir / "chromium-home"
+
+        r = self.chromium_trusting_the_school(f"https://{NAME}/alt-svc", home)
+        self.assertIn(b"sluice-lab-alt-svc", r.stdout,
+                      f"{describe(r)}\n--- sluice-intercept\n{self.interceptor_output()[-3000:]}")
+        state = home / "profile" / "Default" / "Network Persistent State"
+        self.assertTrue(state.exists() and b"quic" in state.read_bytes(),
+                        f"Chromium did not remember the Alt-Svc header (through the interceptor): {state}")
+        second_visit = datetime.datetime.now(datetime.timezone.utc)
+        r = self.chromium_trusting_the_school(f"https://{NAME}/", home)
+        self.assertIn(b"sluice-lab-page", r.stdout, describe(r))
+
+        self.stop_interceptor()
+        http = [x for x in self.intercept_records() if x.get("type") == "http"]
+        self.assertTrue(any(x.get("host") == NAME and x.get("path") == "/" and x.get("status") == 200
+                            for x in http), http)
+        audit = self.stop_sluice()
+
+        def of_second_visit(records: list[dict]) -> list[dict]:
+            return [v for v in records if datetime.datetime.fromisoformat(
+                v["ts"].replace("Z", "+00:00")) >= second_visit]
+
+        verdicts = of_second_visit(audit.verdicts_for(sni=NAME))
+        quic = [v for v in verdicts if v.get("transport") == "udp"]
+        self.assertGreaterEqual(len(quic), 1, f"Chromium did not try QUIC on its second visit:\n"
+                                f"{audit.summary()}")
+        for v in quic:
+            self.assert_verdict(v, "block", "quic_fallback_for_intercept")
+        tcp = [v for v in verdicts if v.get("transport") == "tcp"]
+        self.assertGreaterEqual(len(tcp), 1, audit.summary())
+        for v in tcp:
+            self.assert_verdict(v, "intercept")
+            self.assertEqual(v.get("handoff"), "handed_off", v)
 
 
 if __name__ == "__main__":

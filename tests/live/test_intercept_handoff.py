@@ -79,8 +79,9 @@ class InterceptLab(LiveTestCase):
     """sluice with its `intercept:` section and the appliance namespace; start_interceptor()
     starts the stand-in (test_intercept_e2e.py starts sluice-intercept instead). No tests."""
 
-    def start_with_interception(self) -> None:
-        self.start_sluice(config_edit=self.enable_intercept)
+    def start_with_interception(self, config_edit=None) -> None:
+        """CONFIG_EDIT (text -> text), when given, changes the configuration further."""
+        self.start_sluice(config_edit=lambda text: (config_edit or (lambda t: t))(self.enable_intercept(text)))
         appliance_netns("up", "--address", f"{APPLIANCE_ADDRESS}/16",
                         "--client-route", "10.0.1.0/24", "--client-route", "10.0.2.0/24")
         self.interceptor = None

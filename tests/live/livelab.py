@@ -398,6 +398,22 @@ class LiveTestCase(unittest.TestCase):
         self.assertEqual(rc, 0, f"sluice exit code after SIGTERM:\n{self.sluice.stderr()[-4000:]}")
         return Audit(self.audit_path)
 
+    def counter(self, name: str) -> int:
+        """One of the running sluice's counters, summed over workers and ports (telemetry)."""
+        assert self.sluice is not None
+        return counter_total(self.sluice.telemetry(), name) or 0
+
+    def wait_counter(self, name: str, at_least: int, timeout: float = 10) -> int:
+        """The counter once it reaches AT_LEAST, or its value after TIMEOUT. Workers publish
+        their counters every 10 ms (later on a loaded machine), so a count read the instant a
+        client finishes may not include that client yet."""
+        deadline = time.monotonic() + timeout
+        value = self.counter(name)
+        while value < at_least and time.monotonic() < deadline:
+            time.sleep(0.05)
+            value = self.counter(name)
+        return value
+
     def assert_alive(self) -> None:
         assert self.sluice is not None
         self.assertTrue(self.sluice.alive(),

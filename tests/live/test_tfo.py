@@ -59,29 +59,27 @@ class FastOpen(L.LiveTestCase):
                 return record
         self.fail(f"the server recorded no connection from port {port}")
 
-    def stripped(self) -> int:
-        return L.counter_total(self.sluice.telemetry("/sluice/stats"), "syn_data_stripped") or 0
-
     def test_syn_data_waits_for_the_verdict(self):
         # The first connection asks for a cookie; its hello follows the handshake.
         first = self.hello("allowed.test")
         self.assertEqual(self.served(first["local_port"])["sha256"], first["sha256"])
-        before = self.stripped()
+        before = self.counter("syn_data_stripped")
 
         passed = self.hello("www.allowed.test")
         record = self.served(passed["local_port"])
         self.assertEqual((record["bytes"], record["sha256"]), (passed["sent"], passed["sha256"]),
                          "the passed hello reached the server whole")
-        self.assertGreater(self.stripped(), before,
+        self.assertGreater(self.wait_counter("syn_data_stripped", before + 1), before,
                            "the client put no data in its SYN (no TFO cookie cached?)")
-        before = self.stripped()
+        before = self.counter("syn_data_stripped")
 
         blocked = self.hello("blocked.test")
         self.assertEqual(blocked["ended"], "reset", blocked)
         record = self.served(blocked["local_port"])
         self.assertEqual(record["bytes"], 0,
                          f"the blocked hello reached the server's application: {record}")
-        self.assertGreater(self.stripped(), before, "the blocked hello did not ride in the SYN")
+        self.assertGreater(self.wait_counter("syn_data_stripped", before + 1), before,
+                           "the blocked hello did not ride in the SYN")
         self.assert_alive()
 
         audit = self.stop_sluice()

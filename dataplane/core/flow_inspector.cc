@@ -1,11 +1,13 @@
 #include "dataplane/core/flow_inspector.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
 
 #include "dataplane/core/quic_packet.h"
 #include "dataplane/core/segment_trust.h"
+#include "dataplane/core/sni_peek.h"
 #include "interceptor/handoff/handoff_message.h"
 
 namespace sluice {
@@ -134,9 +136,36 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
     }
     for (uint16_t i = start; i < end; ++i)
       if (ready[i - start]) flows_.prefetch_flow(packets[i - start].hash);
+    prefetch_hellos(packets, ready, end - start);
     for (uint16_t i = start; i < end; ++i)
       if (ready[i - start]) actions[i] = process(packets[i - start], now_ns[i]);
     start = end;
+  }
+}
+
+// A new flow's verdict waits on memory twice: on its ClientHello's bytes, which nothing has read
+// yet when the checksum and the reassembly get to them, and on the policy's name table, which
+// is far larger than the cache. Both are asked for here for every segment of the burst that
+// starts a ClientHello (its first bytes name the server), so that those loads overlap one
+// another and the rest of the burst instead of being waited for one flow at a time. Hints only:
+// what is judged still comes from the reassembled, checked stream.
+void FlowInspector::prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n) {
+  constexpr size_t kLine = 64;
+  constexpr size_t kMaxPrefetch = 2048;  // a one-segment hello; longer ones are read in turn
+  bool hello[kMaxBurst];
+  for (uint16_t i = 0; i < n; ++i) {
+    const ParsedPacket& p = packets[i].p;
+    hello[i] = ready[i] && p.l4_protocol == kTcp && p.payload.size() >= 9 && p.payload[0] == 22;
+    if (!hello[i]) continue;
+    const size_t bytes = std::min(p.payload.size(), kMaxPrefetch);
+    for (size_t off = kLine; off < bytes; off += kLine) __builtin_prefetch(p.payload.data() + off);
+  }
+  if (judge_ == nullptr) return;
+  std::array<char, kMaxSniLength> name;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (!hello[i]) continue;
+    const std::string_view sni = peek_client_hello_sni(packets[i].p.payload, name);
+    if (!sni.empty()) judge_->prefetch_name(sni);
   }
 }
 

@@ -128,6 +128,8 @@ class FlowInspector {
   // Parses and keys a frame; false when it ends there (not IP, malformed, a fragment that does
   // not complete a datagram), with `action` set.
   bool prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action);
+  // on_burst(): loads ahead the bytes and policy lines that judging its ClientHellos will need.
+  void prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n);
   PacketAction process(Packet& pk, uint64_t now_ns);
   bool checksum_trusted(const ParsedPacket& p) const;
   static bool still_watching(const Flow& f, const ParsedPacket& p);

@@ -3,6 +3,8 @@
 // fake it. Packet path: decide() must not allocate, lock or make system calls.
 #pragma once
 
+#include <string_view>
+
 #include "dataplane/core/decision.h"
 
 namespace sluice {
@@ -21,6 +23,9 @@ class FlowJudge {
  public:
   virtual ~FlowJudge() = default;
   virtual void decide(const FlowFacts& facts, FlowDecision& out) = 0;
+  // A hint, before decide(): a flow naming `server_name` (normalised) will be judged soon, so the
+  // policy can start loading what that lookup reads. Changes no decision.
+  virtual void prefetch_name(std::string_view /*server_name*/) {}
 };
 
 }  // namespace sluice

@@ -18,7 +18,10 @@ CompiledPolicy::CompiledPolicy(uint64_t generation, std::string description,
       lists_(std::move(lists)),
       rules_(std::move(rules)),
       defaults_(std::move(defaults)),
-      quic_(std::move(quic)) {}
+      quic_(std::move(quic)) {
+  for (const CompiledList& list : lists_)
+    if (list.names) name_sets_.push_back(list.names.get());
+}
 
 bool CompiledPolicy::list_matches(const CompiledList& list, const FlowFacts& facts, bool named,
                                   PolicyScratch& scratch) const {

@@ -50,6 +50,9 @@ class CompiledPolicy final : public PolicySnapshot {
   bool rules_apply(const FlowFacts& facts) const override {
     return quic_block(facts) == nullptr && default_before_rules(facts) == nullptr;
   }
+  void prefetch_name(std::string_view server_name) const override {
+    for (const NameSet* names : name_sets_) names->prefetch(server_name);
+  }
   absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const override;
   uint64_t generation() const override { return generation_; }
   std::string_view description() const override { return description_; }
@@ -71,6 +74,7 @@ class CompiledPolicy final : public PolicySnapshot {
   std::vector<CompiledRule> rules_;
   PolicyDefaults defaults_;
   CompiledQuic quic_;
+  std::vector<const NameSet*> name_sets_;  // the name lists of lists_, for prefetch_name()
 };
 
 }  // namespace sluice

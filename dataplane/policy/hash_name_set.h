@@ -39,6 +39,7 @@ class HashNameSet final : public NameSet {
   static absl::StatusOr<std::unique_ptr<HashNameSet>> build(const std::vector<NameEntry>& entries);
 
   bool matches(std::string_view name, PolicyScratch& scratch) const override;
+  void prefetch(std::string_view name) const override;
   bool prepare_scratch(PolicyScratch&) const override { return true; }
   size_t memory_bytes() const override;
   size_t size() const override { return count_; }

@@ -17,6 +17,10 @@ class NameSet {
   virtual ~NameSet() = default;
   // `name` is normalised (lower case, no trailing dot), at most 255 bytes.
   virtual bool matches(std::string_view name, PolicyScratch& scratch) const = 0;
+  // Starts loading what matches(name) will read, and returns without waiting for it: a worker
+  // calls it for the names of a whole burst before judging any, so their memory latencies
+  // overlap. A hint only; sets whose lookups do not wait on memory leave it empty.
+  virtual void prefetch(std::string_view /*name*/) const {}
   // Grows the scratch for this set's needs (Hyperscan). Control path.
   virtual bool prepare_scratch(PolicyScratch& scratch) const = 0;
   // Bytes held by the compiled set (for bytes-per-name figures and status output).

@@ -47,6 +47,10 @@ class PolicySnapshot {
   // default), so nothing matched by name — a rule or a bypass entry — may decide it.
   virtual bool rules_apply(const FlowFacts& facts) const = 0;
 
+  // Packet path: a hint that decide() will soon be asked about a flow naming `server_name`
+  // (normalised); see NameSet::prefetch. Decides nothing.
+  virtual void prefetch_name(std::string_view /*server_name*/) const {}
+
   // Control path: a scratch sized for every Hyperscan database in this snapshot. One per worker.
   virtual absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const = 0;
 

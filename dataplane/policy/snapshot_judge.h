@@ -28,6 +28,9 @@ class SnapshotJudge final : public FlowJudge {
 
   // Packet path: no allocation.
   void decide(const FlowFacts& facts, FlowDecision& out) override;
+  void prefetch_name(std::string_view server_name) override {
+    snapshot_->prefetch_name(server_name);
+  }
 
   const PolicySnapshot& snapshot() const { return *snapshot_; }
 

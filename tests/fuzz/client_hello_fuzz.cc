@@ -1,10 +1,12 @@
 // Fuzzes everything that reads a connection's first flight: the ClientHello parser (records,
-// hello, extensions, JA4), the first-flight guess and the HTTP Host finder.
+// hello, extensions, JA4), the first-flight guess, the HTTP Host finder and the SNI peek that
+// the worker's burst prefetch uses.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
 #include "dataplane/core/first_flight.h"
+#include "dataplane/core/sni_peek.h"
 #include "dataplane/core/tls_client_hello.h"
 
 namespace {
@@ -47,6 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::array<char, 8> buf;
   uint16_t version = size >= 2 ? static_cast<uint16_t>(data[0] << 8 | data[1]) : 0;
   check(!sluice::tls_version_name(version, buf).empty());
+
+  // The peek reads only what it is given (the sanitizer build checks that).
+  std::array<char, sluice::kMaxSniLength> peek_buf;
+  const std::string_view peeked = sluice::peek_client_hello_sni(stream, peek_buf);
+  check(peeked.size() <= sluice::kMaxSniLength);
 
   sluice::guess_first_flight(stream);
   char host[256];

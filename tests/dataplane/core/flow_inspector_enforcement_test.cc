@@ -110,7 +110,9 @@ class ListJudge : public FlowJudge {
         out.decision.rule = "test_intercept";
       }
   }
+  void prefetch_name(std::string_view name) override { prefetched.emplace_back(name); }
   std::vector<std::string> intercepted;
+  std::vector<std::string> prefetched;  // the burst's hints, in order
   bool block_all = false;
   std::vector<std::string> blocked;
   int calls = 0;
@@ -341,6 +343,28 @@ TEST_F(EnforcementTest, InlinePassThroughOnBurst) {
   EXPECT_EQ(actions[3], PacketAction::kHeld);
   EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{100, 101, 103}));
   EXPECT_TRUE(sink_.injected.empty());
+}
+
+// A burst hints the judge with the name of each segment that starts a ClientHello before any is
+// judged; the verdicts are the judge's own, as without the hint.
+TEST_F(EnforcementTest, BurstHintsTheJudgeWithEachHelloName) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = {"two.example"};
+  Connection one(false, {}, 41001), two(false, {}, 41002);
+  handshake(one);
+  handshake(two);
+  const Bytes h1 = hello("one.example"), h2 = hello("two.example");
+  const std::vector<Bytes> frames = {one.client(0, h1), two.client(0, h2)};
+  std::vector<ByteSpan> spans(frames.begin(), frames.end());
+  std::vector<uint64_t> times = {now_ += kMs, now_ += kMs};
+  std::vector<FrameRef> refs = {{reinterpret_cast<void*>(uintptr_t{100}), kClientSidePort},
+                                {reinterpret_cast<void*>(uintptr_t{101}), kClientSidePort}};
+  PacketAction actions[2];
+  inspector_->on_burst(spans.data(), times.data(), 2, actions, refs.data());
+  EXPECT_EQ(judge_.prefetched, (std::vector<std::string>{"one.example", "two.example"}));
+  EXPECT_EQ(judge_.names, (std::vector<std::string>{"one.example", "two.example"}));
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{100}));
+  EXPECT_EQ(sink_.discarded, (std::vector<uintptr_t>{101}));
 }
 
 TEST_F(EnforcementTest, InlineWithoutFrameRefsHoldsNothing) {

@@ -87,6 +87,18 @@ TEST(HashNameSet, EmptyListAndTinyTables) {
   for (const NameEntry& e : entries) EXPECT_TRUE(match(**set, e.name)) << e.name;
 }
 
+// prefetch() is a hint: any name, even one matches() refuses at once, is taken without harm, and
+// lookups afterwards answer as before.
+TEST(HashNameSet, PrefetchTakesAnyNameAndChangesNoAnswer) {
+  auto set = HashNameSet::build({{"example.com", kScopeTree}});
+  ASSERT_TRUE(set.ok());
+  for (const std::string& name : {std::string(), std::string("...."), std::string(300, 'a'),
+                                  std::string("www.example.com"), std::string("example.org")})
+    (*set)->prefetch(name);
+  EXPECT_TRUE(match(**set, "www.example.com"));
+  EXPECT_FALSE(match(**set, "example.org"));
+}
+
 TEST(HashNameSet, RejectsNamesThatAreNotHostNames) {
   EXPECT_FALSE(HashNameSet::build({{""}}).ok());
   EXPECT_FALSE(HashNameSet::build({{std::string(256, 'a')}}).ok());

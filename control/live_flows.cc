@@ -35,9 +35,16 @@ void LiveFlows::add_verdict(const AuditEvent& v) {
   }
 }
 
-void LiveFlows::add_close(const AuditEvent& close) {
+std::string LiveFlows::add_close(const AuditEvent& close) {
   absl::MutexLock lock(&mu_);
-  if (flows_.erase(close.flow_id) == 0 && forgotten_ > 0) --forgotten_;
+  auto it = flows_.find(close.flow_id);
+  if (it == flows_.end()) {
+    if (forgotten_ > 0) --forgotten_;
+    return {};
+  }
+  std::string name = std::move(it->second.server_name);
+  flows_.erase(it);
+  return name;
 }
 
 bool LiveFlows::matches(const LiveFlow& f, const LiveFlowQuery& q) const {

@@ -55,7 +55,9 @@ class LiveFlows {
   explicit LiveFlows(size_t capacity = 200000) : capacity_(capacity) {}
 
   void add_verdict(const AuditEvent& verdict);
-  void add_close(const AuditEvent& close);
+  // Returns the closed flow's server name as its verdict event gave it (close events carry
+  // none); empty when it had none or was forgotten at capacity.
+  std::string add_close(const AuditEvent& close);
 
   LiveFlowSample sample(const LiveFlowQuery& query) const;
 

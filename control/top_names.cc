@@ -47,11 +47,10 @@ void TopNames::add_verdict(const AuditEvent& verdict, absl::Time now) {
   if (verdict.verdict == Verdict::kBlock) ++c->blocked;
 }
 
-void TopNames::add_close(const AuditEvent& close, absl::Time now) {
-  const std::string_view name = close.server_name();
+void TopNames::add_close(std::string_view name, uint64_t bytes, absl::Time now) {
   if (name.empty()) return;
   absl::MutexLock lock(&mu_);
-  counts_for(bucket_for(now), name)->bytes += close.bytes_to_server + close.bytes_to_client;
+  counts_for(bucket_for(now), name)->bytes += bytes;
 }
 
 TopNamesResult TopNames::top(absl::Duration window, size_t limit, TopNamesOrder order,

@@ -45,7 +45,9 @@ class TopNames {
   explicit TopNames(TopNamesOptions options = {});
 
   void add_verdict(const AuditEvent& verdict, absl::Time now);
-  void add_close(const AuditEvent& close, absl::Time now);
+  // The bytes of a flow that closed, for the name its verdict gave (close events carry none:
+  // LiveFlows::add_close returns it).
+  void add_close(std::string_view name, uint64_t bytes, absl::Time now);
 
   TopNamesResult top(absl::Duration window, size_t limit, TopNamesOrder order,
                      absl::Time now) const;

@@ -119,8 +119,9 @@ class AuditExport {
           live_flows_.add_verdict(batch_[i]);
           top_names_.add_verdict(batch_[i], at);
         } else {
-          live_flows_.add_close(batch_[i]);
-          top_names_.add_close(batch_[i], at);
+          const AuditEvent& close = batch_[i];
+          top_names_.add_close(live_flows_.add_close(close),
+                               close.bytes_to_server + close.bytes_to_client, at);
         }
         if (!batch_[i].audit) continue;  // the deciding rule says `audit: false`
         line_.clear();

@@ -742,6 +742,13 @@ void FlowInspector::close_flow(uint32_t index, CloseReason reason, uint64_t now_
       reason != CloseReason::kReused)
     reason = CloseReason::kBlocked;
   fill_event_header(f, AuditKind::kClose, now_ns);
+  // event_ is reused: its name, rule and list are still those of the last flow this worker
+  // judged, not this one's. A close event names nothing; the management side knows the flow's
+  // name from its verdict event.
+  event_.hello.sni_length = 0;
+  event_.http_host_length = 0;
+  event_.rule[0] = '\0';
+  event_.list[0] = '\0';
   event_.close_reason = reason;
   f.anomalies.for_each([this](Anomaly a) { ++stats_.flows_by_anomaly[static_cast<size_t>(a)]; });
   publish();

@@ -28,8 +28,8 @@ TEST(TopNamesTest, FlowsAtVerdictBytesAtCloseBothOrders) {
   TopNames top;
   for (int i = 0; i < 3; ++i) top.add_verdict(event(AuditKind::kVerdict, "a.example"), kStart);
   top.add_verdict(event(AuditKind::kVerdict, "b.example", Verdict::kBlock), kStart);
-  top.add_close(event(AuditKind::kClose, "b.example", Verdict::kBlock, 9000), kStart);
-  top.add_close(event(AuditKind::kClose, "a.example", Verdict::kPass, 100), kStart);
+  top.add_close("b.example", 9000, kStart);
+  top.add_close("a.example", 100, kStart);
   AuditEvent nameless = event(AuditKind::kVerdict, "");
   top.add_verdict(nameless, kStart);
 
@@ -74,7 +74,7 @@ TEST(TopNamesTest, NamesPastTheBoundCountAsOther) {
   TopNames top(TopNamesOptions{absl::Minutes(1), 5, 2});
   for (const char* n : {"a.example", "b.example", "c.example", "d.example", "a.example"})
     top.add_verdict(event(AuditKind::kVerdict, n), kStart);
-  top.add_close(event(AuditKind::kClose, "d.example", Verdict::kPass, 40), kStart);
+  top.add_close("d.example", 40, kStart);
   const TopNamesResult r = top.top(absl::Minutes(1), 10, TopNamesOrder::kFlows, kStart);
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0].flows, 2u);

@@ -184,6 +184,25 @@ TEST_F(FlowInspectorTest, CloseEventCarriesTotals) {
   EXPECT_EQ(closes[0].close_reason, CloseReason::kFin);
 }
 
+// Was a bug: the worker reuses one event, so a close carried the name, rule and list of the
+// last flow the worker judged (and the top names counted its bytes for that name).
+TEST_F(FlowInspectorTest, CloseEventNamesNoOtherFlow) {
+  Conversation first(40001);
+  Conversation second(40002);
+  feed(first.handshake());
+  feed(first.client(0, hello_records("first.example")));
+  feed(second.handshake());
+  feed(second.client(0, hello_records("second.example")));
+  inspector_->close_some(now_, UINT32_MAX);
+  auto closes = sink_.of(AuditKind::kClose);
+  ASSERT_EQ(closes.size(), 2u);
+  for (const AuditEvent& close : closes) {  // both were closed after both were judged
+    EXPECT_EQ(close.server_name(), "") << close.client.port;
+    EXPECT_EQ(close.rule_view(), "") << close.client.port;
+    EXPECT_EQ(close.list_view(), "") << close.client.port;
+  }
+}
+
 TEST_F(FlowInspectorTest, HelloSplitAtEveryBytePosition) {
   const Bytes hello = hello_records("split.example.org");
   for (size_t cut = 1; cut < hello.size(); ++cut) {

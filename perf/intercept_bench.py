@@ -87,6 +87,16 @@ def main():
         www.mkdir()
         (www / "small.html").write_bytes(os.urandom(2048))
         (www / "big.bin").write_bytes(os.urandom(16 << 20))
+        # Two upstreams alike but for session tickets (most real servers issue them).
+        servers = "".join(f"""  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {d}/server.pem;
+    ssl_certificate_key {d}/server.pem;
+    ssl_session_cache off;
+    ssl_session_tickets {tickets};
+    root {www};
+  }}
+""" for port, tickets in ((UPSTREAM, "off"), (UPSTREAM_TICKETS, "on")))
         (d / "nginx.conf").write_text(f"""
 worker_processes 1;
 pid {d}/nginx.pid;
@@ -94,23 +104,7 @@ error_log {d}/nginx.err;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
-  server {{
-    listen 127.0.0.1:{UPSTREAM} ssl;
-    ssl_certificate {d}/server.pem;
-    ssl_certificate_key {d}/server.pem;
-    ssl_session_cache off;
-    ssl_session_tickets off;
-    root {www};
-  }}
-  server {{
-    listen 127.0.0.1:{UPSTREAM_TICKETS} ssl;
-    ssl_certificate {d}/server.pem;
-    ssl_certificate_key {d}/server.pem;
-    ssl_session_cache off;
-    ssl_session_tickets on;
-    root {www};
-  }}
-}}
+{servers}}}
 """)
         cpu_c = ["taskset", "-c", args.client_cpu]
         cpu_p = ["taskset", "-c", args.proxy_cpu]

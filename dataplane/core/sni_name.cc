@@ -29,23 +29,26 @@ bool is_valid_host_name(std::string_view name) {
   return label > 0 && name.back() != '-';
 }
 
+size_t lower_host_name(ByteSpan raw, char* out, size_t cap) {
+  const size_t n = raw.size();
+  if (n == 0 || n > cap) return 0;
+  for (size_t i = 0; i < n; ++i) out[i] = lower(raw[i]);
+  return n > 1 && out[n - 1] == '.' ? n - 1 : n;
+}
+
 void store_sni(ByteSpan raw, ClientHelloInfo& info) {
   if (raw.empty()) {
     info.anomalies.add(Anomaly::kSniEmpty);
     return;
   }
   // Lower-case into the output first: a valid name is at most 254 bytes with its dot and fits.
-  size_t n = raw.size();
-  bool fits = n <= kMaxSniLength;
-  if (fits) {
-    for (size_t i = 0; i < n; ++i) info.sni[i] = lower(raw[i]);
-    size_t stripped = n > 1 && info.sni[n - 1] == '.' ? n - 1 : n;
-    if (is_valid_host_name({info.sni.data(), stripped})) {
-      info.sni[stripped] = '\0';
-      info.sni_length = static_cast<uint16_t>(stripped);
-      info.sni_valid = true;
-      return;
-    }
+  const size_t n = raw.size();
+  const size_t stripped = lower_host_name(raw, info.sni.data(), kMaxSniLength);
+  if (stripped != 0 && is_valid_host_name({info.sni.data(), stripped})) {
+    info.sni[stripped] = '\0';
+    info.sni_length = static_cast<uint16_t>(stripped);
+    info.sni_valid = true;
+    return;
   }
   info.sni_valid = false;
   info.anomalies.add(Anomaly::kSniInvalid);

@@ -14,6 +14,11 @@ namespace sluice {
 // chars. Expects a lower-cased name without its trailing dot.
 bool is_valid_host_name(std::string_view name);
 
+// The normalised form's first step: `raw` lower-cased into `out`, one trailing dot dropped (not
+// from "." itself). Returns the length; 0 when `raw` is empty or longer than `cap`. No syntax
+// check: is_valid_host_name() is the caller's.
+size_t lower_host_name(ByteSpan raw, char* out, size_t cap);
+
 // Stores a server_name host_name into `info`:
 //  - valid: lower-cased, one trailing dot removed;
 //  - invalid (sni_valid = false, anomaly sni_invalid): lower-cased but otherwise as sent, with

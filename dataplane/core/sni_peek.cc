@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dataplane/core/sni_name.h"
+
 namespace sluice {
 
 std::string_view peek_client_hello_sni(ByteSpan segment, std::array<char, kMaxSniLength>& buf) {
@@ -26,13 +28,8 @@ std::string_view peek_client_hello_sni(ByteSpan segment, std::array<char, kMaxSn
     if (!names.vec16(list)) return {};
     ByteReader entries(list);
     if (!entries.u8(name_type) || name_type != 0 || !entries.vec16(name)) return {};
-    size_t n = name.size();
-    if (n > 0 && name[n - 1] == '.') --n;
-    if (n == 0 || n > buf.size()) return {};
-    for (size_t i = 0; i < n; ++i) {
-      const char c = static_cast<char>(name[i]);
-      buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    }
+    const size_t n = lower_host_name(name, buf.data(), buf.size());
+    if (n == 0) return {};
     return {buf.data(), n};
   }
 }

@@ -169,17 +169,14 @@ bool HashNameSet::insert(uint64_t hash, const NameEntry& entry) {
   return false;  // unreachable: the table has far more room than the names need
 }
 
-bool HashNameSet::matches(std::string_view name, PolicyScratch&) const {
-  if (name.empty() || name.size() > kMaxName) return false;
-  uint64_t hashes[kMaxSuffixes];
-  const Bucket* homes[kMaxSuffixes];
-  uint8_t starts[kMaxSuffixes];
+template <typename Visit>
+bool HashNameSet::probe_suffixes(std::string_view name, Visit&& visit) const {
   size_t n = 0;
   uint64_t h = kFnvOffset;
   for (size_t i = name.size(); i-- > 0;) {
     h = step(h, name[i]);
     if (i == 0 || name[i - 1] == '.') {
-      if (n == kMaxSuffixes) return false;  // only a malformed name gets here ("....")
+      if (n++ == kMaxSuffixes) return false;  // only a malformed name gets here ("....")
       const uint64_t f = finish(h);
       // Issue every load of the lookup before the first compare: the table is far larger than
       // the cache at scale, and the probes of one name then cost about one memory latency, not
@@ -187,12 +184,25 @@ bool HashNameSet::matches(std::string_view name, PolicyScratch&) const {
       const Bucket* b = &buckets_[home(f)];
       __builtin_prefetch(b);
       __builtin_prefetch(reinterpret_cast<const char*>(b) + 64);
-      hashes[n] = f;
-      homes[n] = b;
-      starts[n] = static_cast<uint8_t>(i);
-      ++n;
+      visit(f, b, static_cast<uint8_t>(i));
     }
   }
+  return true;
+}
+
+bool HashNameSet::matches(std::string_view name, PolicyScratch&) const {
+  if (name.empty() || name.size() > kMaxName) return false;
+  uint64_t hashes[kMaxSuffixes];
+  const Bucket* homes[kMaxSuffixes];
+  uint8_t starts[kMaxSuffixes];
+  size_t n = 0;
+  const bool walked = probe_suffixes(name, [&](uint64_t hash, const Bucket* home, uint8_t start) {
+    hashes[n] = hash;
+    homes[n] = home;
+    starts[n] = start;
+    ++n;
+  });
+  if (!walked) return false;
   // The common case, a miss: no fingerprint matches and no bucket overflowed. Branch-free across
   // the suffixes, so the one branch below does not wait on each load in turn.
   unsigned any = 0;
@@ -207,21 +217,10 @@ bool HashNameSet::matches(std::string_view name, PolicyScratch&) const {
   return false;
 }
 
-// The first half of matches(): the same suffix hashes and the same bucket lines, asked for
-// and not waited on.
+// The same loads as matches(), asked for and not waited on.
 void HashNameSet::prefetch(std::string_view name) const {
   if (name.empty() || name.size() > kMaxName) return;
-  uint64_t h = kFnvOffset;
-  size_t n = 0;
-  for (size_t i = name.size(); i-- > 0;) {
-    h = step(h, name[i]);
-    if (i == 0 || name[i - 1] == '.') {
-      if (n++ == kMaxSuffixes) return;
-      const Bucket* b = &buckets_[home(finish(h))];
-      __builtin_prefetch(b);
-      __builtin_prefetch(reinterpret_cast<const char*>(b) + 64);
-    }
-  }
+  probe_suffixes(name, [](uint64_t, const Bucket*, uint8_t) {});
 }
 
 uint8_t HashNameSet::scope_of(std::string_view name) const {

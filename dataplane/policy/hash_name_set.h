@@ -69,6 +69,12 @@ class HashNameSet final : public NameSet {
   size_t home(uint64_t hash) const {
     return static_cast<size_t>((static_cast<unsigned __int128>(hash) * buckets_.size()) >> 64);
   }
+  // The lookup's first half, for matches() and prefetch(): hashes each suffix of `name` that
+  // starts a label (shortest first) and asks for both lines of its home bucket, then calls
+  // visit(hash, home bucket, where the suffix starts). False for a malformed name with more
+  // suffixes than a lookup walks.
+  template <typename Visit>
+  bool probe_suffixes(std::string_view name, Visit&& visit) const;
   // The entry ([scope][length][bytes] or [scope][0][offset]) of exactly `name`, or nullptr.
   const uint8_t* find(uint64_t hash, std::string_view name, const char* arena) const;
   bool insert(uint64_t hash, const NameEntry& entry);

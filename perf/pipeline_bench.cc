@@ -77,6 +77,7 @@ struct Options {
   int main_cpu = 0;
   int worker_cpu = 1;
   std::string rows = "est,new,stall";  // which rows to run (quick A/B runs of one row)
+  bool huge = false;  // DPDK memory (mbufs, rings) in hugepages, as on an appliance
 };
 
 void die(const std::string& what) {
@@ -480,12 +481,14 @@ int main(int argc, char** argv) {
     else if (k == "--main-cpu") o.main_cpu = std::atoi(v);
     else if (k == "--worker-cpu") o.worker_cpu = std::atoi(v);
     else if (k == "--rows") o.rows = v;
+    else if (k == "--huge") o.huge = std::atoi(v) != 0;
     else die("unknown argument " + k);
   }
   // 256-flow groups: multiples of the burst, so bursts stay aligned pass after pass.
   o.new_flows = std::max<uint32_t>(256, o.new_flows / 256 * 256);
   std::vector<std::string> eal = no_hardware_eal_args("pipeline_bench", 2048);
   eal.back() = absl::StrCat("0@", o.main_cpu, ",", kWorkerLcore, "@", o.worker_cpu);
+  if (o.huge) std::erase(eal, std::string("--no-huge"));
   if (absl::Status s = init_eal(eal); !s.ok()) die(std::string(s.message()));
 
   // Frames, built once.

@@ -212,8 +212,8 @@ bool FlowInspector::prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketA
       action = PacketAction::kDrop;
       return false;
   }
-  pk.key = FlowKey::make({p.src, p.src_port}, {p.dst, p.dst_port}, p.l4_protocol,
-                         p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, pk.src_is_lo);
+  FlowKey::assign(pk.key, p.src, p.src_port, p.dst, p.dst_port, p.l4_protocol,
+                  p.vlan_count ? p.vlan_ids[p.vlan_count - 1] : 0, pk.src_is_lo);
   pk.hash = flows_.hash(pk.key);
   return true;
 }

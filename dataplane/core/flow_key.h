@@ -17,16 +17,6 @@ struct Endpoint {
   friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
 };
 
-// Any fixed total order makes keys canonical; comparing native 64-bit words is the cheapest.
-inline bool canonical_less(const Endpoint& a, const Endpoint& b) {
-  uint64_t x[2], y[2];
-  std::memcpy(x, a.ip.bytes.data(), 16);
-  std::memcpy(y, b.ip.bytes.data(), 16);
-  if (x[0] != y[0]) return x[0] < y[0];
-  if (x[1] != y[1]) return x[1] < y[1];
-  return a.port < b.port;
-}
-
 struct FlowKey {
   Endpoint lo;  // the smaller endpoint
   Endpoint hi;
@@ -37,12 +27,28 @@ struct FlowKey {
   static FlowKey make(const Endpoint& src, const Endpoint& dst, uint8_t protocol, uint16_t vlan,
                       bool& src_is_lo) {
     FlowKey k;
-    src_is_lo = !canonical_less(dst, src);
-    k.lo = src_is_lo ? src : dst;
-    k.hi = src_is_lo ? dst : src;
+    assign(k, src.ip, src.port, dst.ip, dst.port, protocol, vlan, src_is_lo);
+    return k;
+  }
+
+  // The same, in place and by whole words: every packet runs this, and a key assembled from
+  // narrow stores and then read back as words (by the hash, by a copy) stalls on each read.
+  static void assign(FlowKey& k, const IpAddress& src, uint16_t src_port, const IpAddress& dst,
+                     uint16_t dst_port, uint8_t protocol, uint16_t vlan, bool& src_is_lo) {
+    uint64_t s[2], d[2];
+    std::memcpy(s, src.bytes.data(), 16);
+    std::memcpy(d, dst.bytes.data(), 16);
+    // Any fixed total order makes keys canonical; native 64-bit words are the cheapest to compare.
+    const bool dst_less = d[0] != s[0] ? d[0] < s[0] : d[1] != s[1] ? d[1] < s[1] : dst_port < src_port;
+    src_is_lo = !dst_less;
+    const uint64_t lo[2] = {src_is_lo ? s[0] : d[0], src_is_lo ? s[1] : d[1]};
+    const uint64_t hi[2] = {src_is_lo ? d[0] : s[0], src_is_lo ? d[1] : s[1]};
+    std::memcpy(k.lo.ip.bytes.data(), lo, 16);
+    std::memcpy(k.hi.ip.bytes.data(), hi, 16);
+    k.lo.port = src_is_lo ? src_port : dst_port;
+    k.hi.port = src_is_lo ? dst_port : src_port;
     k.vlan = vlan;
     k.protocol = protocol;
-    return k;
   }
 
   // Compared as 64-bit words: this runs for every packet, and the defaulted comparison goes

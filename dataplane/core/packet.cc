@@ -1,6 +1,7 @@
 #include "dataplane/core/packet.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "dataplane/core/inet_checksum.h"
 
@@ -31,6 +32,24 @@ constexpr uint8_t kMaxWindowScale = 14;  // RFC 7323 section 2.3
 constexpr uint16_t kTfoExperimentMagic = 0xF989;
 
 ParseResult status(ParseStatus s) { return {s, Malformed::kCount}; }
+
+// `out = ParsedPacket{}` for every packet, as vector stores: written plainly, GCC makes it a
+// `rep stos`, whose start-up cost alone was a third of parse_frame's time on established flows.
+void reset(ParsedPacket& out) {
+  static_assert(std::is_trivially_copyable_v<ParsedPacket>);
+  static const ParsedPacket fresh{};
+  constexpr size_t words = sizeof(ParsedPacket) / 8;
+  char* to = reinterpret_cast<char*>(&out);
+  const char* from = reinterpret_cast<const char*>(&fresh);
+#pragma GCC unroll 64
+  for (size_t i = 0; i < words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, from + 8 * i, 8);
+    std::memcpy(to + 8 * i, &w, 8);
+  }
+  if constexpr (sizeof(ParsedPacket) % 8 != 0)
+    std::memcpy(to + 8 * words, from + 8 * words, sizeof(ParsedPacket) % 8);
+}
 ParseResult malformed(Malformed reason) { return {ParseStatus::kMalformed, reason}; }
 
 // Classifies a TCP/UDP checksum. `l4` is the whole L4 datagram including the stored checksum.
@@ -365,7 +384,7 @@ ParseResult parse_ipv6(ByteSpan frame, size_t l3, const ParseOptions& options,
 }  // namespace
 
 ParseResult parse_frame(ByteSpan frame, const ParseOptions& options, ParsedPacket& out) {
-  out = ParsedPacket{};
+  reset(out);
   if (frame.size() < 14) return malformed(Malformed::kEthernetTruncated);
   size_t pos = 12;
   uint16_t ether_type = load_be16(frame.data() + pos);

@@ -14,7 +14,10 @@
 #      worker loop while a 5M-name policy is compiled and published, beside a baseline window.
 #
 # Usage: perf/run-pipeline-bench.sh [--seconds S] [--reps N] [--flows N] [--data M]
-#                                   [--names N] [--swap-names N] [--out FILE] [--keep]
+#                                   [--names N] [--swap-names N] [--out FILE] [--keep] [--huge]
+# --huge: every process (testpmd, sluice, pipeline_bench) takes its DPDK memory from 2 MB
+# hugepages, as on an appliance, instead of --no-huge's 4 KB pages; needs 1024 free hugepages
+# and a mounted hugetlbfs (deploy/ says how).
 # Environment: BUILD_DIR (default build-pipe; configured Release with SLUICE_PERF=ON).
 set -euo pipefail
 
@@ -27,6 +30,7 @@ data=124
 names=1000000
 swap_names=5000000
 keep=0
+huge=0
 results="$root/perf/PIPELINE-RESULTS.md"
 command_line="perf/run-pipeline-bench.sh $*"
 
@@ -40,7 +44,8 @@ while [[ $# -gt 0 ]]; do
     --swap-names) swap_names=$2; shift 2 ;;
     --out) results=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --huge) huge=1; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run-pipeline-bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +54,22 @@ testpmd=$(command -v dpdk-testpmd || true)
 if [[ -z $testpmd ]]; then
   echo "run-pipeline-bench: dpdk-testpmd not found (Debian: apt-get install dpdk-dev)" >&2
   exit 1
+fi
+
+huge_free=$(sed -n 's/^HugePages_Free:[[:space:]]*//p' /proc/meminfo)
+if [[ $huge == 1 ]] && { [[ ${huge_free:-0} -lt 1024 ]] || ! grep -q " hugetlbfs " /proc/mounts; }; then
+  echo "run-pipeline-bench: --huge needs 1024 free 2 MB hugepages (${huge_free:-0} free) and a mounted" \
+    "hugetlbfs: echo 1024 > /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev /dev/hugepages" >&2
+  exit 1
+fi
+if [[ $huge == 1 ]]; then
+  memory="2 MB hugepages"
+  testpmd_memory=(-m 1024)
+  sluice_huge=true
+else
+  memory="4 KB pages (--no-huge)"
+  testpmd_memory=(--no-huge -m 1024)
+  sluice_huge=false
 fi
 
 echo "== building in $build_dir (Release)" >&2
@@ -73,7 +94,7 @@ echo "$gen_line" >&2
 
 cat >"$work/sluice.yaml" <<EOF
 eal:
-  huge_pages: false
+  huge_pages: $sluice_huge
   memory_mb: 1024
   pci: false
   file_prefix: pipe-sl-$$
@@ -147,7 +168,7 @@ rates="$work/rates.tsv"
 : >"$rates"
 run_testpmd() {
   local prefix="pipe-tp-$$" log="$work/testpmd.log"
-  "$testpmd" --no-huge -m 1024 --no-pci --file-prefix "$prefix" -l 0,1 --log-level='*:warning' \
+  "$testpmd" "${testpmd_memory[@]}" --no-pci --file-prefix "$prefix" -l 0,1 --log-level='*:warning' \
     --vdev "net_pcap0,rx_pcap=$capture,infinite_rx=1" --vdev "net_null0,no-rx=1" -- \
     --forward-mode=5tswap --nb-cores=1 --total-num-mbufs=131072 --stats-period 1 \
     </dev/null >"$log" 2>&1 &
@@ -180,7 +201,7 @@ done
 cp "$work/sluice.log" "$work/sluice-last.log"
 
 echo "== pipeline_bench (in memory)" >&2
-"$build_dir/perf/pipeline_bench" --seconds "$seconds" --policy-names "$names" \
+"$build_dir/perf/pipeline_bench" --seconds "$seconds" --policy-names "$names" --huge "$huge" \
   --swap-names "$swap_names" >"$work/bench.txt" 2>"$work/bench.err" || {
   cat "$work/bench.err" >&2; exit 1; }
 cat "$work/bench.txt" >&2
@@ -189,7 +210,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
 tree="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ $dirty -gt 0 ]] && tree="$tree + uncommitted changes in $dirty tracked files (built as they were)"
-machine="nproc $(nproc), $cpu_model, $(uname -r), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine="nproc $(nproc), $cpu_model, $(uname -r), DPDK memory in $memory, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$rates" "$work/bench.txt" "$work/sluice-last.log" "$command_line" "$machine" "$tree" \
   "$gen_line" "$results" "$seconds" "$reps" <<'PY'
 import datetime, statistics, sys

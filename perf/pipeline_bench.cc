@@ -488,7 +488,10 @@ int main(int argc, char** argv) {
   o.new_flows = std::max<uint32_t>(256, o.new_flows / 256 * 256);
   std::vector<std::string> eal = no_hardware_eal_args("pipeline_bench", 2048);
   eal.back() = absl::StrCat("0@", o.main_cpu, ",", kWorkerLcore, "@", o.worker_cpu);
-  if (o.huge) std::erase(eal, std::string("--no-huge"));
+  if (o.huge) {  // and no file left behind in hugetlbfs when the run ends (a per-run prefix)
+    std::erase(eal, std::string("--no-huge"));
+    eal.push_back("--huge-unlink");
+  }
   if (absl::Status s = init_eal(eal); !s.ok()) die(std::string(s.message()));
 
   // Frames, built once.

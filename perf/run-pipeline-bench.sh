@@ -64,12 +64,14 @@ if [[ $huge == 1 ]] && { [[ ${huge_free:-0} -lt 1024 ]] || ! grep -q " hugetlbfs
 fi
 if [[ $huge == 1 ]]; then
   memory="2 MB hugepages"
-  testpmd_memory=(-m 1024)
+  testpmd_memory=(-m 1024 --huge-unlink)  # unlinked: no file left in hugetlbfs after the run
   sluice_huge=true
+  sluice_args='"--log-level=*:warning", "--huge-unlink"'
 else
   memory="4 KB pages (--no-huge)"
   testpmd_memory=(--no-huge -m 1024)
   sluice_huge=false
+  sluice_args='"--log-level=*:warning"'
 fi
 
 echo "== building in $build_dir (Release)" >&2
@@ -98,7 +100,7 @@ eal:
   memory_mb: 1024
   pci: false
   file_prefix: pipe-sl-$$
-  args: ["--log-level=*:warning"]
+  args: [$sluice_args]
 ports:
   - name: inside
     device: "net_pcap0,rx_pcap=$capture,infinite_rx=1"

@@ -644,8 +644,7 @@ void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
       break;
   }
 
-  hello_ = ClientHelloInfo{};
-  switch (parse_client_hello(stream, hello_scratch_, hello_)) {
+  switch (parse_client_hello(stream, hello_scratch_, hello_, ja4_cache_.get())) {
     case HelloStatus::kComplete:
     case HelloStatus::kMalformed:
       judge(f, FirstFlightKind::kTls, &hello_, now_ns);
@@ -1121,8 +1120,7 @@ void FlowInspector::try_judge_quic(Flow& f, uint64_t now_ns) {
   FirstFlightPool::Slot& slot = buffers_.at(f.buffer_slot);
   const ByteSpan stream = slot.stream.contiguous();
   if (stream.empty()) return;
-  hello_ = ClientHelloInfo{};
-  switch (parse_quic_client_hello(stream, hello_)) {
+  switch (parse_quic_client_hello(stream, hello_, ja4_cache_.get())) {
     case HelloStatus::kComplete:
     case HelloStatus::kMalformed:
     case HelloStatus::kNotTls:

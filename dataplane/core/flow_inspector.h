@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "dataplane/core/flow_table.h"
 #include "dataplane/core/handoff_frames.h"
 #include "dataplane/core/ip_reassembly.h"
+#include "dataplane/core/ja4_cache.h"
 #include "dataplane/core/packet.h"
 #include "dataplane/core/quic_initial_reader.h"
 #include "dataplane/core/stats.h"
@@ -205,6 +207,8 @@ class FlowInspector {
   std::vector<uint8_t> hello_scratch_;
   ClientHelloInfo hello_;
   AuditEvent event_;
+  // JA4 digests of the cipher and extension lists this worker has seen (ja4_cache.h).
+  std::unique_ptr<Ja4Cache> ja4_cache_ = std::make_unique<Ja4Cache>();
 };
 
 }  // namespace sluice

@@ -90,7 +90,7 @@ const char* ja4_version_code(uint16_t version) {
   }
 }
 
-bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out) {
+bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out, Ja4Cache* cache) {
   out[0] = '\0';
   uint16_t ciphers[kJa4MaxListValues];
   uint16_t exts[kJa4MaxListValues];
@@ -141,7 +141,11 @@ bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out) {
     std::memset(p, '0', 12);  // the spec's marker for an empty list, not the hash of ""
   } else {
     std::sort(ciphers, ciphers + n_ciphers);
-    hash12(text, write_list(ciphers, n_ciphers, text), p);
+    if (cache == nullptr ||
+        !cache->find(ciphers, n_ciphers, nullptr, 0, p)) {
+      hash12(text, write_list(ciphers, n_ciphers, text), p);
+      if (cache != nullptr) cache->store(ciphers, n_ciphers, nullptr, 0, p);
+    }
   }
   p += 12;
 
@@ -150,12 +154,17 @@ bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out) {
     std::memset(p, '0', 12);
   } else {
     std::sort(exts, exts + n_exts_hashed);
-    char* end = write_list(exts, n_exts_hashed, text);
-    if (n_sigs > 0) {  // without signature algorithms there is no trailing "_"
-      *end++ = '_';
-      end = write_list(sigs, n_sigs, end);
+    if (cache == nullptr ||
+        !cache->find(exts, n_exts_hashed, sigs, n_sigs, p)) {
+      char* end = write_list(exts, n_exts_hashed, text);
+      if (n_sigs > 0) {  // without signature algorithms there is no trailing "_"
+        *end++ = '_';
+        end = write_list(sigs, n_sigs, end);
+      }
+      hash12(text, end, p);
+      if (cache != nullptr)
+        cache->store(exts, n_exts_hashed, sigs, n_sigs, p);
     }
-    hash12(text, end, p);
   }
   p += 12;
   *p = '\0';

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "dataplane/core/bytes.h"
+#include "dataplane/core/ja4_cache.h"
 #include "dataplane/core/tls_client_hello.h"
 
 namespace sluice {
@@ -44,6 +45,9 @@ bool is_grease(uint16_t value);
 const char* ja4_version_code(uint16_t version);
 
 // Writes the NUL-terminated fingerprint. Returns false (and writes "") if a list is too long.
-bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out);
+// With a cache, the two hashed parts come from it when their lists were seen before (the
+// result is the same, byte for byte).
+bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out,
+                 Ja4Cache* cache = nullptr);
 
 }  // namespace sluice

@@ -214,7 +214,7 @@ bool has_duplicates(const uint16_t* types, size_t n) {
   return std::adjacent_find(sorted, sorted + n) != sorted + n;
 }
 
-bool parse_hello_body(ByteSpan body, char ja4_protocol, ClientHelloInfo& info) {
+bool parse_hello_body(ByteSpan body, char ja4_protocol, ClientHelloInfo& info, Ja4Cache* ja4_cache) {
   ByteReader r(body);
   ByteSpan random, session_id, ciphers, compression, extensions;
   if (!r.u16(info.legacy_version) || !r.bytes(32, random)) return false;
@@ -286,7 +286,7 @@ bool parse_hello_body(ByteSpan body, char ja4_protocol, ClientHelloInfo& info) {
     ja4.extension_count = n_types;
     ja4.signature_algorithms = signature_algorithms;
     ja4.first_alpn = first_alpn;
-    compute_ja4(ja4, info.ja4);
+    compute_ja4(ja4, info.ja4, ja4_cache);
   }
   return true;
 }
@@ -339,7 +339,8 @@ HelloStatus parse_sslv2_hello(ByteSpan stream, ClientHelloInfo& info) {
 
 }  // namespace
 
-HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientHelloInfo& info) {
+HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientHelloInfo& info,
+                               Ja4Cache* ja4_cache) {
   info = ClientHelloInfo{};
   if (stream.empty()) return HelloStatus::kNeedMore;
   if (stream[0] & 0x80) return parse_sslv2_hello(stream, info);
@@ -360,7 +361,8 @@ HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientH
     message = ByteSpan(scratch.data(), f.message_length);
   }
 
-  if (!parse_hello_body(message.subspan(kHandshakeHeader), 't', info)) return malformed(info);
+  if (!parse_hello_body(message.subspan(kHandshakeHeader), 't', info, ja4_cache))
+    return malformed(info);
 
   // Handshake bytes after the hello in its record, or bytes after it that are not records.
   if (f.spare > 0 || !looks_like_records(stream.subspan(f.end))) {
@@ -369,7 +371,8 @@ HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientH
   return HelloStatus::kComplete;
 }
 
-HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& info) {
+HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& info,
+                                    Ja4Cache* ja4_cache) {
   info = ClientHelloInfo{};
   if (crypto_stream.empty()) return HelloStatus::kNeedMore;
   if (crypto_stream[0] != kHandshakeClientHello) return malformed(info);
@@ -377,7 +380,7 @@ HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& inf
   const size_t message_length = kHandshakeHeader + load_be24(crypto_stream.data() + 1);
   if (crypto_stream.size() < message_length) return HelloStatus::kNeedMore;
   if (!parse_hello_body(crypto_stream.subspan(kHandshakeHeader, message_length - kHandshakeHeader),
-                        'q', info))
+                        'q', info, ja4_cache))
     return malformed(info);
   // A client sends nothing after its hello in the Initial CRYPTO stream.
   if (crypto_stream.size() > message_length) info.anomalies.add(Anomaly::kHelloAfterData);

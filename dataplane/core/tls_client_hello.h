@@ -19,6 +19,8 @@ inline constexpr size_t kMaxAlpnBytes = 128;   // wire-format ALPN list kept, tr
 inline constexpr size_t kMaxTlsVersions = 8;
 inline constexpr size_t kJa4Length = 36;       // e.g. t13d1516h2_8daaf6152771_e5627efa2ab1
 
+class Ja4Cache;
+
 struct ClientHelloInfo {
   // Server name: lower-cased, trailing dot removed. Empty when absent.
   std::array<char, kMaxSniLength + 1> sni{};
@@ -56,13 +58,16 @@ enum class HelloStatus : uint8_t {
 // Parses `stream`: the client's first-flight bytes from the start of the connection, in order.
 // `scratch` holds the handshake message while it is unwrapped from records; it must be at least
 // as large as the first-flight byte cap. Called again with a longer stream on kNeedMore.
-HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientHelloInfo& info);
+// `ja4_cache` (a worker's own) saves recomputing JA4 digests of lists seen before.
+HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientHelloInfo& info,
+                               Ja4Cache* ja4_cache = nullptr);
 
 // The same for QUIC (RFC 9001 4): `crypto_stream` is the client's Initial CRYPTO stream from
 // offset 0, contiguous, which carries the handshake message without TLS records. The JA4
 // fingerprint gets protocol 'q'. kNotTls is never returned: a stream that does not start with a
 // ClientHello is kMalformed.
-HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& info);
+HelloStatus parse_quic_client_hello(ByteSpan crypto_stream, ClientHelloInfo& info,
+                                    Ja4Cache* ja4_cache = nullptr);
 
 // Iterates ALPN names of an info's wire-format list.
 template <typename Fn>

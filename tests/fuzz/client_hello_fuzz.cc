@@ -1,11 +1,12 @@
 // Fuzzes everything that reads a connection's first flight: the ClientHello parser (records,
 // hello, extensions, JA4), the first-flight guess, the HTTP Host finder and the SNI peek that
-// the worker's burst prefetch uses.
+// the worker's burst prefetch uses; and that the worker's JA4 cache changes no fingerprint.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
 #include "dataplane/core/first_flight.h"
+#include "dataplane/core/ja4_cache.h"
 #include "dataplane/core/sni_peek.h"
 #include "dataplane/core/tls_client_hello.h"
 
@@ -13,6 +14,8 @@ namespace {
 
 // As large as any first-flight cap we run with; static, as on the packet path.
 uint8_t g_scratch[64 * 1024];
+// A worker's JA4 cache, kept across inputs so that lists met before are served from it.
+sluice::Ja4Cache g_ja4_cache;
 
 void check(bool ok) {
   if (!ok) std::abort();
@@ -33,6 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t alpn_bytes = 0;
   sluice::for_each_alpn(info, [&](std::string_view name) { alpn_bytes += 1 + name.size(); });
   check(alpn_bytes == info.alpn_length);
+
+  // The JA4 cache is invisible: the same hello parsed through it gives the same fingerprint
+  // (twice: once filling the entry, once served from it).
+  for (int pass = 0; pass < 2; ++pass) {
+    sluice::ClientHelloInfo cached;
+    check(sluice::parse_client_hello(stream, g_scratch, cached, &g_ja4_cache) == status);
+    check(std::strcmp(cached.ja4.data(), info.ja4.data()) == 0);
+  }
   if (status == sluice::HelloStatus::kMalformed) {
     check(info.anomalies.has(sluice::Anomaly::kTlsMalformed));
   }

@@ -94,10 +94,17 @@ Bytes supported_versions_body(const std::vector<uint16_t>& versions) {
   return body;
 }
 
+Bytes u16_values(const std::vector<uint16_t>& values) {
+  Bytes out;
+  for (uint16_t v : values) put16(out, v);
+  return out;
+}
+
 Bytes u16_list_body(const std::vector<uint16_t>& values) {
   Bytes body;
   put16(body, static_cast<uint16_t>(values.size() * 2));
-  for (uint16_t v : values) put16(body, v);
+  const Bytes wire = u16_values(values);
+  body.insert(body.end(), wire.begin(), wire.end());
   return body;
 }
 

@@ -62,6 +62,7 @@ struct HelloSpec {
 Bytes sni_extension_body(const std::vector<std::string>& host_names);
 Bytes alpn_extension_body(const std::vector<std::string>& protocols);
 Bytes supported_versions_body(const std::vector<uint16_t>& versions);
+Bytes u16_values(const std::vector<uint16_t>& values);     // the 2-byte values, big-endian
 Bytes u16_list_body(const std::vector<uint16_t>& values);  // 2-byte length + 2-byte values
 
 // The handshake message: type 1, 24-bit length, ClientHello body.

@@ -10,15 +10,6 @@
 namespace sluice {
 namespace {
 
-Bytes wire16(const std::vector<uint16_t>& values) {
-  Bytes out;
-  for (uint16_t v : values) {
-    out.push_back(static_cast<uint8_t>(v >> 8));
-    out.push_back(static_cast<uint8_t>(v));
-  }
-  return out;
-}
-
 std::string ja4_of(const Ja4Input& in) {
   std::array<char, kJa4Length + 1> out;
   EXPECT_TRUE(compute_ja4(in, out));
@@ -36,8 +27,8 @@ const std::vector<uint16_t> kSpecSigs = {0x0403, 0x0804, 0x0401, 0x0503,
                                          0x0805, 0x0501, 0x0806, 0x0601};
 
 struct SpecInput {
-  Bytes ciphers = wire16(kSpecCiphers);
-  Bytes sigs = wire16(kSpecSigs);
+  Bytes ciphers = u16_values(kSpecCiphers);
+  Bytes sigs = u16_values(kSpecSigs);
   Bytes alpn = {'h', '2'};
   std::vector<uint16_t> exts = kSpecExtensions;
   Ja4Input in() const {
@@ -76,11 +67,11 @@ TEST(Ja4Test, PublishedChrome143Fingerprint) {
 TEST(Ja4Test, GreaseIsIgnoredEverywhere) {
   SpecInput plain;
   SpecInput greasy;
-  greasy.ciphers = wire16({0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030,
+  greasy.ciphers = u16_values({0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030,
                            0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035});
   greasy.exts.insert(greasy.exts.begin(), 0x3a3a);
   greasy.exts.push_back(0xfafa);
-  greasy.sigs = wire16({0x5a5a, 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601});
+  greasy.sigs = u16_values({0x5a5a, 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601});
   EXPECT_EQ(ja4_of(greasy.in()), ja4_of(plain.in()));
 }
 
@@ -112,7 +103,7 @@ TEST(Ja4Test, CountsAreCappedAt99) {
   std::vector<uint16_t> many;
   for (uint16_t i = 1; i <= 150; ++i) many.push_back(i);
   SpecInput spec;
-  spec.ciphers = wire16(many);
+  spec.ciphers = u16_values(many);
   spec.exts = many;
   EXPECT_EQ(ja4_of(spec.in()).substr(0, 10), "t13d9999h2");
 }
@@ -120,7 +111,7 @@ TEST(Ja4Test, CountsAreCappedAt99) {
 TEST(Ja4Test, OverlongListsAreNotFingerprinted) {
   std::vector<uint16_t> many(kJa4MaxListValues + 1, 0x1301);
   SpecInput spec;
-  spec.ciphers = wire16(many);
+  spec.ciphers = u16_values(many);
   std::array<char, kJa4Length + 1> out;
   out[0] = 'x';
   EXPECT_FALSE(compute_ja4(spec.in(), out));

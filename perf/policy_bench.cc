@@ -25,7 +25,10 @@
 //   100k   hash_walk   0.022       43.5       83-196  73-165
 //   100k   hs_literal  > 240 s, > 10 GB (stopped)
 //   1M     hash_walk   0.11-0.27   44.8      194-295 144-208
-//   5M     hash_walk   1.3-2.0     43.6      223-421 167-371
+//   5M     hash_walk   0.9-2.0     43.6      215-421 167-371
+//
+// 2026-11-29, three runs on a quiet machine (load average 0.8), pinned with taskset -c 1:
+//   5M     hash_walk   0.89-1.27   43.6      215-231 174-196
 //
 // The 5M rows of the old table layout (8-byte slots, names behind an offset: a hit cost two
 // dependent loads and linear probing often crossed into the next line), run alternately with the

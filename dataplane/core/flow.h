@@ -102,6 +102,9 @@ struct alignas(64) Flow {
   HeldFrames::Chain held;
   uint16_t client_port = 0;  // the port the client's frames arrive on
   L2Header client_l2;        // Ethernet/VLAN header of a client frame
+  // Monitor, blocked: the ack of the latest packet from each end (index: from the client) that
+  // aimed resets. An end acknowledging something new is where its peer's reset must land now.
+  uint32_t monitor_reset_ack[2] = {0, 0};
 
   FirstFlightKind first_flight = FirstFlightKind::kNone;
   Verdict verdict = Verdict::kPass;

@@ -251,7 +251,8 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
   }
   if (f.handed_off) return steer_handed_off(index, pk, from_client, now_ns);
   if (f.monitor_blocked && !(p.tcp_flags & kTcpRst) &&
-      (f.resets_left != 0 || (f.packets_to_server + f.packets_to_client) % kMonitorLateResetEvery == 0))
+      (f.resets_left != 0 || (f.packets_to_server + f.packets_to_client) % kMonitorLateResetEvery == 0 ||
+       ((p.tcp_flags & kTcpAck) && p.ack != f.monitor_reset_ack[from_client])))
     reset_from_packet(f, p, from_client);
   if (pk.reassembled && !f.judged) f.anomalies.add(Anomaly::kIpFragmented);
   if (!watching) return PacketAction::kForward;  // last_ns is set; the class cannot change
@@ -852,7 +853,11 @@ void FlowInspector::send_block_response(const Flow& f) {
 // the time they land, an end may expect a later sequence number and take them for blind
 // resets (RFC 5961). Each later packet of a blocked flow says exactly where both ends are, so
 // a few more resets follow, aimed with it, then one every kMonitorLateResetEvery packets for as
-// long as the flow moves (the reader may lag the wire further than the first few cover).
+// long as the flow moves (the reader may lag the wire further than the first few cover), and one
+// whenever an end acknowledges something new. That last one is what ends a download whose server
+// took its reset while the client's were all aimed behind data still in flight: the server falls
+// silent, the client's last ACKs (or its challenge ACKs, RFC 5961) carry the exact sequence
+// number a reset needs, and no packet count would come round again.
 void FlowInspector::reset_from_packet(Flow& f, const ParsedPacket& p, bool from_client) {
   if (f.resets_left != 0) --f.resets_left;
   const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) +
@@ -870,6 +875,7 @@ void FlowInspector::reset_from_packet(Flow& f, const ParsedPacket& p, bool from_
   if (p.tcp_flags & kTcpAck) {
     to_sender.seq = p.ack;  // what the sender expects from its peer next
     inject(f, from_client, to_sender);
+    f.monitor_reset_ack[from_client] = p.ack;
   }
   ++stats_.resets_sent;
 }

@@ -1015,6 +1015,19 @@ TEST_F(EnforcementTest, MonitorHoldsNothingAndResetsBlockedFlows) {
   EXPECT_EQ(late, 2u);
   EXPECT_EQ(stats().resets_sent, 1u + packets_with_resets + late);
 
+  // The server took its reset and fell silent, while the client's resets were all aimed behind
+  // data still in flight: no packet count comes round again, but the client's next ACK (or its
+  // challenge ACK) names exactly where it is, and draws a reset there.
+  sink_.injected.clear();
+  TcpSpec new_ack = c.client_spec(len + 10, {}, kTcpAck);
+  new_ack.ack = Connection::kServerIsn + 1 + 4000;
+  from_client(build_tcp_frame(new_ack));
+  {
+    const auto to_client_now = sink_.toward(true);
+    ASSERT_EQ(to_client_now.size(), 1u);
+    expect_reset(to_client_now[0], c, true, Connection::kServerIsn + 1 + 4000, kTcpRst, vlans);
+  }
+
   EXPECT_TRUE(sink_.released.empty());
   EXPECT_TRUE(sink_.discarded.empty());
   EXPECT_EQ(stats().frames_held, 0u);

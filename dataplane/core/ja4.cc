@@ -46,6 +46,20 @@ void hash12(const char* text, const char* end, char* out) {
   }
 }
 
+// Writes the 12 digits of "first" (and "_second" when there is a second list) at `out`: from the
+// cache when these lists were hashed before, else hashed in `text` and remembered.
+void digest_lists(const uint16_t* first, size_t n_first, const uint16_t* second, size_t n_second,
+                  char* text, char* out, Ja4Cache* cache) {
+  if (cache != nullptr && cache->find(first, n_first, second, n_second, out)) return;
+  char* end = write_list(first, n_first, text);
+  if (n_second > 0) {  // without signature algorithms there is no trailing "_"
+    *end++ = '_';
+    end = write_list(second, n_second, end);
+  }
+  hash12(text, end, out);
+  if (cache != nullptr) cache->store(first, n_first, second, n_second, out);
+}
+
 // Copies the non-GREASE 2-byte values of a wire list; false if there are too many.
 bool collect(ByteSpan wire, uint16_t* out, size_t& n) {
   n = 0;
@@ -141,11 +155,7 @@ bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out, Ja4C
     std::memset(p, '0', 12);  // the spec's marker for an empty list, not the hash of ""
   } else {
     std::sort(ciphers, ciphers + n_ciphers);
-    if (cache == nullptr ||
-        !cache->find(ciphers, n_ciphers, nullptr, 0, p)) {
-      hash12(text, write_list(ciphers, n_ciphers, text), p);
-      if (cache != nullptr) cache->store(ciphers, n_ciphers, nullptr, 0, p);
-    }
+    digest_lists(ciphers, n_ciphers, nullptr, 0, text, p, cache);
   }
   p += 12;
 
@@ -154,17 +164,7 @@ bool compute_ja4(const Ja4Input& in, std::array<char, kJa4Length + 1>& out, Ja4C
     std::memset(p, '0', 12);
   } else {
     std::sort(exts, exts + n_exts_hashed);
-    if (cache == nullptr ||
-        !cache->find(exts, n_exts_hashed, sigs, n_sigs, p)) {
-      char* end = write_list(exts, n_exts_hashed, text);
-      if (n_sigs > 0) {  // without signature algorithms there is no trailing "_"
-        *end++ = '_';
-        end = write_list(sigs, n_sigs, end);
-      }
-      hash12(text, end, p);
-      if (cache != nullptr)
-        cache->store(exts, n_exts_hashed, sigs, n_sigs, p);
-    }
+    digest_lists(exts, n_exts_hashed, sigs, n_sigs, text, p, cache);
   }
   p += 12;
   *p = '\0';

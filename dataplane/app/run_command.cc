@@ -332,6 +332,8 @@ int run_appliance(const RunOptions& options) {
     intercept.tap_mac = tap->mac;
     intercept.appliance_ip = config.intercept.address;
     intercept.source_ip = config.intercept.handoff_source;
+    intercept.ipv6 = config.intercept.has_address6;
+    intercept.appliance_ip6 = config.intercept.address6;
     intercept.port = config.intercept.handoff_port;
     intercept.fallback = config.policy.intercept_fallback;
     intercept_outside = outside->port_id;

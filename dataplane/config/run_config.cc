@@ -361,6 +361,25 @@ class Parser {
     std::memcpy(out.data(), &a, 4);
     return true;
   }
+  // A unicast IPv6 address the appliance can own (not ::, loopback, multicast or IPv4-mapped).
+  bool ipv6(const YAML::Node& n, const std::string& path, std::array<uint8_t, 16>& out) {
+    std::string text;
+    if (!string(n, path, text)) return false;
+    in6_addr a{};
+    if (inet_pton(AF_INET6, text.c_str(), &a) != 1) {
+      error(n.Mark(), path, absl::StrCat("'", text, "' is not an IPv6 address (e.g. fd00:5c::250)"));
+      return false;
+    }
+    if (IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_MULTICAST(&a) ||
+        IN6_IS_ADDR_V4MAPPED(&a) || IN6_IS_ADDR_LINKLOCAL(&a)) {
+      error(n.Mark(), path,
+            absl::StrCat("'", text, "' cannot be the appliance's address: give a global or "
+                         "unique-local unicast address on the outside segment"));
+      return false;
+    }
+    std::memcpy(out.data(), &a, 16);
+    return true;
+  }
 
   struct Error {
     int line;
@@ -1055,7 +1074,7 @@ void Parser::parse_bypass(const YAML::Node& n, RunConfig& c) {
 }
 
 void Parser::parse_intercept(const YAML::Node& n, RunConfig& c) {
-  if (!map(n, "intercept", {"port", "outside", "address", "handoff"})) return;
+  if (!map(n, "intercept", {"port", "outside", "address", "address6", "handoff"})) return;
   InterceptConfig& x = c.intercept;
   x.enabled = true;
   if (c.mode != RunMode::kInline)
@@ -1082,6 +1101,7 @@ void Parser::parse_intercept(const YAML::Node& n, RunConfig& c) {
     x.outside = c.pairs[0].outside;
   }
   if (required(n, "address", "intercept")) ipv4(n["address"], "intercept.address", x.address);
+  if (n["address6"]) x.has_address6 = ipv6(n["address6"], "intercept.address6", x.address6);
   const uint8_t link_local[4] = {169, 254, 77, 1};
   std::memcpy(x.handoff_source.data(), link_local, 4);
   const YAML::Node h = n["handoff"];

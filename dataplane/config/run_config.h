@@ -209,6 +209,10 @@ struct InterceptConfig {
   size_t port = 0;     // index into RunConfig::ports: the net_tap port, in no pair
   size_t outside = 0;  // index: where the appliance's own connections leave (a pair's outside)
   std::array<uint8_t, 4> address{};         // the appliance namespace's IPv4 address
+  // Its IPv6 address: IPv6 flows are handed over only when it is set (the namespace then has
+  // IPv6 routes back to the clients), and the interceptor reaches IPv6 servers from it.
+  bool has_address6 = false;
+  std::array<uint8_t, 16> address6{};
   std::array<uint8_t, 4> handoff_source{};  // the dataplane's end of the handoff channel
   uint16_t handoff_port = 7301;             // UDP, both ends
   uint64_t liveness_ns = 2'000'000'000ULL;  // no heartbeat for this long: interceptor absent

@@ -935,8 +935,9 @@ void FlowInspector::carry_out_intercept(Flow& f) {
 HandoffOutcome FlowInspector::send_handoff(Flow& f) {
   if (!interceptor_ready_) return HandoffOutcome::kInterceptorAbsent;
   // Adoption rebuilds the connection from both SYNs and the bytes held: without any of them
-  // there is nothing to rebuild it from. The appliance namespace is IPv4-only for now.
-  if (f.key.protocol != kTcp || !f.client().ip.is_v4() || !f.saw_client_syn || !f.saw_server_synack ||
+  // there is nothing to rebuild it from. IPv6 needs the appliance's IPv6 side configured.
+  if (f.key.protocol != kTcp || (!f.client().ip.is_v4() && !config_.intercept.ipv6) ||
+      !f.saw_client_syn || !f.saw_server_synack ||
       !f.client_isn_known || f.client_l2.length == 0 || f.buffer_slot == kNoSlot ||
       f.judged_length == 0 || enforcement_ == nullptr)
     return HandoffOutcome::kNotAdoptable;

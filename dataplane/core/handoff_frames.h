@@ -22,6 +22,10 @@ struct InterceptPath {
   std::array<uint8_t, 6> source_mac{0x02, 0, 0, 0x4d, 0, 0x01};  // the dataplane's end
   std::array<uint8_t, 4> appliance_ip{};    // where handoffs go (the interceptor listens)
   std::array<uint8_t, 4> source_ip{};       // where they come from, and heartbeats go
+  // The appliance's IPv6 address (intercept.address6): without it IPv6 flows are not handed
+  // over (the appliance namespace has no IPv6 way back to their clients).
+  bool ipv6 = false;
+  std::array<uint8_t, 16> appliance_ip6{};
   uint16_t port = 7301;
   Verdict fallback = Verdict::kPass;        // when a flow cannot be handed over
 };

@@ -155,12 +155,22 @@ void BridgeWorker::to_client(void* handle, uint16_t l3_offset, const L2Header& c
   send(m, client_port);
 }
 
+// An IPv6 neighbour solicitation (multicast, so not to the TAP's MAC) whose target is the
+// appliance's IPv6 address: the IPv6 twin of an ARP request for it.
+bool BridgeWorker::solicits_appliance_ip6(const uint8_t* d, uint32_t len) const {
+  constexpr uint8_t kIcmpv6 = 58, kNeighbourSolicitation = 135;
+  constexpr uint32_t icmp = 14 + 40;
+  return load_be16(d + 12) == kEtherIpv6 && len >= icmp + 24 && d[14 + 6] == kIcmpv6 &&
+         d[icmp] == kNeighbourSolicitation &&
+         std::memcmp(d + icmp + 8, setup_.intercept.appliance_ip6.data(), 16) == 0;
+}
+
 // Frames that are the appliance's own business, recognised by address before any inspection:
-// - out of the TAP: heartbeats to our end of the handoff channel (consumed), ARP, and IPv4 from
-//   the appliance address (its own connections, e.g. the interceptor's upstream ones): out the
-//   outside port untouched;
-// - on the outside port: frames to the TAP's MAC and ARP asking for the appliance address:
-//   into the TAP untouched.
+// - out of the TAP: heartbeats to our end of the handoff channel (consumed), ARP, and IPv4 or
+//   IPv6 from the appliance's addresses (its own connections, e.g. the interceptor's upstream
+//   ones, and its neighbour discovery): out the outside port untouched;
+// - on the outside port: frames to the TAP's MAC, ARP asking for the appliance address and
+//   neighbour solicitations for its IPv6 address: into the TAP untouched.
 // Other TCP from the TAP is an adopted socket answering a client (the inspector steers it);
 // anything else from the TAP is dropped (tap_unmatched).
 bool BridgeWorker::steer_appliance(rte_mbuf* m) {
@@ -183,7 +193,9 @@ bool BridgeWorker::steer_appliance(rte_mbuf* m) {
       }
     }
     if (type == kEtherArp ||
-        (type == kEtherIpv4 && len >= 34 && std::memcmp(d + 26, x.appliance_ip.data(), 4) == 0)) {
+        (type == kEtherIpv4 && len >= 34 && std::memcmp(d + 26, x.appliance_ip.data(), 4) == 0) ||
+        (x.ipv6 && type == kEtherIpv6 && len >= 54 &&
+         std::memcmp(d + 14 + 8, x.appliance_ip6.data(), 16) == 0)) {
       ++s.appliance_out;
       send(m, setup_.intercept_outside);
       return true;
@@ -203,7 +215,7 @@ bool BridgeWorker::steer_appliance(rte_mbuf* m) {
     const bool to_tap_mac = std::memcmp(d, x.tap_mac.data(), 6) == 0;
     const bool arp_for_us = type == kEtherArp && len >= 42 &&
                             std::memcmp(d + 38, x.appliance_ip.data(), 4) == 0;
-    if (to_tap_mac || arp_for_us) {
+    if (to_tap_mac || arp_for_us || (x.ipv6 && solicits_appliance_ip6(d, len))) {
       ++s.appliance_in;
       send(m, x.tap_port);
       return true;

@@ -88,6 +88,7 @@ class BridgeWorker final : public EnforcementSink {
   void shut_down();
   // The appliance's own traffic and heartbeats, which bypass the inspector; true when taken.
   bool steer_appliance(rte_mbuf* m);
+  bool solicits_appliance_ip6(const uint8_t* d, uint32_t len) const;
   rte_mbuf* new_frame(ByteSpan frame);
 
   BridgeWorkerSetup setup_;

@@ -164,14 +164,25 @@ lcores:
   EXPECT_EQ(c->intercept.handoff_source, (std::array<uint8_t, 4>{169, 254, 77, 1}));
   EXPECT_EQ(c->intercept.handoff_port, 7301);
   EXPECT_EQ(c->intercept.liveness_ns, 2'000'000'000u);
+  EXPECT_FALSE(c->intercept.has_address6) << "no address6: IPv6 flows are not handed over";
 
   c = parse_run_config(ports + "intercept:\n  port: tap\n  outside: out\n  address: 10.0.0.250\n"
+                               "  address6: fd00:5c::250\n"
                                "  handoff: {source: 192.0.2.1, port: 9000, liveness: 500ms}\n",
                        "test.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->intercept.handoff_source, (std::array<uint8_t, 4>{192, 0, 2, 1}));
   EXPECT_EQ(c->intercept.handoff_port, 9000);
   EXPECT_EQ(c->intercept.liveness_ns, 500'000'000u);
+  EXPECT_TRUE(c->intercept.has_address6);
+  EXPECT_EQ(c->intercept.address6,
+            (std::array<uint8_t, 16>{0xfd, 0, 0, 0x5c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x50}));
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap, address: 10.0.0.250, address6: 10.0.0.251}\n"),
+            "test.yaml:13:55: intercept.address6: '10.0.0.251' is not an IPv6 address (e.g. "
+            "fd00:5c::250)");
+  EXPECT_EQ(error_of(ports + "intercept: {port: tap, address: 10.0.0.250, address6: \"fe80::1\"}\n"),
+            "test.yaml:13:55: intercept.address6: 'fe80::1' cannot be the appliance's address: "
+            "give a global or unique-local unicast address on the outside segment");
 
   EXPECT_EQ(error_of(ports + "intercept: {port: out, address: 10.0.0.250}\n"),
             "test.yaml:13:19: intercept.port: port 'out' is not a net_tap vdev (device: "

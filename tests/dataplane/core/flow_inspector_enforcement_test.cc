@@ -1,6 +1,8 @@
 // Inline enforcement in the first-flight core: which frames are held, released, discarded or
 // dropped, and which resets (and TLS alerts) the inspector builds, on built frames, with a
 // recording EnforcementSink standing in for the worker loop.
+#include <arpa/inet.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -1251,15 +1253,52 @@ TEST_F(InterceptTest, AFlowWithoutItsSynCannotBeAdopted) {
   EXPECT_EQ(stats().handoff_not_adoptable, 1u);
 }
 
-TEST_F(InterceptTest, IPv6FlowsGetTheFallback) {
+TEST_F(InterceptTest, IPv6FlowsGetTheFallbackWithoutAnApplianceIpv6Address) {
   make_intercepting(true);
   Connection c(true);
   handshake(c);
   EXPECT_EQ(from_client(c.client(0, hello("intercept.example"))), PacketAction::kHeld);
   EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{last_handle_}))
-      << "the appliance namespace is IPv4-only: the flow passes (fallback) rather than vanish";
+      << "no intercept.address6: the appliance namespace has no IPv6 way back to the client, "
+         "so the flow passes (fallback) rather than vanish";
   EXPECT_TRUE(sink_.to_tap_frames.empty());
   EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kNotAdoptable);
+}
+
+TEST_F(InterceptTest, IPv6FlowsAreHandedOverWithAnApplianceIpv6Address) {
+  config_.intercept.ipv6 = true;
+  config_.intercept.appliance_ip6 = {0xfd, 0, 0, 0x5c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x50};
+  make_intercepting(true);
+  Connection c(true);
+  handshake(c);
+  const Bytes h = hello("intercept.example");
+  EXPECT_EQ(from_client(c.client(0, h)), PacketAction::kHeld);
+  EXPECT_TRUE(sink_.released.empty());
+  Bytes storage;
+  absl::StatusOr<handoff::Handoff> m = sent_handoff(storage);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_FALSE(m->client.is_v4());
+  EXPECT_FALSE(m->server.is_v4());
+  const auto v6 = [](const char* text) {
+    std::array<uint8_t, 16> a{};
+    EXPECT_EQ(inet_pton(AF_INET6, text, a.data()), 1);
+    return a;
+  };
+  EXPECT_EQ(m->client.bytes, v6("2001:db8:1::10"));
+  EXPECT_EQ(m->server.bytes, v6("2001:db8:2::20"));
+  EXPECT_EQ(std::vector<uint8_t>(m->hello.begin(), m->hello.end()), h);
+  EXPECT_EQ(events_.of(AuditKind::kVerdict).at(0).handoff, HandoffOutcome::kHandedOff);
+  const auto to_server = sink_.toward(false);
+  ASSERT_EQ(to_server.size(), 1u) << "the server leg is reset";
+  EXPECT_TRUE(sink_.toward(true).empty()) << "the client is never reset";
+
+  const auto len = static_cast<uint32_t>(h.size());
+  EXPECT_EQ(from_client(c.client(len, {1, 2, 3})), PacketAction::kHeld);
+  EXPECT_EQ(sink_.to_tap, (std::vector<uintptr_t>{last_handle_}));
+  EXPECT_EQ(from_tap(c.server(0, {4, 5, 6}, len)), PacketAction::kHeld);
+  EXPECT_EQ(sink_.to_clients, (std::vector<uintptr_t>{last_handle_}));
+  EXPECT_EQ(stats().handoffs_sent, 1u);
+  EXPECT_EQ(stats().intercept_fallbacks, 0u);
 }
 
 TEST_F(InterceptTest, ATapThatTakesNothingMeansFallback) {

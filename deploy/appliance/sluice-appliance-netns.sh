@@ -20,6 +20,11 @@
 #   --client-route PREFIX    none, repeatable        client networks: answers to adopted
 #                                                    connections go back into the TAP for them
 #   --handoff-source A.B.C.D 169.254.77.1            (intercept.handoff.source)
+#   --address6 ADDR/LEN      none                    (intercept.address6, with its prefix): IPv6
+#                                                    flows are handed over too
+#   --gateway6 ADDR          none                    IPv6 default route for the interceptor's own
+#                                                    connections
+#   --client-route6 PREFIX   none, repeatable        IPv6 client networks (as --client-route)
 #
 # What `up` sets in the namespace:
 #   - the TAP moved in (from the namespace this runs in), up, with the address, offloads off;
@@ -31,12 +36,18 @@
 #     finishes is retransmitted by the client instead of being answered with a reset;
 #   - policy routing: `ip rule fwmark 1 lookup 100`, `ip route local 0.0.0.0/0 dev lo table 100`
 #     (marked packets are delivered locally, to the adopted socket);
-#   - rp_filter 0 (client addresses arrive on the TAP); IPv6 off (the channel is IPv4).
+#   - rp_filter 0 (client addresses arrive on the TAP);
+#   - without --address6, IPv6 off; with it, IPv6 on with that address only (no link-local
+#     address, no router advertisements), the client networks routed through a permanent
+#     neighbour for the dataplane's end (fe80::4d:1), and the same mark, rule and local route
+#     for IPv6 (the handoff channel itself stays IPv4).
 set -euo pipefail
 
 NETNS=sluice-appliance TAP=sluice0 FROM_NETNS="" ADDRESS="" GATEWAY="" HANDOFF_SOURCE=169.254.77.1
-CLIENT_ROUTES=()
+ADDRESS6="" GATEWAY6=""
+CLIENT_ROUTES=() CLIENT_ROUTES6=()
 DATAPLANE_MAC=02:00:00:4d:00:01  # InterceptPath::source_mac: sluice's end of the channel
+DATAPLANE_IP6=fe80::4d:1         # the next hop toward IPv6 clients (sluice rewrites the frame)
 MARK=1 TABLE=100
 
 log() { printf '[sluice-appliance-netns] %s\n' "$*" >&2; }
@@ -45,7 +56,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 in_ns() { ip netns exec "$NETNS" "$@"; }
@@ -60,6 +71,9 @@ parse_options() {
       --gateway) GATEWAY=$2; shift 2 ;;
       --client-route) CLIENT_ROUTES+=("$2"); shift 2 ;;
       --handoff-source) HANDOFF_SOURCE=$2; shift 2 ;;
+      --address6) ADDRESS6=$2; shift 2 ;;
+      --gateway6) GATEWAY6=$2; shift 2 ;;
+      --client-route6) CLIENT_ROUTES6+=("$2"); shift 2 ;;
       *) usage ;;
     esac
   done
@@ -72,8 +86,15 @@ ensure_namespace() {
   fi
   ip -n "$NETNS" link set lo up
   in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-  # The handoff channel and the appliance address are IPv4; no IPv6 chatter into the TAP.
-  in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  if [[ -z $ADDRESS6 ]]; then
+    # The handoff channel and the appliance address are IPv4; no IPv6 chatter into the TAP.
+    in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  else
+    # IPv6 with static addresses only: no router advertisements taken, none solicited.
+    in_ns sysctl -qw net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.default.autoconf=0 \
+      net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.all.autoconf=0
+    in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
+  fi
 }
 
 move_tap() {
@@ -90,7 +111,14 @@ move_tap() {
 
 configure_tap() {
   in_ns sysctl -qw "net.ipv4.conf.$TAP.rp_filter=0"
-  in_ns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1" 2>/dev/null || true
+  if [[ -z $ADDRESS6 ]]; then
+    in_ns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1" 2>/dev/null || true
+  else
+    # No link-local address (nothing to announce or defend); the one address, without DAD.
+    ip -n "$NETNS" link set "$TAP" addrgenmode none
+    in_ns sysctl -qw "net.ipv6.conf.$TAP.accept_ra=0" "net.ipv6.conf.$TAP.autoconf=0" \
+      "net.ipv6.conf.$TAP.disable_ipv6=0"
+  fi
   in_ns ethtool -K "$TAP" tx off tso off gso off gro off >/dev/null 2>&1 || true
   ip -n "$NETNS" link set "$TAP" up
   ip -n "$NETNS" addr replace "$ADDRESS" dev "$TAP"
@@ -103,10 +131,22 @@ configure_tap() {
   if [[ -n $GATEWAY ]]; then
     ip -n "$NETNS" route replace default via "$GATEWAY" dev "$TAP"
   fi
+  [[ -n $ADDRESS6 ]] || return 0
+  ip -n "$NETNS" -6 addr replace "$ADDRESS6" dev "$TAP" nodad
+  ip -n "$NETNS" -6 neigh replace "$DATAPLANE_IP6" lladdr "$DATAPLANE_MAC" dev "$TAP" nud permanent
+  for prefix in "${CLIENT_ROUTES6[@]}"; do
+    ip -n "$NETNS" -6 route replace "$prefix" via "$DATAPLANE_IP6" dev "$TAP"
+  done
+  if [[ -n $GATEWAY6 ]]; then
+    ip -n "$NETNS" -6 route replace default via "$GATEWAY6" dev "$TAP"
+  fi
 }
 
 configure_nftables() {
-  local own=${ADDRESS%%/*}
+  local own=${ADDRESS%%/*} v6_rule=""
+  if [[ -n $ADDRESS6 ]]; then
+    v6_rule="    iifname \"$TAP\" meta nfproto ipv6 meta l4proto tcp ip6 daddr != ${ADDRESS6%%/*} counter drop comment \"not adopted yet (IPv6): the client retransmits\""
+  fi
   # Declaring the table first makes the delete succeed on a first run: the whole file is one
   # transaction, so the table is replaced atomically.
   in_ns nft -f - <<NFT
@@ -117,6 +157,7 @@ table inet sluice_appliance {
     type filter hook prerouting priority mangle; policy accept;
     meta l4proto tcp socket transparent 1 meta mark set $MARK counter accept comment "adopted connections"
     iifname "$TAP" meta nfproto ipv4 meta l4proto tcp ip daddr != $own counter drop comment "not adopted yet: the client retransmits"
+$v6_rule
   }
 }
 NFT
@@ -124,17 +165,25 @@ NFT
     in_ns ip rule add fwmark "$MARK" lookup "$TABLE"
   fi
   in_ns ip route replace local 0.0.0.0/0 dev lo table "$TABLE"
+  [[ -n $ADDRESS6 ]] || return 0
+  if ! in_ns ip -6 rule show fwmark "$MARK" lookup "$TABLE" | grep -q .; then
+    in_ns ip -6 rule add fwmark "$MARK" lookup "$TABLE"
+  fi
+  in_ns ip -6 route replace local ::/0 dev lo table "$TABLE"
 }
 
 appliance_up() {
   [[ $(id -u) -eq 0 ]] || die "must run as root"
   [[ -n $ADDRESS && $ADDRESS == */* ]] || die "--address A.B.C.D/LEN is required (intercept.address and its prefix)"
+  [[ -z $ADDRESS6 || $ADDRESS6 == *:*/* ]] || die "--address6 takes ADDR/LEN (intercept.address6 and its prefix), e.g. fd00:5c::250/64"
+  [[ -n $ADDRESS6 || (${#CLIENT_ROUTES6[@]} -eq 0 && -z $GATEWAY6) ]] ||
+    die "--client-route6 and --gateway6 need --address6"
   command -v nft >/dev/null || die "nft not found: apt-get install nftables"
   ensure_namespace
   move_tap
   configure_tap
   configure_nftables
-  log "up: $TAP in $NETNS with $ADDRESS; handoffs from $HANDOFF_SOURCE"
+  log "up: $TAP in $NETNS with $ADDRESS${ADDRESS6:+ and $ADDRESS6}; handoffs from $HANDOFF_SOURCE"
 }
 
 appliance_down() {
@@ -158,6 +207,8 @@ appliance_status() {
   ip -n "$NETNS" -br addr show
   ip -n "$NETNS" route show
   in_ns ip rule show fwmark "$MARK"
+  in_ns ip -6 route show 2>/dev/null || true
+  in_ns ip -6 rule show fwmark "$MARK" 2>/dev/null || true
   in_ns nft list table inet sluice_appliance 2>/dev/null || echo "(no nftables table)"
 }
 

@@ -7,11 +7,12 @@
 #   netns-lab.sh check                              curl through the lab (needs a bridge: the
 #                                                   kernel's, or sluice running in `sla`)
 #
-# Three namespaces, one L2 segment 10.0.0.0/16:
+# Three namespaces, one L2 segment 10.0.0.0/16 and fd00:5c::/64:
 #
 #   slc (client)               sla (appliance)                          sls (server)
 #   sl-c 10.0.1.10 (staff) <-> sl-in  ==sluice, inline==  sl-out <-> sl-s 10.0.0.1, 10.0.0.2
-#        10.0.2.10 (guest)     (no addresses)                                nginx :443 :80 :8443
+#        10.0.2.10 (guest)     (no addresses)                                fd00:5c::1
+#        fd00:5c::1:10 (staff)                                               nginx :443 :80 :8443
 #
 # Layouts:
 #   (default)        sl-in and sl-out are left unbridged: sluice bridges them with two
@@ -25,8 +26,11 @@
 #                    not teach the bridge that the client or server lives there).
 #
 # The client's names (scripts/lab/test-names.txt) resolve to 10.0.0.1 through
-# /etc/netns/slc/hosts, which `ip netns exec slc` mounts over /etc/hosts. Offloads are off on
-# every veth end, so forwarded frames carry finished checksums and no segment exceeds the MTU.
+# /etc/netns/slc/hosts, which `ip netns exec slc` mounts over /etc/hosts; IPv6 is reached by
+# address (curl --resolve NAME:443:[fd00:5c::1]), so clients stay on IPv4 unless told. IPv6 is
+# on only on sl-c and sl-s, with static addresses and no link-local ones (no DAD, router or
+# MLD chatter beyond what the addresses need). Offloads are off on every veth end, so forwarded
+# frames carry finished checksums and no segment exceeds the MTU.
 #
 # State (CA, certificates, nginx configuration and logs, the served files) lives in
 # $SLUICE_LAB_DIR (default /run/sluice-lab):
@@ -47,6 +51,7 @@ CLI_NS=slc SRV_NS=sls APP_NS=sla
 STATE=${SLUICE_LAB_DIR:-/run/sluice-lab}
 SERVER_IPS=(10.0.0.1 10.0.0.2)
 STAFF_IP=10.0.1.10 GUEST_IP=10.0.2.10
+SERVER_IP6=fd00:5c::1 STAFF_IP6=fd00:5c::1:10
 BIG_MB=50
 
 usage() {
@@ -106,6 +111,10 @@ make_namespaces() {
   add_addresses "$CLI_NS" sl-c "$STAFF_IP/16" "$GUEST_IP/16"
   local ip
   for ip in "${SERVER_IPS[@]}"; do add_addresses "$SRV_NS" sl-s "$ip/16"; done
+  ip netns exec "$CLI_NS" sysctl -qw net.ipv6.conf.sl-c.disable_ipv6=0
+  ip netns exec "$SRV_NS" sysctl -qw net.ipv6.conf.sl-s.disable_ipv6=0
+  add_addresses "$CLI_NS" sl-c "$STAFF_IP6/64"
+  add_addresses "$SRV_NS" sl-s "$SERVER_IP6/64"
 
   mkdir -p "/etc/netns/$CLI_NS"
   {
@@ -218,11 +227,15 @@ lab_check() {
   done
   body=$(ip netns exec "$CLI_NS" curl -sS --max-time 10 http://10.0.0.2/hello) ||
     die "plain HTTP to 10.0.0.2 failed"
+  body=$(ip netns exec "$CLI_NS" curl -sS --max-time 10 --cacert "$STATE/ca/ca.crt" \
+    --resolve "allowed.test:443:[$SERVER_IP6]" https://allowed.test/hello) ||
+    die "TLS over IPv6 to [$SERVER_IP6] failed"
+  [[ $body == *"sni=allowed.test"* ]] || die "unexpected answer over IPv6: $body"
   want=$(cut -d' ' -f1 "$STATE/www/big.bin.sha256")
   got=$(ip netns exec "$CLI_NS" curl -sS --max-time 60 --cacert "$STATE/ca/ca.crt" \
     https://allowed.test/big.bin | sha256sum | cut -d' ' -f1)
   [[ $got == "$want" ]] || die "big.bin: sha256 $got, want $want"
-  log "check passed: TLS by name from $STAFF_IP and $GUEST_IP, plain HTTP, ${BIG_MB} MB intact"
+  log "check passed: TLS by name from $STAFF_IP and $GUEST_IP and over IPv6, plain HTTP, ${BIG_MB} MB intact"
 }
 
 case ${1:-} in

@@ -39,6 +39,7 @@ ACCESS_LOG = STATE / "logs" / "access.log"
 CLI_NS, APP_NS, SRV_NS = "slc", "sla", "sls"
 SERVER_IP, SERVER_IP2 = "10.0.0.1", "10.0.0.2"
 STAFF_IP, GUEST_IP = "10.0.1.10", "10.0.2.10"
+SERVER_IP6, STAFF_IP6 = "fd00:5c::1", "fd00:5c::1:10"  # IPv6 on the same segment (netns-lab.sh)
 RUNNING_LINE = "sluice: running"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30

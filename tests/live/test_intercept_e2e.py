@@ -36,7 +36,8 @@ from pathlib import Path
 
 import livelab
 from livelab import STATE, access_log_since, access_log_size, describe, in_ns, openssl_get
-from test_intercept_handoff import APPLIANCE_ADDRESS, APPLIANCE_NS, NAME, InterceptLab, RstWatch
+from test_intercept_handoff import (APPLIANCE_ADDRESS, APPLIANCE_ADDRESS6, APPLIANCE_NS, NAME,
+                                    InterceptLab, RstWatch)
 
 PROXY = "127.0.0.1:3128"  # the explicit proxy, in the appliance namespace
 INTERCEPT_BIN = os.environ.get(
@@ -164,6 +165,32 @@ learning:
         self.assertEqual(len(mine), 1, audit.summary())
         self.assert_verdict(mine[0], "intercept")
         self.assertEqual(mine[0].get("handoff"), "handed_off", mine[0])
+
+    def test_ipv6_client_bumped_upstream_ipv6(self):
+        self.start_with_interception()
+        self.start_interceptor()
+        watch = RstWatch(self.workdir)
+        log_from = access_log_size()
+        r = self.school_curl("/hello", "--resolve", f"{NAME}:443:[{livelab.SERVER_IP6}]")
+        self.assertEqual(r.returncode, 0, f"{describe(r)}\n--- sluice-intercept\n{self.interceptor_output()[-3000:]}")
+        self.assertIn(f"sluice-lab hello host={NAME} sni={NAME}".encode(), r.stdout)
+        port = livelab.curl_port(r)
+        self.assertEqual(watch.resets(), [], "the client saw resets")
+        log = access_log_since(log_from)
+        self.assertIn(f"client={APPLIANCE_ADDRESS6}", log, "sluice-intercept's IPv6 request is missing")
+        self.assertNotIn(f"client={livelab.STAFF_IP6}", log, "nginx saw the client itself")
+        self.stop_interceptor()
+        http = [x for x in self.intercept_records() if x.get("type") == "http"]
+        self.assertTrue(any(x.get("host") == NAME and x.get("path") == "/hello" and x.get("status") == 200
+                            for x in http), http)
+        audit = self.stop_sluice()
+        mine = audit.by_client_port(port)
+        self.assertEqual(len(mine), 1, audit.summary())
+        self.assertEqual(mine[0].get("client_ip"), livelab.STAFF_IP6, mine[0])
+        self.assert_verdict(mine[0], "intercept")
+        self.assertEqual(mine[0].get("handoff"), "handed_off", mine[0])
+        self.assertEqual(audit.verdicts_for(client_ip=APPLIANCE_ADDRESS6), [],
+                         "sluice-intercept's own connection must not be inspected")
 
     def test_a_pinning_client_is_learned_and_passed_while_curl_stays_intercepted(self):
         self.start_with_interception()

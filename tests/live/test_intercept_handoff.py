@@ -21,11 +21,13 @@ import unittest
 from pathlib import Path
 
 import livelab
-from livelab import (APP_NS, CA, CLI_NS, SERVER_IP, SRC, STATE, LiveTestCase, access_log_since,
-                     access_log_size, curl, curl_port, describe, h2load, in_ns, openssl_get)
+from livelab import (APP_NS, CA, CLI_NS, SERVER_IP, SERVER_IP6, SRC, STAFF_IP6, STATE, LiveTestCase,
+                     access_log_since, access_log_size, curl, curl_port, describe, h2load, in_ns,
+                     openssl_get)
 
 APPLIANCE_NS = "sluice-appliance"
 APPLIANCE_ADDRESS = "10.0.0.250"
+APPLIANCE_ADDRESS6 = "fd00:5c::250"  # intercept.address6: IPv6 flows are handed over too
 NETNS_SCRIPT = SRC / "deploy" / "appliance" / "sluice-appliance-netns.sh"
 SERVER_BIN = os.environ.get("SLUICE_HANDOFF_SERVER_BIN",
                             str(SRC / "build" / "tests" / "handoff_tls_server"))
@@ -69,8 +71,10 @@ class RstWatch:
         time.sleep(1)
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        # tcp[] indexes IPv4 only; over IPv6 the flags byte is at 40 + 13 (no extension headers).
         r = subprocess.run(["tcpdump", "-n", "-r", str(self.path),
-                            f"tcp[tcpflags] & tcp-rst != 0 and dst host {livelab.STAFF_IP}"],
+                            f"(tcp[tcpflags] & tcp-rst != 0 and dst host {livelab.STAFF_IP}) or "
+                            f"(ip6 and ip6[6] == 6 and ip6[53] & 4 != 0 and dst host {STAFF_IP6})"],
                            capture_output=True, text=True)
         return [line for line in r.stdout.splitlines() if line.strip()]
 
@@ -83,7 +87,8 @@ class InterceptLab(LiveTestCase):
         """CONFIG_EDIT (text -> text), when given, changes the configuration further."""
         self.start_sluice(config_edit=lambda text: (config_edit or (lambda t: t))(self.enable_intercept(text)))
         appliance_netns("up", "--address", f"{APPLIANCE_ADDRESS}/16",
-                        "--client-route", "10.0.1.0/24", "--client-route", "10.0.2.0/24")
+                        "--client-route", "10.0.1.0/24", "--client-route", "10.0.2.0/24",
+                        "--address6", f"{APPLIANCE_ADDRESS6}/64", "--client-route6", "fd00:5c::1:0/112")
         self.interceptor = None
 
     @staticmethod
@@ -91,8 +96,9 @@ class InterceptLab(LiveTestCase):
         for pattern, repl in ((r'^  # - name: tap\n  #   device: (.*)\n', r'  - name: tap\n    device: \1\n'),
                               # A longer liveness than the 2 s default: on this 2-CPU box a
                               # thousand handshakes in the stand-in can delay its heartbeats.
-                              (r'^# intercept:\n#   port: tap\n#   address: (\S+)\n',
-                               r'intercept:\n  port: tap\n  address: \1\n  handoff: {liveness: 10s}\n'),
+                              (r'^# intercept:\n#   port: tap\n#   address: (\S+)\n#   address6: (\S+)\n',
+                               r'intercept:\n  port: tap\n  address: \1\n  address6: \2\n'
+                               r'  handoff: {liveness: 10s}\n'),
                               (r'^(\s*mbufs:\s*)\d+', r'\g<1>16383')):
             text, n = re.subn(pattern, repl, text, count=1, flags=re.M)
             if n != 1:
@@ -193,6 +199,40 @@ class InterceptHandoff(InterceptLab):
         self.assertIsNotNone(close, audit.summary())
         self.assertEqual(close.get("handoff"), "handed_off", close)
         self.assertEqual(audit.verdicts_for(client_ip=APPLIANCE_ADDRESS), [],
+                         "the appliance's own connection must not be inspected")
+
+    def test_ipv6_clients_finish_tls_with_the_adopting_process(self):
+        self.start_with_interception()
+        self.start_interceptor()
+        watch = RstWatch(self.workdir)
+        log_from = access_log_size()
+        r = curl(f"https://{NAME}/hello", "--resolve", f"{NAME}:443:[{SERVER_IP6}]")
+        self.assertEqual(r.returncode, 0, f"curl over IPv6 through the handoff: {describe(r)}\n"
+                         f"--- interceptor\n{self.interceptor_output()}\n--- sluice\n{self.sluice.stderr()[-2000:]}")
+        self.assertIn(b"adopted flow=", r.stdout)
+        client_port = curl_port(r)
+        # The appliance's own IPv6 connection leaves through the TAP and the outside port
+        # (its neighbour discovery too), uninspected.
+        own = livelab.run_client(["curl", "-sS", "--max-time", "20", "--cacert", str(CA),
+                                  "--resolve", f"{NAME}:443:[{SERVER_IP6}]", f"https://{NAME}/hello"],
+                                 ns=APPLIANCE_NS)
+        self.assertEqual(own.returncode, 0, f"the appliance's own IPv6 connection to nginx: {describe(own)}")
+        self.assertIn(f"sluice-lab hello host={NAME} sni={NAME}".encode(), own.stdout)
+
+        self.assertEqual(watch.resets(), [], "the client saw resets")
+        log = access_log_since(log_from)
+        self.assertNotIn(f"client={STAFF_IP6}", log, "nginx saw the intercepted client's connection")
+        self.assertIn(f"client={APPLIANCE_ADDRESS6}", log, "the appliance's own request is missing")
+        out = self.stop_interceptor()
+        self.assertIn("adopt_failed=0", out, out)
+        self.assertIn("tls_failed=0", out, out)
+        audit = self.stop_sluice()
+        mine = audit.by_client_port(client_port)
+        self.assertEqual(len(mine), 1, audit.summary())
+        self.assert_verdict(mine[0], "intercept", rule="intercept-list")
+        self.assertEqual(mine[0].get("handoff"), "handed_off", mine[0])
+        self.assertEqual(mine[0].get("client_ip"), STAFF_IP6, mine[0])
+        self.assertEqual(audit.verdicts_for(client_ip=APPLIANCE_ADDRESS6), [],
                          "the appliance's own connection must not be inspected")
 
     def test_chromium_hello_in_two_segments(self):

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -189,17 +190,25 @@ void Connection::on_deadline(uint64_t now_ns) {
     case Phase::kDraining:
       close(drain_outcome_, drain_reason_);
       return;
-    case Phase::kConnecting:
+    case Phase::kConnecting: {
+      const std::string timed_out = absl::StrCat("connect to ", server_ip_, ":", server_port_,
+                                                 ": timed out (upstream.connect_timeout)");
+      if (try_next_address(timed_out)) {
+        advance();
+        return;
+      }
+      const std::string why = earlier_attempts_ + timed_out;
       bump(ctx_.stats.connect_failures);
       if (action_ == Action::kBump) {
-        upstream_failed("connect: timed out (upstream.connect_timeout)");
+        upstream_failed(why);
         advance();
       } else if (action_ == Action::kPlain) {
-        http_error_and_close(504, "connect: timed out (upstream.connect_timeout)");
+        http_error_and_close(504, why);
       } else {
-        close("connect_failed", "timed out (upstream.connect_timeout)");
+        close("connect_failed", why);
       }
       return;
+    }
     default:
       bump(ctx_.stats.handshake_timeouts);
       close("handshake_timeout", "no ClientHello or handshake within limits.handshake_timeout");
@@ -408,11 +417,40 @@ void Connection::on_resolved(const Resolved& r) {
     }
     return;
   }
-  std::memcpy(&server_addr_, &r.address, r.length);
-  server_len_ = r.length;
-  address_text(server_addr_, server_ip_, server_port_);
+  candidates_ = r.addresses;
+  use_candidate(0);
   route();
   advance();
+}
+
+void Connection::use_candidate(size_t i) {
+  candidate_ = i;
+  std::memcpy(&server_addr_, &candidates_[i].address, candidates_[i].length);
+  server_len_ = candidates_[i].length;
+  address_text(server_addr_, server_ip_, server_port_);
+}
+
+bool Connection::try_next_address(const std::string& why) {
+  if (ufd_ >= 0) {
+    loop_.unwatch(ufd_);
+    ::close(ufd_);
+    ufd_ = -1;
+  }
+  if (candidate_ + 1 >= candidates_.size()) return false;
+  absl::StrAppend(&earlier_attempts_, why, "; ");
+  bump(ctx_.stats.connect_fallbacks);
+  use_candidate(candidate_ + 1);
+  route();  // judged again: an IP rule may say otherwise about this address
+  return true;
+}
+
+// One address of several gets an even share of upstream.connect_timeout (at least a second),
+// so a dead first address leaves time for the others; the last gets the whole of it.
+uint64_t Connection::attempt_timeout_ns() const {
+  const uint64_t total = ctx_.config.connect_timeout_ns;
+  const size_t left = candidates_.size() > candidate_ ? candidates_.size() - candidate_ : 1;
+  if (left <= 1) return total;
+  return std::min(total, std::max<uint64_t>(1'000'000'000ULL, total / candidates_.size()));
 }
 
 // ---- the server side -----------------------------------------------------------------------
@@ -443,12 +481,12 @@ void Connection::connect_upstream() {
     session_key_ = UpstreamSessions::key(server_ip_, server_port_, upstream_sni_, verify_name_);
   }
   phase_ = Phase::kConnecting;
-  deadline_ns_ = monotonic_ns() + ctx_.config.connect_timeout_ns;
+  deadline_ns_ = monotonic_ns() + attempt_timeout_ns();
   if (::connect(ufd_, reinterpret_cast<const sockaddr*>(&server_addr_), server_len_) != 0 &&
       errno != EINPROGRESS) {
-    const std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(errno));
-    ::close(ufd_);
-    ufd_ = -1;
+    std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(errno));
+    if (try_next_address(why)) return;
+    why = earlier_attempts_ + why;
     bump(ctx_.stats.connect_failures);
     if (action_ == Action::kBump) {
       upstream_failed(why);
@@ -489,11 +527,10 @@ void Connection::finish_connect() {
     }
     return;
   }
-  const std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(err));
+  std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(err));
+  if (try_next_address(why)) return;
+  why = earlier_attempts_ + why;
   bump(ctx_.stats.connect_failures);
-  loop_.unwatch(ufd_);
-  ::close(ufd_);
-  ufd_ = -1;
   if (action_ == Action::kBump) {
     upstream_failed(why);
   } else if (action_ == Action::kPlain) {
@@ -693,6 +730,9 @@ std::string Connection::base_record(const char* type, uint64_t ts_ns) const {
     w.field("server_port", static_cast<uint64_t>(server_port_));
   }
   if (!connect_host_.empty()) w.field("connect_host", connect_host_);
+  // The name's addresses tried before `server`, each with why it failed.
+  if (!earlier_attempts_.empty())
+    w.field("earlier_attempts", std::string_view(earlier_attempts_).substr(0, earlier_attempts_.size() - 2));
   if (!sni_.empty()) w.field("sni", sni_);
   if (!ja4_.empty()) w.field("ja4", ja4_);
   w.end_object();

@@ -19,6 +19,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "interceptor/event_loop.h"
 #include "interceptor/flow_policy.h"
@@ -73,6 +74,11 @@ class Connection {
   void on_resolved(const Resolved& r);
   void connect_upstream();
   void finish_connect();
+  void use_candidate(size_t i);
+  // After a failed attempt WHY: closes its socket and, when the name has another address,
+  // judges and connects to that one (true); false when none is left.
+  bool try_next_address(const std::string& why);
+  uint64_t attempt_timeout_ns() const;
   void upstream_handshake();
   void begin_client_handshake(SharedX509 cert, EVP_PKEY* key, bool chain_ca);
   void client_handshake();
@@ -127,6 +133,10 @@ class Connection {
   uint16_t client_port_ = 0, server_port_ = 0;
   sockaddr_storage server_addr_{};
   socklen_t server_len_ = 0;
+  // A resolved name's addresses (explicit proxy): tried in order until one connects.
+  std::vector<Endpoint> candidates_;
+  size_t candidate_ = 0;
+  std::string earlier_attempts_;  // why the addresses before this one failed ("...; ")
   std::string connect_host_;  // CONNECT or proxy-request host; empty for transparent
   uint16_t connect_port_ = 0;
   std::string sni_, ja4_;

@@ -27,6 +27,7 @@ namespace sluice::intercept {
   X(upstream_refused, "bumped flows whose server failed validation or the TLS floor")             \
   X(upstream_resumed, "server handshakes that resumed a cached session (upstream.session_cache_entries)") \
   X(connect_failures, "connections to servers that failed or timed out")                         \
+  X(connect_fallbacks, "failed connections to one of a name's addresses followed by its next")   \
   X(resolve_failures, "CONNECT or proxy host names that did not resolve")                         \
   X(client_rejected_certificate, "clients that refused our certificate (alert or close)")         \
   X(client_handshake_failures, "other client-side TLS handshake failures")                        \

@@ -6,6 +6,26 @@
 
 namespace sluice::intercept {
 
+std::vector<Endpoint> interleave_families(const std::vector<Endpoint>& addresses) {
+  std::vector<Endpoint> first, second;
+  for (const Endpoint& e : addresses) {
+    bool seen = false;  // getaddrinfo repeats an address when /etc/hosts lists it twice
+    for (const std::vector<Endpoint>* list : {&first, &second})
+      for (const Endpoint& k : *list)
+        seen |= k.length == e.length && std::memcmp(&k.address, &e.address, e.length) == 0;
+    if (seen) continue;
+    (first.empty() || first.front().address.ss_family == e.address.ss_family ? first : second)
+        .push_back(e);
+  }
+  std::vector<Endpoint> out;
+  for (size_t i = 0; out.size() < Resolved::kMaxAddresses && (i < first.size() || i < second.size());
+       ++i) {
+    if (i < first.size()) out.push_back(first[i]);
+    if (i < second.size() && out.size() < Resolved::kMaxAddresses) out.push_back(second[i]);
+  }
+  return out;
+}
+
 Resolver::Resolver(size_t threads) {
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -48,9 +68,19 @@ void Resolver::run() {
     if (rc != 0 || res == nullptr) {
       r.error = rc != 0 ? gai_strerror(rc) : "no address";
     } else {
-      std::memcpy(&r.address, res->ai_addr, res->ai_addrlen);
-      r.length = res->ai_addrlen;
-      r.ok = true;
+      std::vector<Endpoint> all;
+      for (const addrinfo* a = res; a != nullptr; a = a->ai_next) {
+        if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+            a->ai_addrlen > sizeof(sockaddr_storage))
+          continue;
+        Endpoint e;
+        std::memcpy(&e.address, a->ai_addr, a->ai_addrlen);
+        e.length = a->ai_addrlen;
+        all.push_back(e);
+      }
+      r.addresses = interleave_families(all);
+      r.ok = !r.addresses.empty();
+      if (!r.ok) r.error = "no IPv4 or IPv6 address";
     }
     if (res != nullptr) freeaddrinfo(res);
     job.done(std::move(r));

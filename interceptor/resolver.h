@@ -17,12 +17,23 @@
 
 namespace sluice::intercept {
 
-struct Resolved {
-  bool ok = false;
-  sockaddr_storage address{};  // the first address returned
+struct Endpoint {
+  sockaddr_storage address{};
   socklen_t length = 0;
+};
+
+// The addresses to try, in order: getaddrinfo's (RFC 6724) order with the two families
+// interleaved (RFC 8305, section 4), so a broken IPv6 path costs one attempt, not all of them.
+struct Resolved {
+  static constexpr size_t kMaxAddresses = 8;
+  bool ok = false;
+  std::vector<Endpoint> addresses;
   std::string error;
 };
+
+// Interleaves the families of ADDRESSES (first family first), keeps each family's order and
+// at most Resolved::kMaxAddresses in all.
+std::vector<Endpoint> interleave_families(const std::vector<Endpoint>& addresses);
 
 class Resolver {
  public:

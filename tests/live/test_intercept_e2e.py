@@ -192,6 +192,36 @@ learning:
         self.assertEqual(audit.verdicts_for(client_ip=APPLIANCE_ADDRESS6), [],
                          "sluice-intercept's own connection must not be inspected")
 
+    def test_proxy_falls_back_to_a_names_next_address(self):
+        # In the appliance namespace (`ip netns exec` mounts /etc/netns/NS/hosts over
+        # /etc/hosts) the name has a dead IPv6 address first, as a site whose IPv6 is broken
+        # does: nobody answers neighbour discovery for it, so the kernel reports it
+        # unreachable, and the interceptor must go on to the IPv4 address.
+        hosts = Path("/etc/netns") / APPLIANCE_NS / "hosts"
+        hosts.parent.mkdir(parents=True, exist_ok=True)
+        hosts.write_text(f"127.0.0.1 localhost\nfd00:5c::99 {NAME}\n{livelab.SERVER_IP} {NAME}\n")
+        self.addCleanup(lambda: (hosts.unlink(missing_ok=True), hosts.parent.rmdir()))
+        self.start_with_interception()
+        self.start_interceptor(explicit=True)
+        c = livelab.run_client(["curl", "-sS", "--max-time", "60", "-x", f"http://{PROXY}",
+                                "--cacert", str(self.school / "ca.crt"), f"https://{NAME}/hello"],
+                               ns=APPLIANCE_NS, timeout=70)
+        self.assertEqual(c.returncode, 0, f"CONNECT {NAME}: {describe(c)}\n--- sluice-intercept\n"
+                                          f"{self.interceptor_output()[-3000:]}")
+        self.assertIn(f"sluice-lab hello host={NAME} sni={NAME}".encode(), c.stdout)
+        deadline = time.monotonic() + 10  # the stats file is rewritten every second
+        while self.interceptor_stat("connect_fallbacks") < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.interceptor_stat("connect_fallbacks"), 1)
+        self.assertEqual(self.interceptor_stat("connect_failures"), 0)
+        self.stop_interceptor()
+        records = [x for x in self.intercept_records() if x.get("connect_host") == NAME]
+        self.assertTrue(records, self.intercept_records())
+        self.assertTrue(all(x.get("server") == livelab.SERVER_IP for x in records), records)
+        self.assertTrue(all("connect to fd00:5c::99:443: " in x.get("earlier_attempts", "") for x in records),
+                        records)
+        self.stop_sluice()
+
     def test_a_pinning_client_is_learned_and_passed_while_curl_stays_intercepted(self):
         self.start_with_interception()
         self.start_interceptor()

@@ -25,6 +25,10 @@
 #   --gateway6 ADDR          none                    IPv6 default route for the interceptor's own
 #                                                    connections
 #   --client-route6 PREFIX   none, repeatable        IPv6 client networks (as --client-route)
+#   --tproxy PORT            none                    sluice-intercept's listen.transparent port:
+#                                                    new TCP connections routed to the appliance
+#                                                    (below) are handed to it by nftables TPROXY
+#   --tproxy-ports LIST      443                     their destination ports, comma-separated
 #
 # What `up` sets in the namespace:
 #   - the TAP moved in (from the namespace this runs in), up, with the address, offloads off;
@@ -34,8 +38,15 @@
 #     connection) gets mark 1; TCP from the TAP to any address but the appliance's own and
 #     without such a socket is dropped, so a client segment that arrives before adoption
 #     finishes is retransmitted by the client instead of being answered with a reset;
+#   - with --tproxy: a SYN to one of --tproxy-ports from the TAP, to an address not the
+#     appliance's own, is handed by TPROXY to sluice-intercept's transparent listener (mark 1).
+#     That is how connections a router sends to the appliance address (policy-based routing,
+#     e.g. a site without an inline box) are intercepted; their replies leave by the default
+#     route (--gateway), so their clients must not be inside a --client-route prefix (those are
+#     answered through the dataplane, which knows only the flows it handed over). Flows the
+#     dataplane hands over never send a SYN here, so the two never meet;
 #   - policy routing: `ip rule fwmark 1 lookup 100`, `ip route local 0.0.0.0/0 dev lo table 100`
-#     (marked packets are delivered locally, to the adopted socket);
+#     (marked packets are delivered locally, to the adopted or TPROXY socket);
 #   - rp_filter 0 (client addresses arrive on the TAP);
 #   - without --address6, IPv6 off; with it, IPv6 on with that address only (no link-local
 #     address, no router advertisements), the client networks routed through a permanent
@@ -44,7 +55,7 @@
 set -euo pipefail
 
 NETNS=sluice-appliance TAP=sluice0 FROM_NETNS="" ADDRESS="" GATEWAY="" HANDOFF_SOURCE=169.254.77.1
-ADDRESS6="" GATEWAY6=""
+ADDRESS6="" GATEWAY6="" TPROXY_PORT="" TPROXY_PORTS=443
 CLIENT_ROUTES=() CLIENT_ROUTES6=()
 DATAPLANE_MAC=02:00:00:4d:00:01  # InterceptPath::source_mac: sluice's end of the channel
 DATAPLANE_IP6=fe80::4d:1         # the next hop toward IPv6 clients (sluice rewrites the frame)
@@ -56,7 +67,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 in_ns() { ip netns exec "$NETNS" "$@"; }
@@ -74,6 +85,8 @@ parse_options() {
       --address6) ADDRESS6=$2; shift 2 ;;
       --gateway6) GATEWAY6=$2; shift 2 ;;
       --client-route6) CLIENT_ROUTES6+=("$2"); shift 2 ;;
+      --tproxy) TPROXY_PORT=$2; shift 2 ;;
+      --tproxy-ports) TPROXY_PORTS=$2; shift 2 ;;
       *) usage ;;
     esac
   done
@@ -143,9 +156,16 @@ configure_tap() {
 }
 
 configure_nftables() {
-  local own=${ADDRESS%%/*} v6_rule=""
+  local own=${ADDRESS%%/*} v6_rule="" tproxy_rules=""
   if [[ -n $ADDRESS6 ]]; then
     v6_rule="    iifname \"$TAP\" meta nfproto ipv6 meta l4proto tcp ip6 daddr != ${ADDRESS6%%/*} counter drop comment \"not adopted yet (IPv6): the client retransmits\""
+  fi
+  if [[ -n $TPROXY_PORT ]]; then
+    local syn="tcp flags & (fin | syn | rst | ack) == syn" ports="{ ${TPROXY_PORTS//,/, } }"
+    tproxy_rules="    iifname \"$TAP\" meta nfproto ipv4 $syn tcp dport $ports ip daddr != $own tproxy ip to :$TPROXY_PORT meta mark set $MARK counter accept comment \"routed to the appliance: sluice-intercept's TPROXY listener\""
+    if [[ -n $ADDRESS6 ]]; then
+      tproxy_rules+=$'\n'"    iifname \"$TAP\" meta nfproto ipv6 $syn tcp dport $ports ip6 daddr != ${ADDRESS6%%/*} tproxy ip6 to :$TPROXY_PORT meta mark set $MARK counter accept comment \"routed to the appliance (IPv6): sluice-intercept's TPROXY listener\""
+    fi
   fi
   # Declaring the table first makes the delete succeed on a first run: the whole file is one
   # transaction, so the table is replaced atomically.
@@ -156,6 +176,7 @@ table inet sluice_appliance {
   chain prerouting {
     type filter hook prerouting priority mangle; policy accept;
     meta l4proto tcp socket transparent 1 meta mark set $MARK counter accept comment "adopted connections"
+$tproxy_rules
     iifname "$TAP" meta nfproto ipv4 meta l4proto tcp ip daddr != $own counter drop comment "not adopted yet: the client retransmits"
 $v6_rule
   }
@@ -178,12 +199,14 @@ appliance_up() {
   [[ -z $ADDRESS6 || $ADDRESS6 == *:*/* ]] || die "--address6 takes ADDR/LEN (intercept.address6 and its prefix), e.g. fd00:5c::250/64"
   [[ -n $ADDRESS6 || (${#CLIENT_ROUTES6[@]} -eq 0 && -z $GATEWAY6) ]] ||
     die "--client-route6 and --gateway6 need --address6"
+  [[ -z $TPROXY_PORT || $TPROXY_PORT =~ ^[0-9]+$ ]] || die "--tproxy takes a port (listen.transparent's), e.g. 15001"
+  [[ $TPROXY_PORTS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--tproxy-ports takes ports separated by commas, e.g. 443,8443"
   command -v nft >/dev/null || die "nft not found: apt-get install nftables"
   ensure_namespace
   move_tap
   configure_tap
   configure_nftables
-  log "up: $TAP in $NETNS with $ADDRESS${ADDRESS6:+ and $ADDRESS6}; handoffs from $HANDOFF_SOURCE"
+  log "up: $TAP in $NETNS with $ADDRESS${ADDRESS6:+ and $ADDRESS6}; handoffs from $HANDOFF_SOURCE${TPROXY_PORT:+; TPROXY to :$TPROXY_PORT for ports $TPROXY_PORTS}"
 }
 
 appliance_down() {

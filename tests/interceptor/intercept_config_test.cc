@@ -1,6 +1,14 @@
 #include "interceptor/intercept_config.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "dataplane/config/run_config.h"
 
 namespace sluice::intercept {
 namespace {
@@ -96,6 +104,56 @@ TEST(InterceptConfigTest, ShippedExampleParses) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->url_rules.size(), 1u);
   EXPECT_EQ(c->learning_api, "unix:/run/sluice/api.sock");
+}
+
+std::string read_deploy_file(const std::string& relative) {
+  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/deploy/" + relative);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A manager who uncomments the TAP and `intercept:` in the shipped sluice.yaml gets a namespace
+// (appliance-netns.env) and an interceptor (intercept.yaml) that agree with it: same address,
+// handoff port and source, and the TPROXY port of the transparent listener.
+TEST(InterceptConfigTest, ShippedInterceptionExamplesAgree) {
+  std::string box = read_deploy_file("config/sluice-2x10g.yaml");
+  for (const char* block : {R"re(\n  # - name: tap\n  #   device: ([^\n]+)\n)re",
+                            R"re(\n# intercept:\n#   port: tap\n#   address: (\S+)\n#   address6: (\S+)[^\n]*\n)re"}) {
+    const std::regex commented(block);
+    ASSERT_TRUE(std::regex_search(box, commented)) << block;
+  }
+  box = std::regex_replace(box, std::regex(R"re(\n  # - name: tap\n  #   device: ([^\n]+)\n)re"),
+                           "\n  - name: tap\n    device: $1\n");
+  box = std::regex_replace(
+      box, std::regex(R"re(\n# intercept:\n#   port: tap\n#   address: (\S+)\n#   address6: (\S+)[^\n]*\n)re"),
+      "\nintercept:\n  port: tap\n  address: $1\n  address6: $2\n");
+  absl::StatusOr<RunConfig> run = parse_run_config(box, "sluice-2x10g.yaml (interception on)");
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(run->intercept.enabled);
+  char address[INET_ADDRSTRLEN] = {}, source[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, run->intercept.address.data(), address, sizeof address);
+  inet_ntop(AF_INET, run->intercept.handoff_source.data(), source, sizeof source);
+
+  absl::StatusOr<InterceptConfig> x =
+      load_intercept_config(std::string(SLUICE_SOURCE_DIR) + "/deploy/config/sluice-intercept.yaml");
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(x->handoff_listen, absl::StrCat(address, ":", run->intercept.handoff_port));
+  EXPECT_EQ(x->handoff_dataplane, source);
+  EXPECT_EQ(x->explicit_listen.substr(0, x->explicit_listen.rfind(':')), address)
+      << "the explicit proxy listens on the namespace's address";
+  const std::string tproxy_port = x->transparent_listen.substr(x->transparent_listen.rfind(':') + 1);
+
+  const std::string env = read_deploy_file("appliance-netns.env");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(env, m, std::regex(R"re(\nSLUICE_APPLIANCE_NETNS_ARGS="([^"]*)")re")));
+  const std::string args = m[1];
+  EXPECT_NE(args.find(absl::StrCat("--address ", address, "/")), std::string::npos) << args;
+  EXPECT_NE(args.find("--tproxy " + tproxy_port), std::string::npos) << args;
+  EXPECT_NE(args.find("--gateway "), std::string::npos) << args;
+  EXPECT_NE(args.find("--client-route "), std::string::npos) << args;
+  EXPECT_EQ(args.find("--handoff-source"), std::string::npos)
+      << "the default source, as sluice.yaml's default";
 }
 
 }  // namespace

@@ -51,16 +51,26 @@ void on_stop_signal(int) { g_stop.store(true); }
 void on_reload_signal(int) { g_reload.store(true); }
 void on_reopen_signal(int) { g_reopen.store(true); }
 
-void install_signal_handlers() {
+void catch_signal(int signal, void (*handler)(int)) {
   struct sigaction sa = {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sa.sa_handler = on_reload_signal;
-  sigaction(SIGHUP, &sa, nullptr);
-  sa.sa_handler = on_reopen_signal;
-  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(signal, &sa, nullptr);
+}
+
+// SIGHUP and SIGUSR1 are caught from the very start: their default action is to end the
+// process, and a logrotate postrotate or a reload may come while the policy compiles (minutes
+// at trust scale). The management loop acts on them once it runs.
+void catch_reload_and_reopen_signals() {
+  catch_signal(SIGHUP, on_reload_signal);
+  catch_signal(SIGUSR1, on_reopen_signal);
+}
+
+// SIGTERM and SIGINT are caught once the workers are about to start; before that, ending the
+// process at once is the right answer to them.
+void catch_stop_signals() {
+  catch_signal(SIGTERM, on_stop_signal);
+  catch_signal(SIGINT, on_stop_signal);
 }
 
 uint64_t wall_ns() {
@@ -242,6 +252,7 @@ std::string render_counters(const WorkerStats& s) {
 }  // namespace
 
 int run_appliance(const RunOptions& options) {
+  catch_reload_and_reopen_signals();
   ServiceNotifier notifier;  // systemd (Type=notify); does nothing outside systemd
   notifier.status("reading the configuration and compiling the policy");
   absl::StatusOr<RunConfig> loaded = load_run_config(options.config);
@@ -440,7 +451,7 @@ int run_appliance(const RunOptions& options) {
   }
   bool sighup_pending = false;  // SIGHUP while a reload builds: started once it has finished
 
-  install_signal_handlers();
+  catch_stop_signals();
   std::atomic<bool> stop_workers{false};
   std::atomic<int> finished{0};
   std::vector<WorkerLaunch> launches(workers);

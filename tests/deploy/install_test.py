@@ -35,11 +35,14 @@ EXPECTED = [
     "etc/sluice/lists/ads.hosts", "etc/sluice/lists/proxies.patterns",
     "etc/sluice/lists/social.txt", "etc/sluice/lists/doh-ips.txt",
     "etc/logrotate.d/sluice",
+    "usr/lib/sysusers.d/sluice.conf",
     "usr/share/sluice/never-intercept.list",
     "usr/share/doc/sluice/README.md", "usr/share/doc/sluice/deploy/README.md",
     "usr/share/doc/sluice/examples/REFERENCE.md",
     "usr/share/doc/sluice/examples/sluice-2x10g.yaml",
     "usr/share/doc/sluice/examples/sluice-test-namespaces.yaml",
+    "usr/share/doc/sluice/examples/sluice-intercept.yaml",
+    "usr/share/sluice/README.md",
 ]
 
 
@@ -119,8 +122,31 @@ def main():
             with open(os.path.join(ctl, "conffiles")) as f:
                 conffiles = f.read().split()
             for c in ("/etc/sluice/sluice.yaml", "/etc/logrotate.d/sluice",
-                      "/etc/sluice/lists/blocklist.txt"):
+                      "/etc/sluice/lists/blocklist.txt", "/etc/sluice/intercept.yaml",
+                      "/etc/sluice/appliance-netns.env"):
                 check(c in conffiles, "not a conffile: " + c)
+            # The API socket's group exists before the first start: the postinst makes it
+            # from the sysusers.d file, and the installed configuration names that group.
+            postinst = os.path.join(ctl, "postinst")
+            check(os.access(postinst, os.X_OK), "the .deb has no executable postinst")
+            if os.path.exists(postinst):
+                with open(postinst) as f:
+                    text = f.read()
+                check(re.search(r"^\s*systemd-sysusers .*sluice\.conf", text, re.M) is not None,
+                      "the postinst does not run systemd-sysusers sluice.conf")
+            with open(os.path.join(unpacked, "usr/lib/sysusers.d/sluice.conf")) as f:
+                groups = re.findall(r"^g\s+(\S+)", f.read(), re.M)
+            with open(os.path.join(unpacked, "etc/sluice/sluice.yaml")) as f:
+                named = re.findall(r"^\s+group:\s+(\S+)", f.read(), re.M)
+            check(all(g in groups for g in named), "groups named %s, made %s" % (named, groups))
+            # A sysusers file systemd-sysusers accepts (into a scratch root, not this system).
+            if shutil.which("systemd-sysusers"):
+                r = run(["systemd-sysusers", "--root", unpacked,
+                         os.path.join(unpacked, "usr/lib/sysusers.d/sluice.conf")])
+                check(r.returncode == 0, "systemd-sysusers: %s%s" % (r.stdout, r.stderr))
+            for d in ("./var/log/sluice/", "./var/lib/sluice/"):
+                check(re.search(r" %s$" % re.escape(d), listing, re.M) is not None,
+                      "the .deb lacks directory " + d)
             print("deb: %s\nDepends: %s" % (debs[0], depends))
     finally:
         shutil.rmtree(root, ignore_errors=True)

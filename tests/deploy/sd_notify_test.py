@@ -5,8 +5,8 @@ systemd would, starts the real sluice (vdev ports, no hugepages) and checks, in 
 STATUS= during start-up; READY=1 only once the ports and workers run, with the policy generation;
 WATCHDOG=1 when WATCHDOG_USEC is set; SIGHUP (the unit's ExecReload) -> RELOADING=1 then READY=1
 with the next generation; a broken policy -> READY=1 with the refusal and the old generation;
-SIGUSR1 (logrotate's postrotate) reopens the audit file without a reload; SIGTERM -> STOPPING=1
-and exit 0.
+SIGUSR1 (logrotate's postrotate) reopens the audit file without a reload, and does not end sluice
+when it comes during start-up; SIGTERM -> STOPPING=1 and exit 0.
 
 Usage: sd_notify_test.py SLUICE
 """
@@ -64,6 +64,9 @@ def main():
     try:
         m.wait_for(lambda f: f.get("STATUS", "").startswith("reading the configuration"),
                    "first STATUS", proc=proc)
+        # A nightly logrotate may signal while the policy still compiles: SIGUSR1's default
+        # action would end the process, so it must already be caught.
+        proc.send_signal(signal.SIGUSR1)
         m.wait_for(lambda f: f.get("STATUS", "").startswith("starting DPDK"), "EAL STATUS",
                    proc=proc)
         ready = m.wait_for(lambda f: "READY" in f, "READY=1", proc=proc)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "dataplane/policy/absl_text.h"
@@ -33,7 +34,13 @@ void ServiceNotifier::ready(std::string running, uint64_t policy_generation) {
 
 void ServiceNotifier::reloading(uint64_t number, std::string_view origin) {
   pending_reload_ = number;
-  send(absl::StrCat("RELOADING=1\nSTATUS=reloading the policy (", av(origin), ")"));
+  // MONOTONIC_USEC: when the reload began, which systemd (253 and later) wants beside RELOADING=1
+  // to tell this reload from an earlier one; older versions ignore it.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const uint64_t usec = static_cast<uint64_t>(now.tv_sec) * 1'000'000ULL + now.tv_nsec / 1000;
+  send(absl::StrCat("RELOADING=1\nMONOTONIC_USEC=", usec, "\nSTATUS=reloading the policy (",
+                    av(origin), ")"));
 }
 
 void ServiceNotifier::reload_finished(const ReloadState& state, uint64_t policy_generation) {

@@ -42,6 +42,7 @@ EXPECTED = [
     "usr/share/doc/sluice/examples/sluice-2x10g.yaml",
     "usr/share/doc/sluice/examples/sluice-test-namespaces.yaml",
     "usr/share/doc/sluice/examples/sluice-intercept.yaml",
+    "usr/share/doc/sluice/examples/lists/intercept.txt",
     "usr/share/sluice/README.md",
 ]
 

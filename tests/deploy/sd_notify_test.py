@@ -83,6 +83,11 @@ def main():
         r = m.wait_for(lambda f: "RELOADING" in f, "RELOADING=1", proc=proc)
         if r.get("STATUS") != "reloading the policy (SIGHUP)":
             fail("RELOADING message: %r" % r, proc)
+        # CLOCK_MONOTONIC in microseconds, as systemd's own: within a minute of ours.
+        mono_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        if not r.get("MONOTONIC_USEC", "").isdigit() or \
+                abs(int(r["MONOTONIC_USEC"]) - mono_us) > 60_000_000:
+            fail("RELOADING without a MONOTONIC_USEC near now (%d): %r" % (mono_us, r), proc)
         r = m.wait_for(lambda f: "READY" in f, "READY=1 after the reload", proc=proc)
         if not r.get("STATUS", "").endswith("; policy generation 2"):
             fail("READY after reload: %r" % r, proc)

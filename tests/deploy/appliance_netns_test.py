@@ -18,17 +18,12 @@ import sys
 import textwrap
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from outcome import check, finish  # noqa: E402
+
 ROUTER, APPLIANCE, TAP = "sl-nstest-r", "sl-nstest-a", "sl-nstest0"
 TPROXY_PORT = 15001
 FAR4, FAR6 = "198.18.0.1", "2001:db8:77::1"
-
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-
 
 def sh(*args, check_rc=True, timeout=60):
     r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
@@ -135,11 +130,7 @@ def main():
         time.sleep(0.2)
         check(not os.path.exists(f"/run/netns/{APPLIANCE}"), "down left the namespace")
         cleanup(script)
-    if failures:
-        print("FAIL:\n  " + "\n  ".join(failures))
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    print("1 passed, 0 failed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -13,13 +13,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from outcome import check, finish  # noqa: E402
 
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
@@ -151,11 +146,7 @@ def main():
             print("deb: %s\nDepends: %s" % (debs[0], depends))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if failures:
-        print("FAIL:\n  " + "\n  ".join(failures))
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    print("1 passed, 0 failed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ struct HostView {
   RunConfig config;
   HostFacts facts;
   Sizing sizing;
+  SizingInputs inputs;
   absl::Status lists;  // the policy lists could not all be counted (a gap for check-host)
 };
 
@@ -66,6 +67,7 @@ absl::StatusOr<HostView> read_view(const HostCommandOptions& options) {
   HostView view;
   view.lists = count_policy_inputs(*config, inputs);
   view.sizing = compute_sizing(*config, inputs);
+  view.inputs = inputs;
   view.config = *std::move(config);
   view.facts = *std::move(facts);
   return view;
@@ -83,11 +85,7 @@ int run_check_host(const HostCommandOptions& options) {
   if (!view.ok()) return refuse(view.status());
   const HostPlan plan = plan_host(view->config, view->facts, view->sizing);
   std::vector<HostFinding> findings = check_host(view->config, view->facts, view->sizing, plan);
-  if (!view->lists.ok())
-    findings.push_back({"policy", FindingLevel::kGap,
-                        absl::StrCat(view->lists.message(), " (the policy memory below counts "
-                                     "only the lists that can be read)"),
-                        "install them, or fix the rules' `files` in the configuration"});
+  findings.push_back(check_policy_lists(view->config, view->inputs, view->lists));
   std::printf("sluice check-host: %s against %s\n", options.config.c_str(),
               view->facts.root.c_str());
   std::printf("%s\n%s", render_findings(findings).c_str(), render_sizing(view->sizing).c_str());

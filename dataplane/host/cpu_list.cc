@@ -57,6 +57,19 @@ std::string format_cpu_list(const CpuSet& cpus) {
   return absl::StrJoin(parts, ",");
 }
 
+std::string format_cpu_mask(const CpuSet& cpus) {
+  if (cpus.empty()) return "0";
+  const uint32_t nibbles = *cpus.rbegin() / 4 + 1;
+  std::string hex;  // least significant nibble first
+  for (uint32_t n = 0; n < nibbles; ++n) {
+    int v = 0;
+    for (uint32_t b = 0; b < 4; ++b) v |= cpus.contains(n * 4 + b) ? 1 << b : 0;
+    if (n > 0 && n % 8 == 0) hex.push_back(',');
+    hex.push_back("0123456789abcdef"[v]);
+  }
+  return std::string(hex.rbegin(), hex.rend());
+}
+
 absl::StatusOr<CpuSet> parse_cpu_mask(std::string_view text) {
   CpuSet cpus;
   std::string hex;

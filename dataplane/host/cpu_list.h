@@ -21,6 +21,10 @@ absl::StatusOr<CpuSet> parse_cpu_list(std::string_view text);
 // The shortest kernel form: ascending, runs of three or more as ranges ("0-3,8,10,11").
 std::string format_cpu_list(const CpuSet& cpus);
 
+// The hexadecimal mask the kernel takes for the same set (/proc/irq/default_smp_affinity):
+// "f1"; 32-bit groups separated by commas above CPU 31 ("1,00000001").
+std::string format_cpu_mask(const CpuSet& cpus);
+
 // Parses a hexadecimal CPU mask as /proc/irq/default_smp_affinity writes it ("ff" or
 // "00000000,000000ff").
 absl::StatusOr<CpuSet> parse_cpu_mask(std::string_view text);

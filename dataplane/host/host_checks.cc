@@ -5,8 +5,10 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "dataplane/policy/absl_text.h"
 
 namespace sluice {
 namespace {
@@ -48,6 +50,95 @@ std::set<int> nodes_of(const CpuSet& cpus, const HostFacts& facts) {
   return nodes;
 }
 
+// The lcores' CPUs: the workers' and the management lcore's, all isolated by the plan.
+CpuSet lcore_cpus(const HostPlan& plan) {
+  CpuSet cpus = plan.worker_cpus;
+  cpus.insert(plan.management_cpus.begin(), plan.management_cpus.end());
+  return cpus;
+}
+
+CpuSet intersection(const CpuSet& a, const CpuSet& b) {
+  CpuSet out;
+  for (uint32_t c : a)
+    if (b.contains(c)) out.insert(c);
+  return out;
+}
+
+CpuSet difference(const CpuSet& a, const CpuSet& b) {
+  CpuSet out;
+  for (uint32_t c : a)
+    if (!b.contains(c)) out.insert(c);
+  return out;
+}
+
+// Which lcores' CPUs these are, for people: "worker CPUs 2,3 and the management CPU 1".
+std::string lcore_cpus_text(const CpuSet& cpus, const HostPlan& plan) {
+  const CpuSet workers = intersection(cpus, plan.worker_cpus);
+  const CpuSet management = intersection(cpus, plan.management_cpus);
+  std::vector<std::string> parts;
+  if (!workers.empty())
+    parts.push_back(absl::StrCat(workers.size() == 1 ? "worker CPU " : "worker CPUs ",
+                                 format_cpu_list(workers)));
+  if (!management.empty())
+    parts.push_back(absl::StrCat("the management CPU ", format_cpu_list(management)));
+  return absl::StrJoin(parts, " and ");
+}
+
+// "4 x 1G pages: 2 on node 0, 2 on node 1"; the node is left out where the kernel reports none.
+std::string hugepages_text(const HostFacts& facts, const HostPlan& plan) {
+  std::string out = absl::StrCat(plan.hugepages_needed, " x ",
+                                 hugepage_size_name(plan.hugepage_bytes), " pages");
+  if (facts.cpu_node.empty()) return out;
+  std::vector<std::string> nodes;
+  for (const auto& [node, n] : plan.hugepages_per_node)
+    nodes.push_back(absl::StrCat(n, " on node ", node));
+  return absl::StrCat(out, ": ", absl::StrJoin(nodes, ", "));
+}
+
+void check_hugetlbfs(const HostFacts& facts, const HostPlan& plan, Findings& f) {
+  const std::string size = hugepage_size_name(plan.hugepage_bytes);
+  if (facts.hugetlbfs_mounts.empty()) {
+    f.gap("hugepages", "no hugetlbfs is mounted: DPDK maps its hugepages through one",
+          absl::StrCat("`mount -t hugetlbfs -o pagesize=", size, " nodev /dev/hugepages` "
+                       "(systemd's dev-hugepages.mount does it at boot, for the size of "
+                       "default_hugepagesz=; `systemctl enable --now dev-hugepages.mount`)"));
+    return;
+  }
+  // DPDK maps only pages of a size some hugetlbfs serves: reserved pages of another size are
+  // invisible to it. The sizes in use are those reserved now, or the plan's while none is.
+  std::set<uint64_t> served;
+  std::vector<std::string> mounts;
+  for (const HugetlbfsMount& m : facts.hugetlbfs_mounts) {
+    if (m.page_bytes == 0) return;  // a size the host does not tell: nothing to compare
+    served.insert(m.page_bytes);
+    mounts.push_back(absl::StrCat(m.path, " (", hugepage_size_name(m.page_bytes), ")"));
+  }
+  std::map<uint64_t, uint64_t> reserved;  // page size -> pages
+  for (const HugepagePool& p : facts.hugepages)
+    if (p.total > 0) reserved[p.page_bytes] += p.total;
+  const bool planned_only = reserved.empty();
+  if (planned_only) reserved[plan.hugepage_bytes] = plan.hugepages_needed;
+  for (const auto& [page, n] : reserved) {
+    if (served.contains(page)) continue;
+    const std::string name = hugepage_size_name(page);
+    f.gap("hugepages",
+          absl::StrCat(planned_only ? absl::StrCat("the plan's ", n, " x ", name, " pages")
+                                    : absl::StrCat(n, " x ", name, " pages are reserved, but"),
+                       planned_only ? " would have " : " have ", "no hugetlbfs serving ", name,
+                       " pages (mounted: ", absl::StrJoin(mounts, ", "),
+                       "): DPDK maps only pages of a mounted size"),
+          absl::StrCat("`mkdir -p /dev/hugepages-", name, " && mount -t hugetlbfs -o pagesize=",
+                       name, " nodev /dev/hugepages-", name, "`, or boot with "
+                       "`default_hugepagesz=", name, "` so that systemd's dev-hugepages.mount "
+                       "serves them"));
+    return;
+  }
+  std::vector<std::string> sizes;
+  for (const auto& [page, n] : reserved) sizes.push_back(hugepage_size_name(page));
+  f.ok("hugepages", absl::StrCat("hugetlbfs serves the ", absl::StrJoin(sizes, " and "),
+                                 " pages: ", absl::StrJoin(mounts, ", ")));
+}
+
 void check_hugepages(const RunConfig& config, const HostFacts& facts, const Sizing& sizing,
                      const HostPlan& plan, Findings& f) {
   if (!config.eal.huge_pages) {
@@ -60,29 +151,44 @@ void check_hugepages(const RunConfig& config, const HostFacts& facts, const Sizi
     total_free += p.free * p.page_bytes;
     total_reserved += p.total * p.page_bytes;
   }
+  // One figure for the finding and every fix: the plan's pages (sizing's need and --socket-mem,
+  // per node, in whole pages).
+  const uint64_t needed = plan.hugepages_needed * plan.hugepage_bytes;
+  uint64_t socket_mem = 0;
+  for (uint64_t b : sizing.socket_mem_bytes) socket_mem += b;
+  const std::string size = hugepage_size_name(plan.hugepage_bytes);
+  const size_t nodes = plan.hugepages_per_node.size();
   const std::string setup = absl::StrCat(
       "reserve them at boot with `", absl::StrJoin(plan.hugepage_args, " "),
-      "` on the kernel command line (`sluice plan-host`), or now with `dpdk-hugepages.py -p ",
-      plan.hugepage_bytes == (1ull << 30) ? "1G" : "2M", " --setup ",
-      hugepage_tool_size(plan.hugepages * plan.hugepage_bytes), "` (1G pages may only be found at "
-      "boot), or `", absl::StripTrailingAsciiWhitespace(plan.dpdk_conf),
+      "` on the kernel command line (`sluice plan-host`",
+      nodes > 1 ? absl::StrCat("; the kernel spreads them evenly, ", plan.hugepages / nodes,
+                               " on each node")
+                : "",
+      "), or now with `dpdk-hugepages.py -p ", size, " --setup ",
+      hugepage_tool_size(plan.hugepages * plan.hugepage_bytes),
+      "` (1G pages may only be found at boot), or `",
+      absl::StripTrailingAsciiWhitespace(plan.dpdk_conf),
       "` in /etc/dpdk/dpdk.conf for Debian's dpdk.service");
-  if (total_free < sizing.huge_bytes_total) {
+  if (total_free < needed) {
     f.gap("hugepages",
-          absl::StrCat("needs ", format_bytes(sizing.huge_bytes_total), " of hugepages in all (",
-                       format_bytes(sizing.huge_bytes_per_socket), " on a socket with ports); ",
-                       format_bytes(total_free), " free of ",
+          absl::StrCat("needs ", format_bytes(needed), " of hugepages in all (",
+                       hugepages_text(facts, plan), "; pools and rings take ",
+                       format_bytes(sizing.huge_bytes_pools), " per socket",
+                       socket_mem == 0
+                           ? ""
+                           : absl::StrCat(", eal --socket-mem reserves ", format_bytes(socket_mem)),
+                       "), ", format_bytes(total_free), " free of ",
                        format_bytes(total_reserved), " reserved",
                        total_reserved == 0 ? " (no hugepages are reserved)" : ""),
           setup);
   } else {
-    f.ok("hugepages", absl::StrCat(format_bytes(total_free), " free, ",
-                                   format_bytes(sizing.huge_bytes_total), " needed"));
+    f.ok("hugepages", absl::StrCat(format_bytes(total_free), " free, ", format_bytes(needed),
+                                   " needed (", hugepages_text(facts, plan), ")"));
   }
   // DPDK reserves --socket-mem on each socket it names: one the host does not have fails it.
-  std::set<int> nodes;
-  for (const auto& [cpu, node] : facts.cpu_node) nodes.insert(node);
-  const size_t node_count = std::max<size_t>(1, nodes.size());
+  std::set<int> host_nodes;
+  for (const auto& [cpu, node] : facts.cpu_node) host_nodes.insert(node);
+  const size_t node_count = std::max<size_t>(1, host_nodes.size());
   for (size_t i = node_count; i < sizing.socket_mem_bytes.size(); ++i) {
     if (sizing.socket_mem_bytes[i] == 0) continue;
     f.gap("hugepages",
@@ -92,15 +198,182 @@ void check_hugepages(const RunConfig& config, const HostFacts& facts, const Sizi
           absl::StrCat("give --socket-mem one value per NUMA node (", node_count, ") in eal.args"));
     break;
   }
-  if (facts.hugetlbfs_mounts.empty()) {
-    f.gap("hugepages", "no hugetlbfs is mounted: DPDK maps its hugepages through one",
-          "`mount -t hugetlbfs nodev /dev/hugepages` (systemd's dev-hugepages.mount does it at "
-          "boot; `systemctl enable --now dev-hugepages.mount`)");
+  check_hugetlbfs(facts, plan, f);
+}
+
+// A CPU list parameter on the running kernel's command line.
+struct CmdlineCpus {
+  std::optional<std::string> value;  // nullopt: absent
+  std::set<std::string> flags;       // isolcpus= only: the words before the list
+  std::optional<CpuSet> cpus;        // nullopt: absent, or not a list check-host reads
+};
+
+CmdlineCpus cmdline_cpus(const HostFacts& facts, const std::string& name, bool takes_flags) {
+  CmdlineCpus out;
+  out.value = facts.kernel_param(name);
+  if (!out.value) return out;
+  absl::string_view list = *out.value;
+  while (takes_flags && !list.empty() && !absl::ascii_isdigit(list.front())) {
+    const size_t comma = list.find(',');
+    out.flags.emplace(list.substr(0, comma));
+    list = comma == absl::string_view::npos ? "" : list.substr(comma + 1);
+  }
+  // isolcpus= without flags isolates from the scheduler domains only.
+  if (takes_flags && out.flags.empty()) out.flags.insert("domain");
+  absl::StatusOr<CpuSet> cpus = parse_cpu_list(sv(list));
+  if (cpus.ok()) out.cpus = *std::move(cpus);
+  return out;
+}
+
+// The plan's argument for `name` ("nohz_full=2,3").
+std::string plan_arg(const HostPlan& plan, const std::string& name) {
+  for (const std::string& a : plan.isolation_args)
+    if (absl::StartsWith(a, absl::StrCat(name, "="))) return a;
+  return "";
+}
+
+std::string param_fix(const CmdlineCpus& now, const std::string& name, const std::string& arg) {
+  return absl::StrCat(now.value ? absl::StrCat("replace `", name, "=", *now.value, "` with `")
+                                : std::string("add `"),
+                      arg, "` in GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub and "
+                           "reboot (`sluice plan-host` prints the whole line)");
+}
+
+// What `isolcpus=` lacks: every lcore's CPU, isolated from the scheduler domains (domain) and
+// from managed interrupts (managed_irq).
+std::vector<std::string> isolcpus_wrong(const CmdlineCpus& now, const HostPlan& plan) {
+  const CpuSet lcores = lcore_cpus(plan);
+  if (!now.value)
+    return {absl::StrCat("the lcores' CPUs ", format_cpu_list(lcores), " are not isolated at boot")};
+  std::vector<std::string> wrong;
+  if (now.cpus && !difference(lcores, *now.cpus).empty())
+    wrong.push_back(absl::StrCat("`isolcpus=", *now.value, "` leaves out ",
+                                 lcore_cpus_text(difference(lcores, *now.cpus), plan),
+                                 ": the scheduler may put other tasks there"));
+  if (!now.flags.contains("domain"))
+    wrong.push_back(absl::StrCat("`isolcpus=", *now.value, "` lacks the domain flag: the "
+                                 "scheduler still balances tasks onto the lcores' CPUs"));
+  if (!now.flags.contains("managed_irq"))
+    wrong.push_back(absl::StrCat("`isolcpus=", *now.value, "` lacks the managed_irq flag: "
+                                 "managed interrupts (NVMe, multiqueue NICs) may still land on "
+                                 "CPUs ", format_cpu_list(lcores)));
+  return wrong;
+}
+
+// What `nohz_full=` lacks: the workers, which poll without pause, must lose the tick.
+std::vector<std::string> nohz_full_wrong(const CmdlineCpus& now, const HostPlan& plan) {
+  const CpuSet ticking = difference(plan.worker_cpus, now.cpus.value_or(CpuSet{}));
+  if (ticking.empty()) return {};
+  return {absl::StrCat("the scheduler tick still runs on ", lcore_cpus_text(ticking, plan),
+                       now.value ? absl::StrCat(" (`nohz_full=", *now.value, "`)") : "")};
+}
+
+// What `rcu_nocbs=` lacks. The kernel offloads the RCU callbacks of nohz_full CPUs too
+// (rcu_init_nohz), so those count as covered.
+std::vector<std::string> rcu_nocbs_wrong(const CmdlineCpus& now, const CmdlineCpus& nohz,
+                                         const HostPlan& plan) {
+  CpuSet offloaded = now.cpus.value_or(CpuSet{});
+  if (nohz.cpus) offloaded.insert(nohz.cpus->begin(), nohz.cpus->end());
+  const CpuSet callbacks = difference(plan.worker_cpus, offloaded);
+  if (callbacks.empty()) return {};
+  return {absl::StrCat("RCU callbacks still run on ", lcore_cpus_text(callbacks, plan),
+                       now.value ? absl::StrCat(" (`rcu_nocbs=", *now.value, "`)")
+                                 : " (the kernel offloads only nohz_full= CPUs without it)")};
+}
+
+// What is wrong with `irqaffinity=`: where interrupts start, so no lcore's CPU may be in it.
+std::vector<std::string> irqaffinity_wrong(const CmdlineCpus& now, const HostPlan& plan) {
+  const CpuSet lcores = lcore_cpus(plan);
+  if (!now.value)
+    return {absl::StrCat("interrupts may start on every CPU, ", lcore_cpus_text(lcores, plan),
+                         " among them")};
+  if (now.cpus && now.cpus->empty())
+    return {"`irqaffinity=` is empty: interrupts may start on every CPU"};
+  if (now.cpus && !intersection(*now.cpus, lcores).empty())
+    return {absl::StrCat("`irqaffinity=", *now.value, "` lets interrupts start on ",
+                         lcore_cpus_text(intersection(*now.cpus, lcores), plan))};
+  return {};
+}
+
+// One parameter's finding: a gap whose fix is the plan's exact value, or a note when its list
+// cannot be read. True when it covers the plan.
+bool judge_param(const std::string& name, const CmdlineCpus& now, std::vector<std::string> wrong,
+                 const HostPlan& plan, Findings& f) {
+  if (now.value && !now.cpus) {
+    f.note("cmdline", absl::StrCat("`", name, "=", *now.value, "` is not a CPU list check-host "
+                                   "reads: compare it with `", plan_arg(plan, name), "` by hand"));
+    return false;
+  }
+  if (wrong.empty()) return true;
+  if (!now.value)
+    wrong.insert(wrong.begin(), absl::StrCat("the running kernel was booted without `", name,
+                                             "=` (/proc/cmdline)"));
+  f.gap("cmdline", absl::StrJoin(wrong, "; "), param_fix(now, name, plan_arg(plan, name)));
+  return false;
+}
+
+// The running kernel's isolation parameters against the plan's. /sys shows the scheduler
+// isolation and nohz_full that took effect, but not managed_irq, rcu_nocbs or irqaffinity: only
+// the command line the kernel booted with (/proc/cmdline) does.
+void check_cmdline(const HostFacts& facts, const HostPlan& plan, Findings& f) {
+  const CmdlineCpus isol = cmdline_cpus(facts, "isolcpus", true);
+  const CmdlineCpus nohz = cmdline_cpus(facts, "nohz_full", false);
+  const CmdlineCpus nocbs = cmdline_cpus(facts, "rcu_nocbs", false);
+  const CmdlineCpus irq = cmdline_cpus(facts, "irqaffinity", false);
+  bool ok = judge_param("isolcpus", isol, isolcpus_wrong(isol, plan), plan, f);
+  ok &= judge_param("nohz_full", nohz, nohz_full_wrong(nohz, plan), plan, f);
+  ok &= judge_param("rcu_nocbs", nocbs, rcu_nocbs_wrong(nocbs, nohz, plan), plan, f);
+  ok &= judge_param("irqaffinity", irq, irqaffinity_wrong(irq, plan), plan, f);
+  if (ok)
+    f.ok("cmdline", absl::StrCat("the running kernel's isolcpus, nohz_full, rcu_nocbs and "
+                                 "irqaffinity cover the plan's `",
+                                 absl::StrJoin(plan.isolation_args, " "), "`"));
+}
+
+void check_irqs(const HostFacts& facts, const HostPlan& plan, Findings& f) {
+  // Interrupts allowed on a worker CPU steal it for microseconds at a time; on the management
+  // CPU they delay the audit drain and the API, which share it.
+  const CpuSet lcores = lcore_cpus(plan);
+  std::vector<std::string> on_lcores;
+  CpuSet hit;
+  for (const IrqAffinity& irq : facts.irqs) {
+    const CpuSet here = intersection(irq.cpus, lcores);
+    if (here.empty()) continue;
+    hit.insert(here.begin(), here.end());
+    on_lcores.push_back(absl::StrCat(irq.irq, irq.actions.empty() ? "" : "(", irq.actions,
+                                     irq.actions.empty() ? "" : ")"));
+  }
+  const std::string house = format_cpu_list(plan.housekeeping_cpus);
+  if (!on_lcores.empty()) {
+    const size_t shown = std::min<size_t>(on_lcores.size(), 12);
+    f.gap("irqs",
+          absl::StrCat(on_lcores.size(), on_lcores.size() == 1 ? " IRQ" : " IRQs",
+                       " may run on ", lcore_cpus_text(hit, plan), ": ",
+                       absl::StrJoin(on_lcores.begin(), on_lcores.begin() + shown, " "),
+                       on_lcores.size() > shown ? " ..." : ""),
+          absl::StrCat(cmdline_fix(plan), "; until then `for i in /proc/irq/[0-9]*; do echo ",
+                       house, " > $i/smp_affinity_list; done` (managed IRQs refuse; stop "
+                       "irqbalance or set IRQBALANCE_BANNED_CPULIST=", format_cpu_list(lcores),
+                       " in /etc/default/irqbalance)"));
+  } else {
+    f.ok("irqs", absl::StrCat("no IRQ is allowed on ", lcore_cpus_text(lcores, plan), " (",
+                              facts.irqs.size(), " IRQs read)"));
+  }
+  if (facts.default_irq_affinity) {
+    const CpuSet overlap = intersection(*facts.default_irq_affinity, lcores);
+    if (!overlap.empty())
+      f.gap("irqs",
+            absl::StrCat("new IRQs default to CPUs ",
+                         format_cpu_list(*facts.default_irq_affinity),
+                         " (/proc/irq/default_smp_affinity), ", lcore_cpus_text(overlap, plan),
+                         " among them"),
+            absl::StrCat(cmdline_fix(plan), "; until then `echo ",
+                         format_cpu_mask(plan.housekeeping_cpus),
+                         " > /proc/irq/default_smp_affinity`"));
   }
 }
 
-void check_cpus(const HostFacts& facts, const HostPlan& plan,
-                Findings& f) {
+void check_cpus(const HostFacts& facts, const HostPlan& plan, Findings& f) {
   if (!plan.problems.empty()) {
     // Isolation and IRQ placement mean nothing for CPUs the layout cannot have.
     for (const std::string& p : plan.problems)
@@ -118,13 +391,9 @@ void check_cpus(const HostFacts& facts, const HostPlan& plan,
   f.ok("cpus", absl::StrCat("workers on CPUs ", format_cpu_list(plan.worker_cpus),
                             ", management on CPU ", format_cpu_list(plan.management_cpus),
                             ", kernel and IRQs on ", format_cpu_list(plan.housekeeping_cpus)));
-  CpuSet isolated = plan.worker_cpus;
-  isolated.insert(plan.management_cpus.begin(), plan.management_cpus.end());
-  CpuSet not_isolated, not_tickless;
-  for (uint32_t c : isolated)
-    if (!facts.isolated_cpus.contains(c)) not_isolated.insert(c);
-  for (uint32_t c : plan.worker_cpus)
-    if (!facts.nohz_full_cpus.contains(c)) not_tickless.insert(c);
+  const CpuSet isolated = lcore_cpus(plan);
+  const CpuSet not_isolated = difference(isolated, facts.isolated_cpus);
+  const CpuSet not_tickless = difference(plan.worker_cpus, facts.nohz_full_cpus);
   if (!not_isolated.empty())
     f.gap("isolation",
           absl::StrCat("CPUs ", format_cpu_list(not_isolated),
@@ -142,44 +411,8 @@ void check_cpus(const HostFacts& facts, const HostPlan& plan,
   else
     f.ok("isolation", absl::StrCat("worker CPUs ", format_cpu_list(plan.worker_cpus),
                                    " tickless (nohz_full)"));
-
-  // Interrupts allowed on a worker CPU steal it for microseconds at a time.
-  std::vector<std::string> on_workers;
-  for (const IrqAffinity& irq : facts.irqs) {
-    bool hits = false;
-    for (uint32_t c : irq.cpus) hits |= plan.worker_cpus.contains(c);
-    if (hits)
-      on_workers.push_back(absl::StrCat(irq.irq, irq.actions.empty() ? "" : "(", irq.actions,
-                                        irq.actions.empty() ? "" : ")"));
-  }
-  const std::string house = format_cpu_list(plan.housekeeping_cpus);
-  if (!on_workers.empty()) {
-    const size_t shown = std::min<size_t>(on_workers.size(), 12);
-    f.gap("irqs",
-          absl::StrCat(on_workers.size(), " IRQs may run on worker CPUs ",
-                       format_cpu_list(plan.worker_cpus), ": ",
-                       absl::StrJoin(on_workers.begin(), on_workers.begin() + shown, " "),
-                       on_workers.size() > shown ? " ..." : ""),
-          absl::StrCat(cmdline_fix(plan), "; until then `for i in /proc/irq/[0-9]*; do echo ",
-                       house, " > $i/smp_affinity_list; done` (managed IRQs refuse; stop "
-                       "irqbalance or set IRQBALANCE_BANNED_CPULIST=",
-                       format_cpu_list(plan.worker_cpus), " in /etc/default/irqbalance)"));
-  } else {
-    f.ok("irqs", absl::StrCat("no IRQ is allowed on worker CPUs (", facts.irqs.size(),
-                              " IRQs read)"));
-  }
-  if (facts.default_irq_affinity) {
-    CpuSet overlap;
-    for (uint32_t c : *facts.default_irq_affinity)
-      if (plan.worker_cpus.contains(c)) overlap.insert(c);
-    if (!overlap.empty())
-      f.gap("irqs",
-            absl::StrCat("new IRQs default to CPUs ",
-                         format_cpu_list(*facts.default_irq_affinity),
-                         " (/proc/irq/default_smp_affinity), worker CPUs ",
-                         format_cpu_list(overlap), " among them"),
-            cmdline_fix(plan));
-  }
+  check_cmdline(facts, plan, f);
+  check_irqs(facts, plan, f);
 }
 
 void check_nics(const RunConfig& config, const HostFacts& facts, const HostPlan& plan,
@@ -229,52 +462,123 @@ void check_nics(const RunConfig& config, const HostFacts& facts, const HostPlan&
                   "IOMMU on",
           absl::StrCat("enable VT-d / AMD-Vi in the firmware and add `",
                        absl::StrJoin(plan.iommu_args, " "), "` to the kernel command line"));
+  if (want_vfio && facts.vfio_pci_loaded && facts.iommu_groups_present)
+    f.ok("vfio", "vfio-pci loaded, IOMMU groups present");
 }
 
-void check_numa(const RunConfig& config, const HostFacts& facts, const Sizing& sizing,
-                const HostPlan& plan, Findings& f) {
-  const std::set<int> worker_nodes = nodes_of(plan.worker_cpus, facts);
-  bool checked = false;
+// CPUs by NUMA node (-1: a CPU the host does not place).
+std::map<int, CpuSet> by_node(const CpuSet& cpus, const HostFacts& facts) {
+  std::map<int, CpuSet> out;
+  for (uint32_t c : cpus) out[facts.node_of_cpu(c)].insert(c);
+  return out;
+}
+
+// "node 0 (CPUs 2,3) and node 1 (CPUs 4,5)"
+std::string nodes_text(const std::map<int, CpuSet>& nodes) {
+  std::vector<std::string> parts;
+  for (const auto& [node, cpus] : nodes)
+    parts.push_back(absl::StrCat("node ", node, " (CPU", cpus.size() == 1 ? " " : "s ",
+                                 format_cpu_list(cpus), ")"));
+  return absl::StrJoin(parts, " and ");
+}
+
+CpuSet cpus_of_node(const HostFacts& facts, int node) {
+  CpuSet cpus;
+  for (const auto& [cpu, n] : facts.cpu_node)
+    if (n == node) cpus.insert(cpu);
+  return cpus;
+}
+
+// Every worker polls every port, so a port on another node than a worker means packets crossing
+// the interconnect; and the management lcore builds the policy the workers read (its memory is
+// first touched on the management lcore's node) and drains their audit rings.
+void check_placement(const RunConfig& config, const HostFacts& facts, const HostPlan& plan,
+                     std::map<int, std::vector<std::string>>& users, Findings& f) {
+  std::map<int, CpuSet> workers = by_node(plan.worker_cpus, facts);
+  workers.erase(-1);
+  for (const auto& [node, cpus] : workers)
+    users[node].push_back(absl::StrCat("workers ", format_cpu_list(cpus)));
+  const uint32_t management_cpu = *plan.management_cpus.begin();
+  const int management = facts.node_of_cpu(management_cpu);
+  if (management >= 0) users[management].push_back(absl::StrCat("management ", management_cpu));
+  bool placed_port = false;
   for (const PortConfig& p : config.ports) {
     auto it = facts.pci.find(p.device);
     if (p.kind != PortKind::kPci || it == facts.pci.end() || !it->second.present) continue;
     const int node = it->second.numa_node;
-    if (node < 0 || facts.cpu_node.empty()) continue;
-    checked = true;
-    std::set<int> others = worker_nodes;
-    others.erase(node);
-    if (!others.empty()) {
-      CpuSet same_node;
-      for (const auto& [cpu, n] : facts.cpu_node)
-        if (n == node) same_node.insert(cpu);
-      f.gap("numa",
-            absl::StrCat("port ", p.name, " (", p.device, ") sits on NUMA node ", node,
-                         " but workers run on node(s) ", absl::StrJoin(others, ","),
-                         ": every packet would cross the interconnect"),
-            absl::StrCat("put the workers on CPUs of node ", node, " (",
-                         format_cpu_list(same_node), "), or the NIC in a slot of their node"));
-    } else {
+    if (node < 0) continue;
+    placed_port = true;
+    users[node].push_back(absl::StrCat("port ", p.name));
+    if (workers.empty()) continue;  // the host places none of their CPUs
+    if (workers.size() == 1 && workers.contains(node)) {
       f.ok("numa", absl::StrCat("port ", p.name, " and the workers on node ", node));
+      continue;
     }
-    if (config.eal.huge_pages) {
-      uint64_t free_on_node = 0;
-      for (const HugepagePool& hp : facts.hugepages)
-        if (hp.node == node) free_on_node += hp.free * hp.page_bytes;
-      if (free_on_node < sizing.huge_bytes_per_socket)
-        f.gap("numa",
-              absl::StrCat("node ", node, " (port ", p.name, ") has ",
-                           format_bytes(free_on_node), " of hugepages free; its packet pool "
-                           "and rings need ", format_bytes(sizing.huge_bytes_per_socket)),
-              absl::StrCat("`dpdk-hugepages.py -n ", node, " -p ",
-                           plan.hugepage_bytes == (1ull << 30) ? "1G" : "2M", " --reserve ",
-                           hugepage_tool_size(sizing.huge_bytes_per_socket),
-                           "` or the boot-time reservation of `sluice plan-host`"));
-    }
+    f.gap("numa",
+          absl::StrCat("port ", p.name, " (", p.device, ") sits on NUMA node ", node,
+                       " but the workers run on ", nodes_text(workers),
+                       ": packets between them cross the interconnect"),
+          absl::StrCat("put every worker on CPUs of node ", node, " (",
+                       format_cpu_list(cpus_of_node(facts, node)), ")",
+                       workers.size() == 1 && !workers.contains(node)
+                           ? absl::StrCat(", or the NIC in a slot of node ", workers.begin()->first)
+                           : ""));
   }
-  if (!checked)
-    f.note("numa", facts.cpu_node.empty() || nodes_of(facts.online_cpus, facts).size() <= 1
-                       ? "one NUMA node (or none reported): nothing to place"
-                       : "no PCI port with a known NUMA node to place");
+  if (!placed_port) f.note("numa", "no PCI port with a known NUMA node to place");
+  if (management < 0 || workers.empty()) return;
+  if (workers.contains(management)) {
+    f.ok("numa", absl::StrCat("the management lcore (CPU ", management_cpu, ") on node ",
+                              management, " with the workers"));
+    return;
+  }
+  const int home = workers.begin()->first;
+  f.gap("numa",
+        absl::StrCat("the management lcore (CPU ", management_cpu, ") runs on node ", management,
+                     ", the workers on ", nodes_text(workers), ": the policy it builds sits in "
+                     "node ", management, "'s memory, so every policy lookup of the workers "
+                     "crosses the interconnect"),
+        absl::StrCat("set lcores.management (or its lcores.cpus entry) to a CPU of node ", home,
+                     " that no worker uses (",
+                     format_cpu_list(difference(cpus_of_node(facts, home), plan.worker_cpus)),
+                     "), leaving one for the kernel"));
+}
+
+// Each node DPDK allocates on (its ports' pools, its lcores' rings) needs its own hugepages:
+// DPDK does not take a socket's memory from another node.
+void check_node_hugepages(const HostFacts& facts, const HostPlan& plan,
+                          const std::map<int, std::vector<std::string>>& users, Findings& f) {
+  const std::string size = hugepage_size_name(plan.hugepage_bytes);
+  for (const auto& [node, who] : users) {
+    auto want = plan.hugepages_per_node.find(node);
+    if (want == plan.hugepages_per_node.end()) continue;
+    const uint64_t needed = want->second * plan.hugepage_bytes;
+    uint64_t free_on_node = 0;
+    for (const HugepagePool& hp : facts.hugepages)
+      if (hp.node == node) free_on_node += hp.free * hp.page_bytes;
+    if (free_on_node >= needed) continue;
+    f.gap("numa",
+          absl::StrCat("node ", node, " (", absl::StrJoin(who, ", "), ") has ",
+                       format_bytes(free_on_node), " of hugepages free; it needs ",
+                       format_bytes(needed), " (", want->second, " x ", size, " pages)"),
+          absl::StrCat("`dpdk-hugepages.py -n ", node, " -p ", size, " --reserve ",
+                       hugepage_tool_size(needed), "`, or `",
+                       absl::StripTrailingAsciiWhitespace(plan.dpdk_conf),
+                       "` in /etc/dpdk/dpdk.conf, or the boot-time reservation of `sluice "
+                       "plan-host`"));
+  }
+}
+
+void check_numa(const RunConfig& config, const HostFacts& facts, const HostPlan& plan,
+                Findings& f) {
+  if (facts.cpu_node.empty() || nodes_of(facts.online_cpus, facts).size() <= 1) {
+    f.note("numa", "one NUMA node (or none reported): nothing to place");
+    return;
+  }
+  // A layout the host cannot hold is a gap of `cpus`; a test layout places nothing.
+  if (!plan.problems.empty() || plan.lcores_share_cpus) return;
+  std::map<int, std::vector<std::string>> users;  // node -> what DPDK allocates there for
+  check_placement(config, facts, plan, users, f);
+  if (config.eal.huge_pages) check_node_hugepages(facts, plan, users, f);
 }
 
 void check_cpu_features(const HostFacts& facts, Findings& f) {
@@ -334,12 +638,18 @@ void check_sizing(const RunConfig& config, const HostFacts& facts, const Sizing&
     f.ok("mbufs", absl::StrCat(sizing.mbufs_configured, " per pool, ", sizing.mbufs.needed,
                                " needed"));
   if (facts.mem_available_bytes == 0) return;
+  const SizingTerm* largest = sizing.largest_ram_term();
   if (sizing.ram_bytes > facts.mem_available_bytes)
     f.gap("memory",
-          absl::StrCat("flow tables, first-flight buffers and policy need ",
-                       format_bytes(sizing.ram_bytes), "; ",
-                       format_bytes(facts.mem_available_bytes), " available"),
-          "lower flows.capacity or first_flight.buffers, or add memory");
+          absl::StrCat("ordinary memory (sizing below) needs ", format_bytes(sizing.ram_bytes),
+                       ", ", format_bytes(facts.mem_available_bytes),
+                       " available (MemAvailable); the largest term is ", largest->what, ": ",
+                       format_bytes(largest->amount)),
+          absl::StrCat(largest->key.empty() ? std::string("shorten the policy lists")
+                                            : absl::StrCat("lower ", largest->key),
+                       " in ", config.source, " until the sum fits, or add ",
+                       format_bytes(sizing.ram_bytes - facts.mem_available_bytes),
+                       " of memory"));
   else
     f.ok("memory", absl::StrCat(format_bytes(sizing.ram_bytes), " needed, ",
                                 format_bytes(facts.mem_available_bytes), " available"));
@@ -353,11 +663,27 @@ std::vector<HostFinding> check_host(const RunConfig& config, const HostFacts& fa
   check_hugepages(config, facts, sizing, plan, f);
   check_cpus(facts, plan, f);
   check_nics(config, facts, plan, f);
-  check_numa(config, facts, sizing, plan, f);
+  check_numa(config, facts, plan, f);
   check_cpu_features(facts, f);
   check_clock(facts, f);
   check_sizing(config, facts, sizing, f);
   return f.take();
+}
+
+HostFinding check_policy_lists(const RunConfig& config, const SizingInputs& inputs,
+                               const absl::Status& lists) {
+  if (!lists.ok())
+    return {"policy", FindingLevel::kGap,
+            absl::StrCat(lists.message(), " (the policy memory below counts only the lists "
+                                          "that can be read)"),
+            "install them, or fix the rules' `files` in the configuration"};
+  size_t files = 0;
+  for (const PolicyRuleConfig& rule : config.policy.rules) files += rule.files.size();
+  return {"policy", FindingLevel::kOk,
+          absl::StrCat(files, files == 1 ? " list" : " lists", " read: ", inputs.policy_names,
+                       " names, ", inputs.policy_patterns, " patterns, ", inputs.policy_cidrs,
+                       " addresses"),
+          ""};
 }
 
 bool has_gap(const std::vector<HostFinding>& findings) {

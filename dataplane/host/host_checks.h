@@ -19,7 +19,7 @@ enum class FindingLevel : uint8_t {
 };
 
 struct HostFinding {
-  std::string check;  // "hugepages", "isolation", "irqs", "nic", "numa", "cpu", "clock", ...
+  std::string check;  // "hugepages", "isolation", "cmdline", "irqs", "nic", "numa", "cpu", ...
   FindingLevel level = FindingLevel::kOk;
   std::string detail;  // what was found, with the numbers
   std::string fix;     // for a gap: the command or setting that closes it
@@ -27,6 +27,11 @@ struct HostFinding {
 
 std::vector<HostFinding> check_host(const RunConfig& config, const HostFacts& facts,
                                     const Sizing& sizing, const HostPlan& plan);
+
+// The `policy` finding: every list the rules name was read (the counts sizing used), or a gap
+// naming those that cannot be (`lists`, from count_policy_inputs).
+HostFinding check_policy_lists(const RunConfig& config, const SizingInputs& inputs,
+                               const absl::Status& lists);
 
 bool has_gap(const std::vector<HostFinding>& findings);
 

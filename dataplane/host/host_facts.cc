@@ -166,13 +166,20 @@ PciDeviceFacts read_pci_device(const fs::path& root, const std::string& address)
   return d;
 }
 
-void read_mounts_and_memory(const fs::path& root, HostFacts& facts) {
-  if (std::optional<std::string> text = read_text(root / "proc/mounts")) {
-    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-      std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (f.size() >= 3 && f[2] == "hugetlbfs") facts.hugetlbfs_mounts.emplace_back(f[1]);
-    }
+// "pagesize=1024M" among a hugetlbfs mount's options (the kernel writes K, M or G); 0: none.
+uint64_t mount_page_bytes(absl::string_view options) {
+  for (absl::string_view o : absl::StrSplit(options, ',')) {
+    if (!absl::ConsumePrefix(&o, "pagesize=") || o.empty()) continue;
+    const char unit = absl::ascii_toupper(o.back());
+    const int shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+    if (shift != 0) o.remove_suffix(1);
+    uint64_t n;
+    if (absl::SimpleAtoi(o, &n)) return n << shift;
   }
+  return 0;
+}
+
+void read_mounts_and_memory(const fs::path& root, HostFacts& facts) {
   if (std::optional<std::string> text = read_text(root / "proc/meminfo")) {
     for (absl::string_view line : absl::StrSplit(*text, '\n')) {
       std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
@@ -180,6 +187,17 @@ void read_mounts_and_memory(const fs::path& root, HostFacts& facts) {
       if (f.size() < 2 || !absl::SimpleAtoi(f[1], &kb)) continue;
       if (f[0] == "MemTotal:") facts.mem_total_bytes = kb * 1024;
       if (f[0] == "MemAvailable:") facts.mem_available_bytes = kb * 1024;
+      if (f[0] == "Hugepagesize:") facts.default_hugepage_bytes = kb * 1024;
+    }
+  }
+  if (std::optional<std::string> text = read_text(root / "proc/mounts")) {
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 3 || f[2] != "hugetlbfs") continue;
+      // Without pagesize= a hugetlbfs serves the default size.
+      const uint64_t page = f.size() >= 4 ? mount_page_bytes(f[3]) : 0;
+      facts.hugetlbfs_mounts.push_back(
+          {std::string(f[1]), page != 0 ? page : facts.default_hugepage_bytes});
     }
   }
 }
@@ -193,6 +211,17 @@ bool HostFacts::has_cpu_flag(const std::string& flag) const {
 int HostFacts::node_of_cpu(uint32_t cpu) const {
   auto it = cpu_node.find(cpu);
   return it == cpu_node.end() ? -1 : it->second;
+}
+
+std::optional<std::string> HostFacts::kernel_param(std::string_view name) const {
+  std::optional<std::string> value;
+  for (absl::string_view arg : absl::StrSplit(kernel_cmdline, ' ', absl::SkipEmpty())) {
+    if (arg == "--") break;
+    const size_t eq = arg.find('=');
+    if (arg.substr(0, eq) != av(name)) continue;
+    value = eq == absl::string_view::npos ? "" : std::string(arg.substr(eq + 1));
+  }
+  return value;
 }
 
 absl::StatusOr<HostFacts> read_host_facts(const std::string& root_dir,

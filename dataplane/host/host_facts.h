@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,13 @@ struct IrqAffinity {
   std::string actions;  // the handler names in /proc/interrupts, for the report ("" if unknown)
 };
 
+// A hugetlbfs mount: DPDK maps hugepages of its page size only, so pages of a size no mount
+// serves are invisible to it.
+struct HugetlbfsMount {
+  std::string path;
+  uint64_t page_bytes = 0;  // pagesize= of its options, else the default size; 0: unknown
+};
+
 struct PciDeviceFacts {
   std::string address;   // DDDD:BB:DD.F
   bool present = false;  // /sys/bus/pci/devices/ADDR exists
@@ -43,7 +51,7 @@ struct HostFacts {
   CpuSet online_cpus;
   CpuSet isolated_cpus;   // /sys/devices/system/cpu/isolated
   CpuSet nohz_full_cpus;  // /sys/devices/system/cpu/nohz_full
-  std::string kernel_cmdline;
+  std::string kernel_cmdline;  // /proc/cmdline: what the running kernel was booted with
   std::map<uint32_t, int> cpu_node;  // CPU -> NUMA node; empty: no NUMA information
   std::vector<HugepagePool> hugepages;  // per node where the kernel has nodes, else node -1
   std::vector<IrqAffinity> irqs;
@@ -55,8 +63,9 @@ struct HostFacts {
   std::string cpu_model;
   std::string clocksource;                         // current_clocksource
   std::vector<std::string> available_clocksources;
-  std::vector<std::string> hugetlbfs_mounts;  // mount points of hugetlbfs in /proc/mounts
-  uint64_t mem_total_bytes = 0;               // /proc/meminfo
+  std::vector<HugetlbfsMount> hugetlbfs_mounts;  // hugetlbfs in /proc/mounts
+  uint64_t default_hugepage_bytes = 0;  // /proc/meminfo Hugepagesize (default_hugepagesz=)
+  uint64_t mem_total_bytes = 0;         // /proc/meminfo
   uint64_t mem_available_bytes = 0;
   // hs_valid_platform() on the machine that runs the check; only known when the root is "/".
   std::optional<bool> hyperscan_platform_ok;
@@ -64,6 +73,9 @@ struct HostFacts {
   bool has_cpu_flag(const std::string& flag) const;
   bool hypervisor() const { return has_cpu_flag("hypervisor"); }
   int node_of_cpu(uint32_t cpu) const;  // -1 when unknown
+  // The value of `name=` on the kernel command line: its last occurrence (the one the kernel
+  // keeps), "" for a bare `name`, nullopt when absent. Arguments after `--` are init's.
+  std::optional<std::string> kernel_param(std::string_view name) const;
 };
 
 // Reads the facts under `root`; `pci_addresses` are the devices to look at (the config's PCI

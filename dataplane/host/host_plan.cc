@@ -13,11 +13,35 @@ namespace {
 constexpr uint64_t k1G = 1ull << 30;
 constexpr uint64_t k2M = 2ull << 20;
 
-// NUMA nodes the kernel spreads boot-time hugepages over (at least one).
-uint64_t node_count(const HostFacts& facts) {
+// NUMA nodes the kernel spreads boot-time hugepages over: node 0 alone where it reports none.
+std::set<int> host_nodes(const HostFacts& facts) {
   std::set<int> nodes;
   for (const auto& [cpu, node] : facts.cpu_node) nodes.insert(node);
-  return std::max<uint64_t>(1, nodes.size());
+  if (nodes.empty()) nodes.insert(0);
+  return nodes;
+}
+
+// See HostPlan::hugepages_per_node. --socket-mem is per socket, and a socket is a node.
+std::map<int, uint64_t> hugepages_per_node(const HostFacts& facts, const Sizing& sizing,
+                                           uint64_t page_bytes) {
+  const auto pages = [page_bytes](uint64_t bytes) { return (bytes + page_bytes - 1) / page_bytes; };
+  std::map<int, uint64_t> per_node;
+  uint64_t placed = 0;
+  for (int node : host_nodes(facts)) {
+    uint64_t bytes = sizing.huge_bytes_pools;
+    if (node >= 0 && static_cast<size_t>(node) < sizing.socket_mem_bytes.size())
+      bytes = std::max(bytes, sizing.socket_mem_bytes[node]);
+    per_node[node] = pages(bytes);
+    placed += per_node[node];
+  }
+  // The whole need (the --socket-mem sum, -m, every pool) may hold more than the nodes' own
+  // shares: --socket-mem naming sockets this host lacks (a gap of its own), or -m. Round-robin,
+  // as the kernel itself spreads pages.
+  for (auto it = per_node.begin(); placed < pages(sizing.huge_bytes_total); ++placed) {
+    ++it->second;
+    if (++it == per_node.end()) it = per_node.begin();
+  }
+  return per_node;
 }
 
 }  // namespace
@@ -39,6 +63,11 @@ std::string format_bytes(uint64_t bytes) {
   if (bytes >= (1ull << 20))
     return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
   return absl::StrCat((bytes + 1023) / 1024, " KiB");
+}
+
+std::string hugepage_size_name(uint64_t page_bytes) {
+  return page_bytes >= k1G ? absl::StrCat(page_bytes / k1G, "G")
+                           : absl::StrCat(page_bytes >> 20, "M");
 }
 
 std::string hugepage_tool_size(uint64_t bytes) {
@@ -95,16 +124,21 @@ HostPlan plan_host(const RunConfig& config, const HostFacts& facts, const Sizing
 
   if (config.eal.huge_pages) {
     plan.hugepage_bytes = facts.has_cpu_flag("pdpe1gb") ? k1G : k2M;
-    const uint64_t per_socket =
-        (sizing.huge_bytes_per_socket + plan.hugepage_bytes - 1) / plan.hugepage_bytes;
-    // Boot-time pages are spread evenly over the nodes, so every node gets what one socket needs.
-    plan.hugepages = per_socket * node_count(facts);
-    const std::string size = plan.hugepage_bytes == k1G ? "1G" : "2M";
+    plan.hugepages_per_node = hugepages_per_node(facts, sizing, plan.hugepage_bytes);
+    uint64_t largest = 0;
+    // Debian's dpdk-init takes one number per node, from node 0 up ("2 1"), so each node gets
+    // exactly its own; a node id the kernel skips gets 0.
+    std::vector<uint64_t> per_node(plan.hugepages_per_node.rbegin()->first + 1, 0);
+    for (const auto& [node, n] : plan.hugepages_per_node) {
+      plan.hugepages_needed += n;
+      largest = std::max(largest, n);
+      per_node[node] = n;
+    }
+    plan.hugepages = largest * plan.hugepages_per_node.size();
+    const std::string size = hugepage_size_name(plan.hugepage_bytes);
     plan.hugepage_args = {absl::StrCat("default_hugepagesz=", size),
                           absl::StrCat("hugepagesz=", size),
                           absl::StrCat("hugepages=", plan.hugepages)};
-    // Debian's dpdk-init takes one number per node ("1 1"): what one socket needs on each.
-    std::vector<uint64_t> per_node(node_count(facts), per_socket);
     plan.dpdk_conf = absl::StrCat(plan.hugepage_bytes == k1G ? "NR_1G_PAGES" : "NR_2M_PAGES",
                                   per_node.size() == 1 ? "=" : "=\"",
                                   absl::StrJoin(per_node, " "), per_node.size() == 1 ? "" : "\"",

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,19 @@ struct HostPlan {
   // isolcpus=, nohz_full=, rcu_nocbs=, irqaffinity=; empty when there is nothing to isolate.
   std::vector<std::string> isolation_args;
   uint64_t hugepage_bytes = 0;  // 1G or 2M, the largest the CPU supports
-  uint64_t hugepages = 0;       // pages at boot (the kernel spreads them over the NUMA nodes)
+  // Pages each NUMA node needs, by node (node 0 alone where the kernel reports no nodes): one
+  // socket's pools and rings or that node's --socket-mem, whichever is more; then, spread over
+  // the nodes, what the whole need has beyond their sum (--socket-mem for sockets the host lacks,
+  // `-m`). Rounded up to whole pages. check-host compares the free pages with these, and every
+  // fix it prints reserves them.
+  std::map<int, uint64_t> hugepages_per_node;
+  uint64_t hugepages_needed = 0;  // their sum
+  // Pages at boot (hugepages=, or dpdk-hugepages.py without -n): the kernel spreads them evenly
+  // over the nodes, so it takes nodes x the largest per-node need to give each node its own.
+  uint64_t hugepages = 0;
   std::vector<std::string> hugepage_args;  // default_hugepagesz= hugepagesz= hugepages=
   std::vector<std::string> iommu_args;     // for vfio-pci, when the config has PCI ports
-  std::string dpdk_conf;        // lines for /etc/dpdk/dpdk.conf (Debian's dpdk.service)
+  std::string dpdk_conf;        // NR_1G_PAGES / NR_2M_PAGES for /etc/dpdk/dpdk.conf, per node
   std::string dpdk_interfaces;  // lines for /etc/dpdk/interfaces
   std::vector<std::string> notes;  // what the plan could not decide
   // Why this lcore layout cannot work on this host (a CPU it does not have, no CPU left for the
@@ -48,5 +58,7 @@ HostPlan plan_host(const RunConfig& config, const HostFacts& facts, const Sizing
 std::string format_bytes(uint64_t bytes);
 // The same rounded up, as dpdk-hugepages.py takes it: "6G", "282M".
 std::string hugepage_tool_size(uint64_t bytes);
+// A page size as the kernel command line and dpdk-hugepages.py -p take it: "1G", "2M".
+std::string hugepage_size_name(uint64_t page_bytes);
 
 }  // namespace sluice

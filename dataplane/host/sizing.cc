@@ -51,6 +51,7 @@ Sizing compute_sizing(const RunConfig& c, const SizingInputs& in) {
                       " pointers"),
          workers * (workers - 1) * kDispatchRingSize * sizeof(void*));
   huge("EAL, telemetry, RCU and memzones (allowance)", kEalOverheadBytes);
+  s.huge_bytes_pools = s.huge_bytes_per_socket;
   s.huge_bytes_total = s.huge_bytes_per_socket * std::max<uint32_t>(1, in.pools);
   // DPDK reserves --socket-mem (MiB per socket) at start, whatever it then uses.
   for (size_t i = 0; i < c.eal.extra_args.size(); ++i) {
@@ -77,23 +78,24 @@ Sizing compute_sizing(const RunConfig& c, const SizingInputs& in) {
   s.huge_bytes_total = std::max(s.huge_bytes_total, uint64_t{c.eal.memory_mb} << 20);
 
   // Ordinary memory, per worker then in all.
-  const auto ram = [&](std::string what, uint64_t bytes) {
-    s.ram_terms.push_back({std::move(what), bytes});
+  const auto ram = [&](std::string what, uint64_t bytes, std::string key) {
+    s.ram_terms.push_back({std::move(what), bytes, std::move(key)});
     s.ram_bytes += bytes;
   };
   const InspectorConfig& ic = c.inspector;
   const uint64_t buckets = std::bit_ceil(uint64_t{std::max<uint32_t>(1, ic.flow_capacity)} * 2);
   ram(absl::StrCat("flow tables: ", workers, " workers x (", ic.flow_capacity, " flows x ",
                    sizeof(Flow), " bytes (sizeof Flow) + ", buckets, " buckets x 4)"),
-      workers * (uint64_t{ic.flow_capacity} * sizeof(Flow) + buckets * 4));
+      workers * (uint64_t{ic.flow_capacity} * sizeof(Flow) + buckets * 4), "flows.capacity");
   const uint64_t ff_slot = ic.first_flight_byte_cap + (ic.first_flight_byte_cap + 63) / 64 * 8 +
                            sizeof(FirstFlightPool::Slot) + sizeof(uint32_t);
   ram(absl::StrCat("first-flight buffers: ", workers, " workers x ", ic.first_flight_buffers,
                    " x ", ff_slot, " bytes (byte cap, coverage bitmap, slot)"),
-      workers * ic.first_flight_buffers * ff_slot);
+      workers * ic.first_flight_buffers * ff_slot, "first_flight.buffers");
   ram(absl::StrCat("IP reassembly: ", workers, " workers x ", ic.ip_reassembly.max_datagrams,
                    " datagrams x ", ic.ip_reassembly.max_datagram_bytes, " bytes"),
-      workers * ic.ip_reassembly.max_datagrams * ic.ip_reassembly.max_datagram_bytes);
+      workers * ic.ip_reassembly.max_datagrams * ic.ip_reassembly.max_datagram_bytes,
+      "ip_reassembly.max_datagrams");
   const uint64_t policy = in.policy_names * kPolicyBytesPerName +
                           in.policy_patterns * kPolicyBytesPerPattern +
                           in.policy_cidrs * kPolicyBytesPerCidr;
@@ -101,8 +103,25 @@ Sizing compute_sizing(const RunConfig& c, const SizingInputs& in) {
                    kPolicyBytesPerName, " + ", in.policy_patterns, " patterns x ",
                    kPolicyBytesPerPattern, " + ", in.policy_cidrs, " addresses x ",
                    kPolicyBytesPerCidr, ")"),
-      2 * policy);
+      2 * policy, "");  // no key: the lists themselves
+  // The management lcore's own buffers: what each syslog sink holds while its collector is slow
+  // or down, and one list upload through the API, held whole while it is checked.
+  for (const SyslogExportOptions& sink : c.audit.syslog)
+    ram(absl::StrCat("syslog sink ", sink.address.text, ": up to ", kSyslogBufferFactor,
+                     " x buffer_size (", sink.buffer_bytes, " bytes): compacted once half is dead"),
+        kSyslogBufferFactor * sink.buffer_bytes, "audit.sinks[].buffer_size");
+  if (c.api.enabled)
+    ram(absl::StrCat("API list upload: api.max_list_body (", c.api.max_list_body,
+                     " bytes), the body held whole while it is checked"),
+        c.api.max_list_body, "api.max_list_body");
   return s;
+}
+
+const SizingTerm* Sizing::largest_ram_term() const {
+  const SizingTerm* largest = nullptr;
+  for (const SizingTerm& t : ram_terms)
+    if (!largest || t.amount > largest->amount) largest = &t;
+  return largest;
 }
 
 absl::StatusOr<uint64_t> count_list_entries(const std::string& path) {

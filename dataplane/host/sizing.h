@@ -28,6 +28,7 @@ struct SizingInputs {
 struct SizingTerm {
   std::string what;     // "RX rings: 4 ports x 4 queues x 2048 descriptors"
   uint64_t amount = 0;  // mbufs or bytes
+  std::string key;      // the configuration key that sizes it most ("flows.capacity"), if any
 };
 
 struct Sizing {
@@ -38,8 +39,10 @@ struct Sizing {
   // Hugepage memory (DPDK's memory), per pool socket and in all.
   uint64_t mbuf_object_bytes = 0;  // one mbuf in its pool (header, data room, mempool overhead)
   std::vector<SizingTerm> huge_terms;
-  // What the pools and rings take on one socket, or what eal `--socket-mem` reserves up front on
-  // the largest one, whichever is more; and in all (also at least `-m` / eal.memory_mb).
+  // What the pools and rings take on one socket (the terms without --socket-mem).
+  uint64_t huge_bytes_pools = 0;
+  // That, or what eal `--socket-mem` reserves up front on the largest socket, whichever is more;
+  // and in all (also at least the --socket-mem sum and `-m` / eal.memory_mb).
   uint64_t huge_bytes_per_socket = 0;
   uint64_t huge_bytes_total = 0;
   std::vector<uint64_t> socket_mem_bytes;  // eal --socket-mem, per socket (empty: not given)
@@ -47,6 +50,9 @@ struct Sizing {
   // Ordinary memory (malloc; big arrays on transparent huge pages).
   std::vector<SizingTerm> ram_terms;
   uint64_t ram_bytes = 0;
+
+  // The ordinary-memory term that takes the most (nullptr when there is none).
+  const SizingTerm* largest_ram_term() const;
 };
 
 Sizing compute_sizing(const RunConfig& config, const SizingInputs& inputs);
@@ -57,6 +63,9 @@ inline constexpr uint64_t kPolicyBytesPerPattern = 4096;  // Hyperscan database:
 inline constexpr uint64_t kPolicyBytesPerCidr = 64;
 inline constexpr uint64_t kDescriptorBytes = 64;  // HW descriptor + driver's software ring entry
 inline constexpr uint64_t kEalOverheadBytes = 64ull << 20;  // EAL, telemetry, RCU, memzones
+// A syslog sink's buffer compacts only once its dead bytes are as many as its live ones
+// (control/syslog_export.cc, kCompactMin): it holds up to twice its buffer_size.
+inline constexpr uint64_t kSyslogBufferFactor = 2;
 
 // Entries of a policy list file as the list parser counts them closely enough for sizing:
 // lines that are neither blank nor comments.

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """`sluice check-host` and `sluice plan-host` on THIS machine (a VM without NICs or hugepages
 here), with the 2x10 GbE example configuration: every gap it prints must be true of the machine,
-as read independently by this script from /sys and /proc, and it must exit 1. Then the same
-commands against the fake appliance tree (tests/data/host/ready) must give the kernel command
-line the example configuration's comments promise.
+as read independently by this script from /sys and /proc, and it must exit 1. Nothing here
+assumes what the machine has (its clock source, CPU count, nodes, memory): each verdict is
+compared with what the kernel says now. Then the same commands against the fake appliance tree
+(tests/data/host/ready) must give the kernel command line the example configuration's comments
+promise.
 
 Usage: check_host_here_test.py SLUICE SOURCE_DIR
 """
@@ -37,6 +39,17 @@ def cpu_list(text):
     return cpus
 
 
+def parse_size(text):
+    """ "4.0 GiB", "512.0 MiB", "0 KiB" as check-host prints them, in bytes (to its rounding)."""
+    n, unit = text.split()
+    return int(float(n) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit])
+
+
+def size_text(n):
+    """Bytes as dpdk-hugepages.py takes them: "4G", "282M"."""
+    return "%dG" % (n >> 30) if n % (1 << 30) == 0 else "%dM" % -(-n // (1 << 20))
+
+
 def run(*args):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=120)
 
@@ -60,19 +73,56 @@ def main():
         check(("GAP   isolation" in out) == (not {1, 2, 3, 4, 5} <= isolated),
               "isolation verdict disagrees with /sys (isolated: %s)" % sorted(isolated))
 
-    # Hugepages: free bytes as the kernel counts them.
+    # Lcores on CPUs the machine lacks: isolation, the kernel line and IRQs are not judged.
+    if missing:
+        for name in ("isolation", "cmdline", "irqs"):
+            check(re.search(r"^\S+ +%s:" % name, out, re.M) is None,
+                  "%s judged for a layout this host cannot hold" % name)
+    else:
+        kernel_args = read("/proc/cmdline").split(" -- ")[0]  # what follows is init's
+        params = {a.split("=", 1)[0] for a in kernel_args.split()}
+        for name in ("isolcpus", "nohz_full", "irqaffinity"):
+            check(("booted without `%s=`" % name in out) == (name not in params),
+                  "%s= on /proc/cmdline: %s, reported missing: %s"
+                  % (name, name in params, "booted without `%s=`" % name in out))
+
+    # Hugepages: free bytes as the kernel counts them; what the finding says is needed is what
+    # each of its fixes reserves, and at least what --socket-mem asks for.
     free = sum(int(read(d + "/free_hugepages", "0")) * int(re.search(r"(\d+)kB", d).group(1)) * 1024
                for d in glob.glob("/sys/kernel/mm/hugepages/hugepages-*"))
     reserved = sum(int(read(d + "/nr_hugepages", "0"))
                    for d in glob.glob("/sys/kernel/mm/hugepages/hugepages-*"))
-    m = re.search(r"^GAP   hugepages: needs (\S+ \S+) of hugepages .*?; (\S+ \S+) free", out, re.M)
-    if free < 2 << 30:  # the example needs well over 2 GiB: 4 ports, 65535 mbufs, 4 workers
-        check(m is not None, "no hugepage gap although only %d bytes are free" % free)
-        if reserved == 0:
-            check("(no hugepages are reserved)" in out, "does not say none are reserved")
-        if m and free == 0:
-            check(m.group(2) == "0 KiB", "free reported as %s, the kernel says 0" % m.group(2))
     nodes = len(glob.glob("/sys/devices/system/node/node[0-9]*")) or 1
+    flags = next((l.split(":", 1)[1].split() for l in read("/proc/cpuinfo").splitlines()
+                  if l.startswith("flags")), [])
+    page, page_name = (1 << 30, "1G") if "pdpe1gb" in flags else (2 << 20, "2M")
+    socket_mem = sum(int(mb) << 20 for arg in re.findall(r'--socket-mem=([\d,]+)', read(config))
+                     for mb in arg.split(","))
+    m = re.search(r"^(GAP|ok)   hugepages: (?:needs (\S+ \S+) of hugepages in all|.* free, "
+                  r"(\S+ \S+) needed) \((\d+) x (\w+) pages", out, re.M)
+    check(m is not None, "no hugepage verdict")
+    if m:
+        pages, needed = int(m.group(4)), parse_size(m.group(2) or m.group(3))
+        check(m.group(5) == page_name, "page size %s, the CPU allows %s" % (m.group(5), page_name))
+        check(needed == pages * page, "needs %d bytes but %d pages of %s" % (needed, pages, page_name))
+        check(needed >= socket_mem, "needs %d bytes, --socket-mem asks %d" % (needed, socket_mem))
+        check((m.group(1) == "GAP") == (free < needed),
+              "hugepage verdict %s with %d bytes free, %d needed" % (m.group(1), free, needed))
+    gap = re.search(r"^GAP   hugepages: needs .*\n      fix: (.*)$", out, re.M)
+    if m and gap:
+        fix = gap.group(1)
+        boot = re.search(r"hugepages=(\d+)`", fix)
+        conf = re.search(r"NR_%s_PAGES=\"?([\d ]+)\"?`" % page_name, fix)
+        check(boot and int(boot.group(1)) >= pages, "boot line reserves fewer pages: %s" % fix)
+        if nodes == 1:
+            check(boot and int(boot.group(1)) == pages, "boot line disagrees: %s" % fix)
+            check("--setup %s`" % size_text(pages * page) in fix, "--setup disagrees: %s" % fix)
+        check(conf and sum(map(int, conf.group(1).split())) == pages,
+              "dpdk.conf line disagrees: %s" % fix)
+        check(("(no hugepages are reserved)" in out) == (reserved == 0),
+              "reserved verdict wrong (%d reserved)" % reserved)
+        if free == 0:
+            check(", 0 KiB free of" in out, "free not reported as 0 KiB")
     check(("but this host has %d NUMA node(s)" % nodes in out) == (nodes < 2),
           "the example's --socket-mem=2048,2048 on %d node(s)" % nodes)
     mounted = "hugetlbfs" in read("/proc/mounts")
@@ -92,14 +142,38 @@ def main():
         check("GAP   clock: the kernel's clock source is %s, not tsc" % clock in out,
               "clock source %s not reported" % clock)
 
+    invariant = "constant_tsc" in flags and "nonstop_tsc" in flags
+    check(("GAP   clock: the CPU's TSC is not invariant" in out) == (not invariant),
+          "TSC invariance verdict wrong (invariant: %s)" % invariant)
+
     # CPU features Hyperscan uses.
-    flags = next((l.split(":", 1)[1].split() for l in read("/proc/cpuinfo").splitlines()
-                  if l.startswith("flags")), [])
+    check((re.search(r"^ok    cpu: Hyperscan can use: ssse3", out, re.M) is not None)
+          == ("ssse3" in flags), "SSSE3 verdict wrong")
+    check(("GAP   cpu: the CPU has no SSSE3" in out) == ("ssse3" not in flags), "no-SSSE3 gap wrong")
     if "ssse3" in flags:
-        check(re.search(r"^ok    cpu: Hyperscan can use: ssse3", out, re.M) is not None,
-              "SSSE3 present but not reported")
         check("hs_valid_platform() refuses" not in out, "hs_valid_platform wrongly refused")
     check(("running under a hypervisor" in out) == ("hypervisor" in flags), "hypervisor note")
+
+    # Ordinary memory against MemAvailable, where the rounding cannot blur the verdict.
+    available = int(re.search(r"^MemAvailable:\s+(\d+) kB", read("/proc/meminfo"), re.M)
+                    .group(1)) * 1024
+    ram = re.search(r"^  ordinary memory: (\S+ \S+)$", out, re.M)
+    check(ram is not None, "no ordinary memory figure")
+    if ram and abs(parse_size(ram.group(1)) - available) > 256 << 20:
+        short = parse_size(ram.group(1)) > available
+        check(("GAP   memory:" in out) == short and ("ok    memory:" in out) != short,
+              "memory verdict wrong: %s needed, %d available" % (ram.group(1), available))
+    for address in re.findall(r'type: syslog.*\n\s+address: "([^"]+)"', read(config)):
+        check("syslog sink %s: up to 2 x buffer_size" % address in out, "syslog buffer term")
+    check(("API list upload: api.max_list_body" in out)
+          == (re.search(r"^api:", read(config), re.M) is not None), "list upload term")
+
+    # No NIC here: nothing for vfio or NUMA placement to judge.
+    if not any(os.path.exists("/sys/bus/pci/devices/" + a)
+               for a in re.findall(r'device: "([0-9a-f:.]+)"', read(config))):
+        check(re.search(r"^\S+ +vfio:", out, re.M) is None, "vfio judged without a NIC")
+    if nodes == 1:
+        check("note  numa: one NUMA node" in out, "one-node NUMA note")
 
     # The lists the example names are installed on an appliance, not here (unless they are).
     gap = re.search(r"^GAP   policy: policy lists that cannot be read: (.*) \(", out, re.M)
@@ -111,6 +185,10 @@ def main():
                                                              path in named))
     check("sizing (deploy/README.md" in out and "mbufs per packet pool:" in out,
           "no sizing figures")
+    # The count printed is the count of gaps printed, whatever this machine lacks today.
+    gaps = len(re.findall(r"^GAP ", out, re.M))
+    check(gaps > 0 and "%d gap%s to close before" % (gaps, "" if gaps == 1 else "s") in out,
+          "the gap count line disagrees with the %d gaps printed" % gaps)
 
     # plan-host cannot plan a layout this host cannot hold, and says why.
     r = run(sluice, "plan-host", "--config", config)
@@ -126,6 +204,8 @@ def main():
     check(r.returncode == 0, "plan-host on the fake tree: exit %d %s" % (r.returncode, r.stderr))
     check("isolcpus=managed_irq,domain,1-5 nohz_full=2-5 rcu_nocbs=2-5 irqaffinity=0,6,7 "
           "default_hugepagesz=1G hugepagesz=1G" in r.stdout, "kernel line for the example")
+    check("hugepages=4 intel_iommu=on" in r.stdout and 'NR_1G_PAGES="2 2"' in r.stdout,
+          "hugepages for the example's --socket-mem=2048,2048 on two nodes")
     check("pci 0000:3b:00.0 vfio-pci" in r.stdout, "/etc/dpdk/interfaces lines")
     check(re.search(r"mbufs per packet pool: \d+ needed \(\d+ as 2\^n-1\), 131071 configured",
                     r.stdout) is not None, "mbuf figures")

@@ -4,7 +4,8 @@ directory; the trees are kept in git, this remakes them after a change).
 
 ready/: an 8-CPU, 2-node appliance prepared as `sluice plan-host` says for appliance.yaml
         (workers on CPUs 2-3, management on 1): isolated, tickless, IRQs on 0 and 4-7, 1G
-        hugepages on both nodes, both ports on vfio-pci on node 0, IOMMU on, TSC clock.
+        hugepages on both nodes (mounted with their size), both ports on vfio-pci on node 0,
+        IOMMU on, TSC clock; /proc/cmdline holds the plan's line.
 fresh/: the same box straight after a Debian install: nothing isolated, IRQs everywhere, no
         hugepages, one port on its kernel driver (i40e), the other unbound and on node 1, no
         vfio-pci, no IOMMU groups, hpet clock, a TSC without nonstop_tsc.
@@ -78,8 +79,10 @@ def tree(root, ready):
     write(root, clock + "available_clocksource", "tsc hpet acpi_pm \n")
     write(root, "proc/mounts", "sysfs /sys sysfs rw 0 0\nproc /proc proc rw 0 0\n" +
           ("hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=1024M 0 0\n" if ready else ""))
+    # Hugepagesize is the default size: default_hugepagesz=1G on the ready box's command line.
     write(root, "proc/meminfo", "MemTotal:       65536000 kB\nMemFree:        60000000 kB\n"
-          "MemAvailable:   62000000 kB\n")
+          "MemAvailable:   62000000 kB\nHugepagesize:   %s kB\n"
+          % ("1048576" if ready else "2048"))
 
 
 if __name__ == "__main__":

@@ -31,5 +31,12 @@ TEST(CpuList, ParsesMasks) {
   EXPECT_FALSE(parse_cpu_mask("fg").ok());
 }
 
+TEST(CpuList, FormatsMasksAsTheKernelTakesThem) {
+  EXPECT_EQ(format_cpu_mask({0, 4, 5, 6, 7}), "f1");
+  EXPECT_EQ(format_cpu_mask({0, 32}), "1,00000001");
+  EXPECT_EQ(format_cpu_mask({}), "0");
+  EXPECT_EQ(*parse_cpu_mask(format_cpu_mask({1, 9, 40, 63})), (CpuSet{1, 9, 40, 63}));
+}
+
 }  // namespace
 }  // namespace sluice

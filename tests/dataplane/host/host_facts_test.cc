@@ -46,9 +46,14 @@ TEST(HostFacts, ReadsAPreparedAppliance) {
   EXPECT_FALSE(f->has_cpu_flag("avx2x"));
   EXPECT_EQ(f->clocksource, "tsc");
   EXPECT_EQ(f->available_clocksources, (std::vector<std::string>{"tsc", "hpet", "acpi_pm"}));
-  EXPECT_EQ(f->hugetlbfs_mounts, (std::vector<std::string>{"/dev/hugepages"}));
+  ASSERT_EQ(f->hugetlbfs_mounts.size(), 1u);
+  EXPECT_EQ(f->hugetlbfs_mounts[0].path, "/dev/hugepages");
+  EXPECT_EQ(f->hugetlbfs_mounts[0].page_bytes, 1ull << 30);  // pagesize=1024M
+  EXPECT_EQ(f->default_hugepage_bytes, 1ull << 30);
   EXPECT_EQ(f->mem_available_bytes, 62000000ull * 1024);
-  EXPECT_NE(f->kernel_cmdline.find("isolcpus=managed_irq,domain,1-3"), std::string::npos);
+  EXPECT_EQ(f->kernel_param("isolcpus"), "managed_irq,domain,1-3");
+  EXPECT_EQ(f->kernel_param("ro"), "");  // a bare flag
+  EXPECT_EQ(f->kernel_param("isolcpu"), std::nullopt);  // whole names only
   EXPECT_FALSE(f->hyperscan_platform_ok.has_value());  // only asked of the running machine
 }
 
@@ -65,6 +70,51 @@ TEST(HostFacts, ReadsAFreshInstall) {
   EXPECT_EQ(f->clocksource, "hpet");
   EXPECT_FALSE(f->has_cpu_flag("nonstop_tsc"));
   EXPECT_TRUE(f->hugetlbfs_mounts.empty());
+  EXPECT_EQ(f->kernel_param("isolcpus"), std::nullopt);
+}
+
+TEST(HostFacts, KernelParamsAsTheKernelTakesThem) {
+  HostFacts f;
+  // The last occurrence is the one the kernel keeps; what follows `--` is init's.
+  f.kernel_cmdline = "ro nohz_full=1 quiet nohz_full=2,3 -- nohz_full=9 irqaffinity=0";
+  EXPECT_EQ(f.kernel_param("nohz_full"), "2,3");
+  EXPECT_EQ(f.kernel_param("irqaffinity"), std::nullopt);
+}
+
+// A scratch tree under /tmp with the files given, removed when the test ends.
+class ScratchTree {
+ public:
+  ScratchTree()
+      : root_(std::filesystem::temp_directory_path() /
+              ("sluice-host-" + std::to_string(getpid()) + "-" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    write("sys/devices/system/cpu/online", "0-1\n");
+    std::filesystem::create_directories(root_ / "proc");
+  }
+  ~ScratchTree() { std::filesystem::remove_all(root_); }
+  void write(const std::string& path, const std::string& text) {
+    std::filesystem::create_directories((root_ / path).parent_path());
+    std::ofstream(root_ / path) << text;
+  }
+  std::string root() const { return root_.string(); }
+
+ private:
+  std::filesystem::path root_;
+};
+
+TEST(HostFacts, HugetlbfsMountsServeTheirPageSize) {
+  ScratchTree t;
+  t.write("proc/meminfo", "MemAvailable: 1000 kB\nHugepagesize:    1048576 kB\n");
+  t.write("proc/mounts",
+          "hugetlbfs /dev/hugepages hugetlbfs rw,relatime 0 0\n"
+          "nodev /mnt/huge-2M hugetlbfs rw,relatime,pagesize=2M 0 0\n"
+          "tmpfs /run tmpfs rw 0 0\n");
+  absl::StatusOr<HostFacts> f = read_host_facts(t.root(), {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_EQ(f->hugetlbfs_mounts.size(), 2u);
+  EXPECT_EQ(f->hugetlbfs_mounts[0].page_bytes, 1ull << 30);  // no pagesize=: the default size
+  EXPECT_EQ(f->hugetlbfs_mounts[1].path, "/mnt/huge-2M");
+  EXPECT_EQ(f->hugetlbfs_mounts[1].page_bytes, 2ull << 20);
 }
 
 TEST(HostFacts, RefusesADirectoryThatIsNoHost) {
@@ -74,14 +124,9 @@ TEST(HostFacts, RefusesADirectoryThatIsNoHost) {
 }
 
 TEST(HostFacts, NamesAFileItCannotUnderstand) {
-  const std::filesystem::path root =
-      std::filesystem::temp_directory_path() / ("sluice-host-" + std::to_string(getpid()));
-  std::filesystem::create_directories(root / "proc");
-  std::filesystem::create_directories(root / "sys/devices/system/cpu");
-  std::ofstream(root / "sys/devices/system/cpu/online") << "0-1\n";
-  std::ofstream(root / "sys/devices/system/cpu/isolated") << "one\n";
-  absl::StatusOr<HostFacts> f = read_host_facts(root.string(), {});
-  std::filesystem::remove_all(root);
+  ScratchTree t;
+  t.write("sys/devices/system/cpu/isolated", "one\n");
+  absl::StatusOr<HostFacts> f = read_host_facts(t.root(), {});
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().message().find("cpu/isolated: not a CPU list"), std::string::npos)
       << f.status();

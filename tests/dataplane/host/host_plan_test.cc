@@ -27,6 +27,8 @@ TEST(HostPlan, KernelCommandLineComesFromTheLcoreMap) {
   EXPECT_EQ(plan->hugepage_args, (std::vector<std::string>{"default_hugepagesz=1G",
                                                            "hugepagesz=1G", "hugepages=2"}));
   EXPECT_EQ(plan->dpdk_conf, "NR_1G_PAGES=\"1 1\"\n");  // one per node
+  EXPECT_EQ(plan->hugepages_per_node, (std::map<int, uint64_t>{{0, 1}, {1, 1}}));
+  EXPECT_EQ(plan->hugepages_needed, 2u);
   EXPECT_EQ(plan->dpdk_interfaces, "pci 0000:3b:00.0 vfio-pci\npci 0000:3b:00.1 vfio-pci\n");
   EXPECT_EQ(plan->kernel_cmdline(),
             "isolcpus=managed_irq,domain,1-3 nohz_full=2,3 rcu_nocbs=2,3 irqaffinity=0,4-7 "
@@ -36,12 +38,54 @@ TEST(HostPlan, KernelCommandLineComesFromTheLcoreMap) {
             std::string::npos);
 }
 
+// --socket-mem is per node: each node gets its own value (or one socket's pools and rings, if
+// more); the sum of the need, in whole pages, is never less than the --socket-mem sum.
+TEST(HostPlan, HugepagesFollowSocketMemPerNode) {
+  RunConfig c = testing::appliance_config();
+  HostFacts two = ready_facts();
+  c.eal.extra_args = {"--socket-mem=2048,1024"};
+  HostPlan p = plan_host(c, two, compute_sizing(c, {}));
+  EXPECT_EQ(p.hugepages_per_node, (std::map<int, uint64_t>{{0, 2}, {1, 1}}));
+  EXPECT_EQ(p.hugepages_needed, 3u);
+  EXPECT_EQ(p.dpdk_conf, "NR_1G_PAGES=\"2 1\"\n");
+  // The kernel spreads boot-time pages evenly: node 0 gets its 2 only with 4 in all.
+  EXPECT_EQ(p.hugepages, 4u);
+  EXPECT_EQ(p.hugepage_args.back(), "hugepages=4");
+
+  // One node (no NUMA information), --socket-mem for two: the sum is what DPDK asks for.
+  HostFacts one = ready_facts();
+  one.cpu_node.clear();
+  c.eal.extra_args = {"--socket-mem=2048,2048"};
+  p = plan_host(c, one, compute_sizing(c, {}));
+  EXPECT_EQ(p.hugepages_per_node, (std::map<int, uint64_t>{{0, 4}}));
+  EXPECT_EQ(p.hugepages, 4u);
+  EXPECT_EQ(p.dpdk_conf, "NR_1G_PAGES=4\n");
+
+  // -m beyond the nodes' own shares is spread over them, as the kernel would.
+  c.eal.extra_args = {};
+  c.eal.memory_mb = 5 * 1024;
+  p = plan_host(c, two, compute_sizing(c, {}));
+  EXPECT_EQ(p.hugepages_per_node, (std::map<int, uint64_t>{{0, 3}, {1, 2}}));
+  EXPECT_EQ(p.hugepages, 6u);
+
+  // Without pdpe1gb: 2M pages, the pools and rings rounded up to whole ones.
+  HostFacts small = ready_facts();
+  std::erase(small.cpu_flags, "pdpe1gb");
+  c.eal.memory_mb = 0;
+  const Sizing s = compute_sizing(c, {});
+  p = plan_host(c, small, s);
+  EXPECT_EQ(p.hugepage_args[0], "default_hugepagesz=2M");
+  EXPECT_EQ(p.hugepages_per_node.at(1), (s.huge_bytes_pools + (2 << 20) - 1) / (2 << 20));
+}
+
 TEST(HostPlan, SizesAsPeopleAndToolsReadThem) {
   EXPECT_EQ(format_bytes(uint64_t{3} << 30), "3.0 GiB");
   EXPECT_EQ(format_bytes(uint64_t{1536} << 10), "1.5 MiB");
   EXPECT_EQ(format_bytes(1), "1 KiB");
   EXPECT_EQ(hugepage_tool_size(uint64_t{6} << 30), "6G");
   EXPECT_EQ(hugepage_tool_size((uint64_t{281} << 20) + 1), "282M");
+  EXPECT_EQ(hugepage_size_name(uint64_t{1} << 30), "1G");
+  EXPECT_EQ(hugepage_size_name(uint64_t{2} << 20), "2M");
 }
 
 TEST(HostPlan, FollowsTheCpuMap) {

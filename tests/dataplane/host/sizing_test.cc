@@ -52,9 +52,42 @@ TEST(Sizing, SocketMemReservesAtLeastThat) {
   const Sizing s = compute_sizing(c, {});
   EXPECT_EQ(s.socket_mem_bytes, (std::vector<uint64_t>{2048ull << 20, 1024ull << 20}));
   EXPECT_EQ(s.huge_bytes_per_socket, std::max<uint64_t>(plain.huge_bytes_per_socket, 2048ull << 20));
+  EXPECT_EQ(s.huge_bytes_pools, plain.huge_bytes_pools);  // what the pools and rings take
   EXPECT_EQ(s.huge_bytes_total, std::max<uint64_t>(plain.huge_bytes_total, 3072ull << 20));
   c.eal.extra_args = {"--socket-mem", "64"};
   EXPECT_EQ(compute_sizing(c, {}).huge_bytes_per_socket, plain.huge_bytes_per_socket);
+}
+
+TEST(Sizing, SyslogBuffersAndListUploadsAreOrdinaryMemory) {
+  const RunConfig plain_config = testing::appliance_config();
+  const Sizing plain = compute_sizing(plain_config, {});
+  const RunConfig c = testing::appliance_config_with(
+      "mempool:\n",
+      "audit:\n"
+      "  sinks:\n"
+      "    - {type: syslog, address: \"192.0.2.50:514\", buffer_size: 256MiB}\n"
+      "    - {type: syslog, address: \"192.0.2.51:514\"}\n"
+      "api:\n"
+      "  unix_socket: {path: /tmp/sluice-sizing-test.sock}\n"
+      "  max_list_body: 64MiB\n"
+      "mempool:\n");
+  const Sizing s = compute_sizing(c, {});
+  // A sink holds up to twice its buffer (control/syslog_export.cc compacts at half dead); the
+  // default buffer is 64 MiB. One list upload is held whole.
+  EXPECT_EQ(s.ram_bytes, plain.ram_bytes + 2 * (256ull << 20) + 2 * (64ull << 20) + (64ull << 20));
+  ASSERT_EQ(s.ram_terms.size(), plain.ram_terms.size() + 3);
+  const std::vector<SizingTerm> added(s.ram_terms.end() - 3, s.ram_terms.end());
+  EXPECT_NE(added[0].what.find("syslog sink 192.0.2.50:514: up to 2 x buffer_size (268435456 "
+                               "bytes)"),
+            std::string::npos) << added[0].what;
+  EXPECT_EQ(added[0].key, "audit.sinks[].buffer_size");
+  EXPECT_EQ(added[1].amount, 2 * (64ull << 20));
+  EXPECT_NE(added[2].what.find("api.max_list_body (67108864 bytes)"), std::string::npos);
+  EXPECT_EQ(added[2].amount, 64ull << 20);
+  // Not hugepages.
+  EXPECT_EQ(s.huge_bytes_total, plain.huge_bytes_total);
+  // The largest term is what a memory gap tells to lower.
+  EXPECT_EQ(s.largest_ram_term()->key, "audit.sinks[].buffer_size");
 }
 
 TEST(Sizing, CountsPolicyListEntries) {

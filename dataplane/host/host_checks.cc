@@ -655,6 +655,28 @@ void check_sizing(const RunConfig& config, const HostFacts& facts, const Sizing&
                                 format_bytes(facts.mem_available_bytes), " available"));
 }
 
+// The API socket is handed to api.unix_socket.group at start; sluice run refuses to start when
+// the group does not exist, so a missing one is a gap before the first start.
+void check_api_group(const RunConfig& config, const HostFacts& facts, Findings& f) {
+  const ApiConfig& api = config.api;
+  if (!api.enabled || api.unix_path.empty() || api.unix_group.empty()) return;
+  if (!facts.groups) {
+    f.note("api", absl::StrCat("cannot read ", facts.root, "/etc/group: whether group '",
+                               api.unix_group, "' (api.unix_socket.group) exists is unknown"));
+    return;
+  }
+  if (facts.groups->contains(api.unix_group)) {
+    f.ok("api", absl::StrCat("group '", api.unix_group, "' for the API socket exists"));
+    return;
+  }
+  f.gap("api",
+        absl::StrCat("group '", api.unix_group, "' (api.unix_socket.group) does not exist: "
+                     "sluice run refuses to start"),
+        absl::StrCat("`systemd-sysusers sluice.conf` (the .deb's postinst runs it) or "
+                     "`groupadd --system ", api.unix_group, "`; then `adduser NAME ",
+                     api.unix_group, "` for each manager who may use the API"));
+}
+
 }  // namespace
 
 std::vector<HostFinding> check_host(const RunConfig& config, const HostFacts& facts,
@@ -667,6 +689,7 @@ std::vector<HostFinding> check_host(const RunConfig& config, const HostFacts& fa
   check_cpu_features(facts, f);
   check_clock(facts, f);
   check_sizing(config, facts, sizing, f);
+  check_api_group(config, facts, f);
   return f.take();
 }
 

@@ -247,6 +247,13 @@ absl::StatusOr<HostFacts> read_host_facts(const std::string& root_dir,
   facts.nohz_full_cpus = *std::move(set);
   if (std::optional<std::string> line = read_text(root / "proc/cmdline"))
     facts.kernel_cmdline = trimmed(*line);
+  if (std::optional<std::string> text = read_text(root / "etc/group")) {
+    facts.groups.emplace();
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      const absl::string_view name = line.substr(0, line.find(':'));
+      if (!name.empty() && name.front() != '#') facts.groups->emplace(name);
+    }
+  }
 
   const std::vector<std::pair<int, fs::path>> nodes = numa_nodes(root);
   for (const auto& [n, dir] : nodes) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,8 @@ struct HostFacts {
   uint64_t mem_available_bytes = 0;
   // hs_valid_platform() on the machine that runs the check; only known when the root is "/".
   std::optional<bool> hyperscan_platform_ok;
+  // The group names in etc/group under the root; nullopt when it cannot be read.
+  std::optional<std::set<std::string>> groups;
 
   bool has_cpu_flag(const std::string& flag) const;
   bool hypervisor() const { return has_cpu_flag("hypervisor"); }

@@ -8,7 +8,7 @@ ready/: an 8-CPU, 2-node appliance prepared as `sluice plan-host` says for appli
         IOMMU on, TSC clock; /proc/cmdline holds the plan's line.
 fresh/: the same box straight after a Debian install: nothing isolated, IRQs everywhere, no
         hugepages, one port on its kernel driver (i40e), the other unbound and on node 1, no
-        vfio-pci, no IOMMU groups, hpet clock, a TSC without nonstop_tsc.
+        vfio-pci, no IOMMU groups, hpet clock, a TSC without nonstop_tsc, no sluice-admin group.
 """
 import os
 import shutil
@@ -38,6 +38,8 @@ def tree(root, ready):
     write(root, cpu + "isolated", "1-3\n" if ready else "\n")
     if ready:
         write(root, cpu + "nohz_full", "2-3\n")
+    # The API socket's group (api.unix_socket.group) exists once the package is installed.
+    write(root, "etc/group", "root:x:0:\nadm:x:4:\n" + ("sluice-admin:x:998:\n" if ready else ""))
     write(root, "proc/cmdline",
           "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet" +
           (" isolcpus=managed_irq,domain,1-3 nohz_full=2-3 rcu_nocbs=2-3 irqaffinity=0,4-7"

@@ -421,5 +421,32 @@ TEST(HostChecks, SharedCpusAreATestLayout) {
   EXPECT_FALSE(find(all, "isolation", FindingLevel::kGap, ""));
 }
 
+// The example's API socket, handed to a group that must exist before sluice starts.
+RunConfig with_api_group() {
+  RunConfig c = testing::appliance_config();
+  c.api.enabled = true;
+  c.api.unix_path = "/run/sluice/api.sock";
+  c.api.unix_group = "sluice-admin";
+  return c;
+}
+
+TEST(HostChecks, TheApiSocketsGroupMustExist) {
+  const std::vector<HostFinding> ready = check_tree("ready", with_api_group());
+  EXPECT_TRUE(find(ready, "api", FindingLevel::kOk, "group 'sluice-admin'")) << render_findings(ready);
+  const std::vector<HostFinding> fresh = check_tree("fresh", with_api_group());
+  const HostFinding* gap =
+      find(fresh, "api", FindingLevel::kGap, "group 'sluice-admin' (api.unix_socket.group) does not exist");
+  ASSERT_NE(gap, nullptr) << render_findings(fresh);
+  EXPECT_NE(gap->fix.find("systemd-sysusers sluice.conf"), std::string::npos) << gap->fix;
+  EXPECT_NE(gap->fix.find("groupadd --system sluice-admin"), std::string::npos) << gap->fix;
+
+  const std::vector<HostFinding> unknown =
+      check_ready_but([](HostFacts& facts) { facts.groups.reset(); }, with_api_group());
+  EXPECT_TRUE(find(unknown, "api", FindingLevel::kNote, "is unknown")) << render_findings(unknown);
+  EXPECT_EQ(count(unknown, "api", FindingLevel::kGap), 0u);
+  // No group configured (the socket keeps sluice's own): nothing to check.
+  EXPECT_EQ(count(check_tree("fresh", testing::appliance_config()), "api", FindingLevel::kGap), 0u);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -402,7 +402,14 @@ void check_cpus(const HostFacts& facts, const HostPlan& plan, Findings& f) {
           cmdline_fix(plan));
   else
     f.ok("isolation", absl::StrCat("CPUs ", format_cpu_list(isolated), " isolated"));
-  if (!not_tickless.empty())
+  if (!facts.nohz_full_supported)
+    f.note("isolation",
+           absl::StrCat("this kernel has no full dynticks (no /sys/devices/system/cpu/nohz_full: "
+                        "built without CONFIG_NO_HZ_FULL), so nohz_full= is ignored and worker "
+                        "CPUs ", format_cpu_list(plan.worker_cpus), " keep the scheduler tick, "
+                        "a few microseconds every tick; a kernel built with it removes that "
+                        "(`grep NO_HZ_FULL /boot/config-$(uname -r)`)"));
+  else if (!not_tickless.empty())
     f.gap("isolation",
           absl::StrCat("worker CPUs ", format_cpu_list(not_tickless),
                        " keep the scheduler tick (nohz_full now: \"",

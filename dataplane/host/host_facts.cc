@@ -242,9 +242,16 @@ absl::StatusOr<HostFacts> read_host_facts(const std::string& root_dir,
   set = read_cpu_list(cpu / "isolated");
   if (!set.ok()) return set.status();
   facts.isolated_cpus = *std::move(set);
-  set = read_cpu_list(cpu / "nohz_full");
-  if (!set.ok()) return set.status();
-  facts.nohz_full_cpus = *std::move(set);
+  // nohz_full: absent when the kernel was built without full dynticks (CONFIG_NO_HZ_FULL), and
+  // "(null)" when it was but booted without nohz_full=.
+  if (std::optional<std::string> nohz = read_text(cpu / "nohz_full")) {
+    facts.nohz_full_supported = true;
+    if (trimmed(*nohz) != "(null)") {
+      set = read_cpu_list(cpu / "nohz_full");
+      if (!set.ok()) return set.status();
+      facts.nohz_full_cpus = *std::move(set);
+    }
+  }
   if (std::optional<std::string> line = read_text(root / "proc/cmdline"))
     facts.kernel_cmdline = trimmed(*line);
   if (std::optional<std::string> text = read_text(root / "etc/group")) {

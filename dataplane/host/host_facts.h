@@ -52,6 +52,7 @@ struct HostFacts {
   CpuSet online_cpus;
   CpuSet isolated_cpus;   // /sys/devices/system/cpu/isolated
   CpuSet nohz_full_cpus;  // /sys/devices/system/cpu/nohz_full
+  bool nohz_full_supported = false;  // that file exists: the kernel has CONFIG_NO_HZ_FULL
   std::string kernel_cmdline;  // /proc/cmdline: what the running kernel was booted with
   std::map<uint32_t, int> cpu_node;  // CPU -> NUMA node; empty: no NUMA information
   std::vector<HugepagePool> hugepages;  // per node where the kernel has nodes, else node -1

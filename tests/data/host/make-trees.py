@@ -36,8 +36,8 @@ def tree(root, ready):
     cpu = "sys/devices/system/cpu/"
     write(root, cpu + "online", "0-7\n")
     write(root, cpu + "isolated", "1-3\n" if ready else "\n")
-    if ready:
-        write(root, cpu + "nohz_full", "2-3\n")
+    # A kernel with CONFIG_NO_HZ_FULL (Debian's) says "(null)" until booted with nohz_full=.
+    write(root, cpu + "nohz_full", "2-3\n" if ready else "(null)\n")
     # The API socket's group (api.unix_socket.group) exists once the package is installed.
     write(root, "etc/group", "root:x:0:\nadm:x:4:\n" + ("sluice-admin:x:998:\n" if ready else ""))
     write(root, "proc/cmdline",

@@ -421,6 +421,21 @@ TEST(HostChecks, SharedCpusAreATestLayout) {
   EXPECT_FALSE(find(all, "isolation", FindingLevel::kGap, ""));
 }
 
+TEST(HostChecks, AKernelWithoutFullDynticksIsANoteNotAGapThatCannotClose) {
+  // "(null)" (fresh tree): the kernel can, and was booted without nohz_full=: a gap.
+  const std::vector<HostFinding> fresh = check_tree("fresh", testing::appliance_config());
+  EXPECT_TRUE(find(fresh, "isolation", FindingLevel::kGap, "keep the scheduler tick"))
+      << render_findings(fresh);
+  // No nohz_full file: the kernel cannot, whatever its command line says.
+  const std::vector<HostFinding> none = check_ready_but([](HostFacts& facts) {
+    facts.nohz_full_supported = false;
+    facts.nohz_full_cpus.clear();
+  });
+  EXPECT_TRUE(find(none, "isolation", FindingLevel::kNote, "CONFIG_NO_HZ_FULL"))
+      << render_findings(none);
+  EXPECT_FALSE(find(none, "isolation", FindingLevel::kGap, "")) << render_findings(none);
+}
+
 // The example's API socket, handed to a group that must exist before sluice starts.
 RunConfig with_api_group() {
   RunConfig c = testing::appliance_config();

@@ -61,7 +61,8 @@ TEST(HostFacts, ReadsAFreshInstall) {
   absl::StatusOr<HostFacts> f = read_host_facts(host_data("fresh"), kPorts);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_TRUE(f->isolated_cpus.empty());
-  EXPECT_TRUE(f->nohz_full_cpus.empty());  // the file is absent without nohz_full=
+  EXPECT_TRUE(f->nohz_full_cpus.empty());  // "(null)": booted without nohz_full=
+  EXPECT_TRUE(f->nohz_full_supported);
   EXPECT_EQ(f->pci.at("0000:3b:00.0").driver, "i40e");
   EXPECT_EQ(f->pci.at("0000:3b:00.1").driver, "");
   EXPECT_EQ(f->pci.at("0000:3b:00.1").numa_node, 1);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dataplane/core/flow.h"
+#include "dataplane/core/huge_array.h"
 
 namespace sluice {
 
@@ -30,7 +31,7 @@ class FlowTable {
  public:
   // capacity: flows held at most. seed keys the hash (see hash_flow_key).
   explicit FlowTable(uint32_t capacity, uint64_t seed = 0);
-  ~FlowTable();
+  ~FlowTable() = default;
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
@@ -79,13 +80,15 @@ class FlowTable {
   void lru_append(uint32_t index, TimeoutClass cls);
   uint32_t bucket_of(uint64_t hash) const { return static_cast<uint32_t>(hash & bucket_mask_); }
 
-  // Raw storage: a flow is constructed when first inserted, so a large table costs no page
-  // faults until it fills (start-up time, and memory that was configured but is not yet used).
-  Flow* flows_ = nullptr;
+  // Raw storage in huge pages: a flow is constructed when first inserted, so a large table
+  // costs no page faults until it fills (start-up time, and memory that was configured but is
+  // not yet used), and the worker that inserts it first touches it (its NUMA node).
   uint32_t capacity_ = 0;
+  HugeMemory flow_memory_;
+  Flow* flows_ = nullptr;
   uint32_t never_used_ = 0;  // flows_[never_used_..capacity_) have never been handed out
   uint64_t seed_ = 0;
-  std::vector<uint32_t> buckets_;
+  HugeArray<uint32_t> buckets_;
   uint64_t bucket_mask_ = 0;
   uint32_t free_head_ = kNoFlow;  // flows returned by remove(), threaded through hash_next
   uint32_t size_ = 0;

@@ -606,6 +606,26 @@ void check_cpu_features(const HostFacts& facts, Findings& f) {
     f.note("cpu", "running under a hypervisor: timings and isolation depend on the host too");
 }
 
+// The flow tables, first-flight buffers and the policy's name table ask for transparent huge
+// pages (dataplane/core/huge_array.h): gigabytes touched at random, where 4 KiB pages would cost
+// a TLB miss, and often a page walk, per new flow.
+void check_thp(const HostFacts& facts, Findings& f) {
+  if (facts.thp_mode == "always" || facts.thp_mode == "madvise") {
+    f.ok("thp", absl::StrCat("transparent huge pages: ", facts.thp_mode,
+                             " (flow tables, first-flight buffers and name tables use them)"));
+    return;
+  }
+  f.gap("thp",
+        absl::StrCat("transparent huge pages are ",
+                     facts.thp_mode.empty() ? "not in this kernel" : facts.thp_mode,
+                     ": the flow tables, first-flight buffers and policy name tables get 4 KiB "
+                     "pages, a TLB miss per new flow"),
+        facts.thp_mode.empty()
+            ? std::string("a kernel with CONFIG_TRANSPARENT_HUGEPAGE (Debian's has it)")
+            : std::string("`echo madvise > /sys/kernel/mm/transparent_hugepage/enabled` now, "
+                          "`transparent_hugepage=madvise` on the kernel command line for good"));
+}
+
 void check_clock(const HostFacts& facts, Findings& f) {
   // Sluice's clocks read the TSC (rte_rdtsc): it must tick at a constant rate in every power
   // state and be the kernel's clock source, which the kernel only keeps when it trusts it.
@@ -695,6 +715,7 @@ std::vector<HostFinding> check_host(const RunConfig& config, const HostFacts& fa
   check_numa(config, facts, plan, f);
   check_cpu_features(facts, f);
   check_clock(facts, f);
+  check_thp(facts, f);
   check_sizing(config, facts, sizing, f);
   check_api_group(config, facts, f);
   return f.take();

@@ -283,6 +283,11 @@ absl::StatusOr<HostFacts> read_host_facts(const std::string& root_dir,
   if (std::optional<std::string> t = read_text(clock / "available_clocksource"))
     for (absl::string_view s : absl::StrSplit(*t, absl::ByAnyChar(" \n"), absl::SkipEmpty()))
       facts.available_clocksources.emplace_back(s);
+  if (std::optional<std::string> t = read_text(root / "sys/kernel/mm/transparent_hugepage/enabled")) {
+    const size_t open = t->find('['), close = t->find(']');
+    if (open != std::string::npos && close > open)
+      facts.thp_mode = t->substr(open + 1, close - open - 1);
+  }
   return facts;
 }
 

@@ -64,6 +64,9 @@ struct HostFacts {
   std::vector<std::string> cpu_flags;  // of the first processor in /proc/cpuinfo
   std::string cpu_model;
   std::string clocksource;                         // current_clocksource
+  // Transparent huge pages: the bracketed word of .../transparent_hugepage/enabled ("always",
+  // "madvise", "never"); empty when the kernel has no THP.
+  std::string thp_mode;
   std::vector<std::string> available_clocksources;
   std::vector<HugetlbfsMount> hugetlbfs_mounts;  // hugetlbfs in /proc/mounts
   uint64_t default_hugepage_bytes = 0;  // /proc/meminfo Hugepagesize (default_hugepagesz=)

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "dataplane/policy/huge_array.h"
+#include "dataplane/core/huge_array.h"
 #include "dataplane/policy/name_entry.h"
 #include "dataplane/policy/name_set.h"
 

@@ -165,6 +165,12 @@ def main():
     check(("API list upload: api.max_list_body" in out)
           == (re.search(r"^api:", read(config), re.M) is not None), "list upload term")
 
+    # Transparent huge pages, as the kernel has them (the flow tables ask for them).
+    thp = re.search(r"\[(\w+)\]", read("/sys/kernel/mm/transparent_hugepage/enabled"))
+    thp_on = thp is not None and thp.group(1) in ("always", "madvise")
+    check(("ok    thp:" in out) == thp_on and ("GAP   thp:" in out) != thp_on,
+          "THP verdict wrong (mode %s)" % (thp.group(1) if thp else "none"))
+
     # The API socket's group, as this machine's group database has it.
     group = re.search(r"^\s+group:\s+(\S+)", read(config), re.M)
     if group:

@@ -8,7 +8,8 @@ ready/: an 8-CPU, 2-node appliance prepared as `sluice plan-host` says for appli
         IOMMU on, TSC clock; /proc/cmdline holds the plan's line.
 fresh/: the same box straight after a Debian install: nothing isolated, IRQs everywhere, no
         hugepages, one port on its kernel driver (i40e), the other unbound and on node 1, no
-        vfio-pci, no IOMMU groups, hpet clock, a TSC without nonstop_tsc, no sluice-admin group.
+        vfio-pci, no IOMMU groups, hpet clock, a TSC without nonstop_tsc, no sluice-admin group,
+        transparent huge pages off.
 """
 import os
 import shutil
@@ -38,6 +39,8 @@ def tree(root, ready):
     write(root, cpu + "isolated", "1-3\n" if ready else "\n")
     # A kernel with CONFIG_NO_HZ_FULL (Debian's) says "(null)" until booted with nohz_full=.
     write(root, cpu + "nohz_full", "2-3\n" if ready else "(null)\n")
+    write(root, "sys/kernel/mm/transparent_hugepage/enabled",
+          "always [madvise] never\n" if ready else "always madvise [never]\n")
     # The API socket's group (api.unix_socket.group) exists once the package is installed.
     write(root, "etc/group", "root:x:0:\nadm:x:4:\n" + ("sluice-admin:x:998:\n" if ready else ""))
     write(root, "proc/cmdline",

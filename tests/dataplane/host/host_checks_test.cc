@@ -56,7 +56,7 @@ TEST(HostChecks, APreparedApplianceHasNoGap) {
   const std::vector<HostFinding> all = check_tree("ready", testing::appliance_config());
   EXPECT_FALSE(has_gap(all)) << render_findings(all);
   for (const char* check : {"hugepages", "cpus", "isolation", "cmdline", "irqs", "nic", "vfio",
-                            "numa", "cpu", "clock", "mbufs", "memory"})
+                            "numa", "cpu", "clock", "thp", "mbufs", "memory"})
     EXPECT_TRUE(find(all, check, FindingLevel::kOk, "")) << check << "\n" << render_findings(all);
   EXPECT_TRUE(find(all, "nic", FindingLevel::kOk, "port outside0 (0000:3b:00.1) bound to vfio-pci"));
   EXPECT_TRUE(find(all, "vfio", FindingLevel::kOk, "vfio-pci loaded, IOMMU groups present"));
@@ -434,6 +434,18 @@ TEST(HostChecks, AKernelWithoutFullDynticksIsANoteNotAGapThatCannotClose) {
   EXPECT_TRUE(find(none, "isolation", FindingLevel::kNote, "CONFIG_NO_HZ_FULL"))
       << render_findings(none);
   EXPECT_FALSE(find(none, "isolation", FindingLevel::kGap, "")) << render_findings(none);
+}
+
+TEST(HostChecks, TransparentHugePagesMustNotBeOff) {
+  EXPECT_TRUE(find(check_tree("ready", testing::appliance_config()), "thp", FindingLevel::kOk,
+                   "madvise"));
+  const std::vector<HostFinding> fresh = check_tree("fresh", testing::appliance_config());
+  const HostFinding* gap = find(fresh, "thp", FindingLevel::kGap, "transparent huge pages are never");
+  ASSERT_NE(gap, nullptr) << render_findings(fresh);
+  EXPECT_NE(gap->fix.find("transparent_hugepage=madvise"), std::string::npos) << gap->fix;
+  const std::vector<HostFinding> none =
+      check_ready_but([](HostFacts& facts) { facts.thp_mode.clear(); });
+  EXPECT_TRUE(find(none, "thp", FindingLevel::kGap, "not in this kernel")) << render_findings(none);
 }
 
 // The example's API socket, handed to a group that must exist before sluice starts.

@@ -678,8 +678,9 @@ void Parser::parse_lcores(const YAML::Node& n, RunConfig& c) {
 void Parser::parse_flows(const YAML::Node& root, RunConfig& c) {
   InspectorConfig& in = c.inspector;
   const YAML::Node f = root["flows"];
-  if (f.IsDefined() && map(f, "flows", {"capacity", "timeouts"})) {
+  if (f.IsDefined() && map(f, "flows", {"capacity", "expected", "timeouts"})) {
     number(f["capacity"], "flows.capacity", 1024, 1u << 24, in.flow_capacity);
+    number(f["expected"], "flows.expected", 1, uint64_t{1} << 32, c.expected_flows);
     const YAML::Node t = f["timeouts"];
     if (t.IsDefined() &&
         map(t, "flows.timeouts", {"handshake", "first_flight", "established", "closing", "udp"})) {

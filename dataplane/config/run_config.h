@@ -231,6 +231,9 @@ struct RunConfig {
   // Flow table, timeouts, first-flight caps, checksum mode, IP reassembly: the per-worker
   // inspector's own knobs (worker_id and flow_hash_seed are set per worker at start).
   InspectorConfig inspector;
+  // flows.expected: the concurrent flows the site expects at its peak, over all workers; 0: not
+  // given. Only sizing reads it (`sluice check-host` holds flows.capacity against it).
+  uint64_t expected_flows = 0;
   PolicyConfig policy;
   AuditConfig audit;
   StatsConfig stats;

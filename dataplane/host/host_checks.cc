@@ -653,6 +653,33 @@ void check_clock(const HostFacts& facts, Findings& f) {
                            "unstable; on a VM, give it an invariant TSC (or run on metal)"));
 }
 
+// flows.capacity (per worker) against flows.expected (the site's peak, over all workers). RSS
+// spreads flows by hash, never exactly evenly, and a full table evicts live flows: each worker
+// gets its share plus kFlowHeadroomPercent.
+void check_flow_capacity(const RunConfig& config, Findings& f) {
+  const uint64_t workers = std::max<size_t>(1, config.lcores.workers.size());
+  const uint64_t capacity = config.inspector.flow_capacity;
+  if (config.expected_flows == 0) {
+    f.note("flows", absl::StrCat("flows.expected is not set: ", capacity, " flows per worker (",
+                                 capacity * workers, " in all) is what is sized; set it to the "
+                                 "site's peak of concurrent flows to have the capacity checked"));
+    return;
+  }
+  const uint64_t needed = required_flow_capacity(config.expected_flows, workers);
+  if (capacity < needed)
+    f.gap("flows",
+          absl::StrCat("flows.capacity is ", capacity, " per worker (", capacity * workers,
+                       " in all); flows.expected is ", config.expected_flows, ", so each of the ",
+                       workers, " workers needs ", needed, " (its share plus ",
+                       kFlowHeadroomPercent, "% for the uneven spread of RSS): a full table "
+                       "evicts live flows"),
+          absl::StrCat("set flows.capacity: ", needed, " in ", config.source,
+                       " (memory: see the flow tables term below)"));
+  else
+    f.ok("flows", absl::StrCat(capacity, " flows per worker (", capacity * workers,
+                               " in all) for ", config.expected_flows, " expected"));
+}
+
 void check_sizing(const RunConfig& config, const HostFacts& facts, const Sizing& sizing,
                   Findings& f) {
   if (sizing.mbufs_configured < sizing.mbufs.needed)
@@ -664,6 +691,7 @@ void check_sizing(const RunConfig& config, const HostFacts& facts, const Sizing&
   else
     f.ok("mbufs", absl::StrCat(sizing.mbufs_configured, " per pool, ", sizing.mbufs.needed,
                                " needed"));
+  check_flow_capacity(config, f);
   if (facts.mem_available_bytes == 0) return;
   const SizingTerm* largest = sizing.largest_ram_term();
   if (sizing.ram_bytes > facts.mem_available_bytes)

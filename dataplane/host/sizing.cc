@@ -159,4 +159,10 @@ absl::Status count_policy_inputs(const RunConfig& config, SizingInputs& inputs) 
                                           absl::StrJoin(unreadable, ", ")));
 }
 
+uint64_t required_flow_capacity(uint64_t expected, uint64_t workers) {
+  const uint64_t share = (expected + workers - 1) / workers;
+  const uint64_t with_headroom = share + (share * kFlowHeadroomPercent + 99) / 100;
+  return std::max<uint64_t>(1024, (with_headroom + 1023) / 1024 * 1024);
+}
+
 }  // namespace sluice

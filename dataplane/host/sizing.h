@@ -57,6 +57,12 @@ struct Sizing {
 
 Sizing compute_sizing(const RunConfig& config, const SizingInputs& inputs);
 
+// flows.capacity each worker needs for `expected` concurrent flows over `workers` workers: its
+// share plus kFlowHeadroomPercent (RSS spreads by hash, never exactly evenly), rounded up to a
+// multiple of 1024.
+inline constexpr uint64_t kFlowHeadroomPercent = 25;
+uint64_t required_flow_capacity(uint64_t expected, uint64_t workers);
+
 // Assumptions of the formula, stated where they are used (and printed in the docs).
 inline constexpr uint64_t kPolicyBytesPerName = 44;      // hash walk at 5M names: perf/README.md
 inline constexpr uint64_t kPolicyBytesPerPattern = 4096;  // Hyperscan database: a generous guess

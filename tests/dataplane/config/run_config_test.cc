@@ -548,6 +548,12 @@ TEST(RunConfigErrors, OutOfRangeNumbers) {
             "test.yaml:11:17: queues.burst: 65 is out of range (1 to 64)");
   EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows: {capacity: -1}\n"),
             "test.yaml:11:19: flows.capacity: -1 is out of range (1024 to 16777216)");
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "flows: {expected: 0}\n"),
+            "test.yaml:11:19: flows.expected: 0 is out of range (1 to 4294967296)");
+  absl::StatusOr<RunConfig> expected =
+      parse_run_config(std::string(test::kMinimalConfig) + "flows: {expected: 500000}\n", "t.yaml");
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  EXPECT_EQ(expected->expected_flows, 500000u);
   EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "mempool: {mbufs: 2047}\n"),
             "test.yaml:11:10: mempool.mbufs: 2047 mbufs cannot fill the queues: 2 ports x 1 "
             "queues x (1024 RX + 1024 TX descriptors) + caches need at least 4928 (8191 is a "

@@ -448,6 +448,18 @@ TEST(HostChecks, TransparentHugePagesMustNotBeOff) {
   EXPECT_TRUE(find(none, "thp", FindingLevel::kGap, "not in this kernel")) << render_findings(none);
 }
 
+TEST(HostChecks, FlowCapacityIsHeldAgainstTheExpectedFlows) {
+  RunConfig c = testing::appliance_config();  // 2 workers, 65536 flows each
+  EXPECT_TRUE(find(check_tree("ready", c), "flows", FindingLevel::kNote, "flows.expected is not set"));
+  c.expected_flows = 100'000;  // 50 000 each, 62 500 with headroom: fits
+  EXPECT_TRUE(find(check_tree("ready", c), "flows", FindingLevel::kOk, "for 100000 expected"));
+  c.expected_flows = 200'000;  // 125 000 with headroom
+  const std::vector<HostFinding> all = check_tree("ready", c);
+  const HostFinding* gap = find(all, "flows", FindingLevel::kGap, "flows.expected is 200000");
+  ASSERT_NE(gap, nullptr) << render_findings(all);
+  EXPECT_NE(gap->fix.find("set flows.capacity: 125952"), std::string::npos) << gap->fix;
+}
+
 // The example's API socket, handed to a group that must exist before sluice starts.
 RunConfig with_api_group() {
   RunConfig c = testing::appliance_config();

@@ -107,5 +107,11 @@ TEST(Sizing, CountsPolicyListEntries) {
   EXPECT_EQ(partial.policy_cidrs, 1u);
 }
 
+TEST(Sizing, FlowCapacityForTheExpectedFlowsIsAShareWithHeadroom) {
+  EXPECT_EQ(required_flow_capacity(1'000'000, 4), 313'344u);  // 250 000 + 25% = 312 500, to 1024s
+  EXPECT_EQ(required_flow_capacity(100, 2), 1024u);           // never below the config's minimum
+  EXPECT_EQ(required_flow_capacity(2'000'000, 1), 2'500'608u);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -367,8 +367,10 @@ void Connection::route() {
   // them only here.
   const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
   verdict_ = ctx_.policy->decide(facts, loop_.policy_scratch(), bypass.get());
-  if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);
-  if (verdict_.bypassed) bump(ctx_.stats.bypass_hits);
+  if (candidate_ == 0) {  // counted once a connection, not again for each address tried
+    if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);
+    if (verdict_.bypassed) bump(ctx_.stats.bypass_hits);
+  }
 
   if (action_ == Action::kPlain) {
     if (verdict_.verdict == Verdict::kBlock) {
@@ -444,21 +446,29 @@ bool Connection::try_next_address(const std::string& why) {
   return true;
 }
 
-// One address of several gets an even share of upstream.connect_timeout (at least a second),
-// so a dead first address leaves time for the others; the last gets the whole of it.
-uint64_t Connection::attempt_timeout_ns() const {
+// upstream.connect_timeout bounds all the attempts together. One address of several gets an
+// even share of it (at least a second), so a dead first address leaves time for the others; the
+// last gets what is left.
+uint64_t Connection::attempt_deadline_ns(uint64_t now_ns) const {
   const uint64_t total = ctx_.config.connect_timeout_ns;
+  const uint64_t end = connect_started_ns_ + total;
   const size_t left = candidates_.size() > candidate_ ? candidates_.size() - candidate_ : 1;
-  if (left <= 1) return total;
-  return std::min(total, std::max<uint64_t>(1'000'000'000ULL, total / candidates_.size()));
+  if (left <= 1) return end;
+  const uint64_t share = std::min(total, std::max<uint64_t>(1'000'000'000ULL, total / candidates_.size()));
+  return std::min(end, now_ns + share);
 }
 
 // ---- the server side -----------------------------------------------------------------------
 
 void Connection::connect_upstream() {
+  const uint64_t now = monotonic_ns();
+  if (connect_started_ns_ == 0) connect_started_ns_ = now;
   ufd_ = ::socket(server_addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (ufd_ < 0) {
-    close("error", absl::StrCat("socket: ", std::strerror(errno)));
+    // EAFNOSUPPORT on a host without IPv6, for one: the name's other addresses may still do.
+    std::string why = absl::StrCat("socket for ", server_ip_, ": ", std::strerror(errno));
+    if (try_next_address(why)) return;
+    close("error", earlier_attempts_ + why);
     return;
   }
   const int one = 1;
@@ -481,7 +491,7 @@ void Connection::connect_upstream() {
     session_key_ = UpstreamSessions::key(server_ip_, server_port_, upstream_sni_, verify_name_);
   }
   phase_ = Phase::kConnecting;
-  deadline_ns_ = monotonic_ns() + attempt_timeout_ns();
+  deadline_ns_ = attempt_deadline_ns(now);
   if (::connect(ufd_, reinterpret_cast<const sockaddr*>(&server_addr_), server_len_) != 0 &&
       errno != EINPROGRESS) {
     std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(errno));
@@ -510,7 +520,9 @@ void Connection::finish_connect() {
     sockaddr_storage peer;
     socklen_t plen = sizeof peer;
     if (::getpeername(ufd_, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) return;  // in progress
-    deadline_ns_ = started_ns_ + ctx_.config.handshake_timeout_ns;
+    // The server's handshake gets limits.handshake_timeout from now: resolving and connecting
+    // had upstream.connect_timeout of their own.
+    deadline_ns_ = monotonic_ns() + ctx_.config.handshake_timeout_ns;
     if (action_ == Action::kBump) {
       ussl_.reset(SSL_new(ctx_.upstream_ctx.get()));
       if (!ussl_ || !prepare_upstream_ssl(ussl_.get(), upstream_sni_, verify_name_) ||

@@ -78,7 +78,7 @@ class Connection {
   // After a failed attempt WHY: closes its socket and, when the name has another address,
   // judges and connects to that one (true); false when none is left.
   bool try_next_address(const std::string& why);
-  uint64_t attempt_timeout_ns() const;
+  uint64_t attempt_deadline_ns(uint64_t now_ns) const;
   void upstream_handshake();
   void begin_client_handshake(SharedX509 cert, EVP_PKEY* key, bool chain_ca);
   void client_handshake();
@@ -137,6 +137,7 @@ class Connection {
   std::vector<Endpoint> candidates_;
   size_t candidate_ = 0;
   std::string earlier_attempts_;  // why the addresses before this one failed ("...; ")
+  uint64_t connect_started_ns_ = 0;  // the first connect attempt: upstream.connect_timeout runs from it
   std::string connect_host_;  // CONNECT or proxy-request host; empty for transparent
   uint16_t connect_port_ = 0;
   std::string sni_, ja4_;

@@ -82,7 +82,8 @@ class FlowTable {
 
   // Raw storage in huge pages: a flow is constructed when first inserted, so a large table
   // costs no page faults until it fills (start-up time, and memory that was configured but is
-  // not yet used), and the worker that inserts it first touches it (its NUMA node).
+  // not yet used), and the worker that inserts it first touches it (its NUMA node). The bucket
+  // array (8 bytes a flow) is filled when the table is made, on the thread that makes it.
   uint32_t capacity_ = 0;
   HugeMemory flow_memory_;
   Flow* flows_ = nullptr;

@@ -321,8 +321,13 @@ void check_cmdline(const HostFacts& facts, const HostPlan& plan, Findings& f) {
   const CmdlineCpus nocbs = cmdline_cpus(facts, "rcu_nocbs", false);
   const CmdlineCpus irq = cmdline_cpus(facts, "irqaffinity", false);
   bool ok = judge_param("isolcpus", isol, isolcpus_wrong(isol, plan), plan, f);
-  ok &= judge_param("nohz_full", nohz, nohz_full_wrong(nohz, plan), plan, f);
-  ok &= judge_param("rcu_nocbs", nocbs, rcu_nocbs_wrong(nocbs, nohz, plan), plan, f);
+  // A kernel without full dynticks ignores nohz_full= (the isolation check notes it): nothing
+  // to ask of the command line, and it offloads no RCU callbacks on its behalf.
+  if (facts.nohz_full_supported)
+    ok &= judge_param("nohz_full", nohz, nohz_full_wrong(nohz, plan), plan, f);
+  ok &= judge_param("rcu_nocbs", nocbs,
+                    rcu_nocbs_wrong(nocbs, facts.nohz_full_supported ? nohz : CmdlineCpus{}, plan),
+                    plan, f);
   ok &= judge_param("irqaffinity", irq, irqaffinity_wrong(irq, plan), plan, f);
   if (ok)
     f.ok("cmdline", absl::StrCat("the running kernel's isolcpus, nohz_full, rcu_nocbs and "
@@ -666,7 +671,16 @@ void check_flow_capacity(const RunConfig& config, Findings& f) {
     return;
   }
   const uint64_t needed = required_flow_capacity(config.expected_flows, workers);
-  if (capacity < needed)
+  if (needed > kMaxFlowCapacity)
+    f.gap("flows",
+          absl::StrCat("flows.expected is ", config.expected_flows, ": each of the ", workers,
+                       " workers would need ", needed, " flows (its share plus ",
+                       kFlowHeadroomPercent, "%), more than flows.capacity can hold (",
+                       kMaxFlowCapacity, ")"),
+          absl::StrCat("add workers (lcores.workers) until each needs at most ", kMaxFlowCapacity,
+                       ": ", (config.expected_flows * (100 + kFlowHeadroomPercent) / 100 +
+                              kMaxFlowCapacity - 1) / kMaxFlowCapacity, " or more"));
+  else if (capacity < needed)
     f.gap("flows",
           absl::StrCat("flows.capacity is ", capacity, " per worker (", capacity * workers,
                        " in all); flows.expected is ", config.expected_flows, ", so each of the ",

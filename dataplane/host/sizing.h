@@ -61,6 +61,7 @@ Sizing compute_sizing(const RunConfig& config, const SizingInputs& inputs);
 // share plus kFlowHeadroomPercent (RSS spreads by hash, never exactly evenly), rounded up to a
 // multiple of 1024.
 inline constexpr uint64_t kFlowHeadroomPercent = 25;
+inline constexpr uint64_t kMaxFlowCapacity = uint64_t{1} << 24;  // flows.capacity's upper bound
 uint64_t required_flow_capacity(uint64_t expected, uint64_t workers);
 
 // Assumptions of the formula, stated where they are used (and printed in the docs).

@@ -434,6 +434,14 @@ TEST(HostChecks, AKernelWithoutFullDynticksIsANoteNotAGapThatCannotClose) {
   EXPECT_TRUE(find(none, "isolation", FindingLevel::kNote, "CONFIG_NO_HZ_FULL"))
       << render_findings(none);
   EXPECT_FALSE(find(none, "isolation", FindingLevel::kGap, "")) << render_findings(none);
+  EXPECT_FALSE(find(none, "cmdline", FindingLevel::kGap, "nohz_full")) << render_findings(none);
+  // Such a kernel offloads no RCU callbacks for nohz_full=: without rcu_nocbs= they stay.
+  const std::vector<HostFinding> no_nocbs = check_ready_but([](HostFacts& facts) {
+    facts.nohz_full_supported = false;
+    facts.kernel_cmdline = "ro isolcpus=managed_irq,domain,1-3 nohz_full=2-3 irqaffinity=0,4-7";
+  });
+  EXPECT_TRUE(find(no_nocbs, "cmdline", FindingLevel::kGap, "RCU callbacks still run"))
+      << render_findings(no_nocbs);
 }
 
 TEST(HostChecks, TransparentHugePagesMustNotBeOff) {
@@ -458,6 +466,12 @@ TEST(HostChecks, FlowCapacityIsHeldAgainstTheExpectedFlows) {
   const HostFinding* gap = find(all, "flows", FindingLevel::kGap, "flows.expected is 200000");
   ASSERT_NE(gap, nullptr) << render_findings(all);
   EXPECT_NE(gap->fix.find("set flows.capacity: 125952"), std::string::npos) << gap->fix;
+  c.expected_flows = 100'000'000;  // 62.5M each: more than a table may hold
+  const std::vector<HostFinding> huge = check_tree("ready", c);
+  const HostFinding* more = find(huge, "flows", FindingLevel::kGap, "more than flows.capacity can hold");
+  ASSERT_NE(more, nullptr) << render_findings(huge);
+  EXPECT_NE(more->fix.find("add workers"), std::string::npos) << more->fix;
+  EXPECT_EQ(more->fix.find("set flows.capacity"), std::string::npos) << more->fix;
 }
 
 // The example's API socket, handed to a group that must exist before sluice starts.

@@ -5,10 +5,8 @@ namespace sluice {
 FirstFlightPool::FirstFlightPool(uint32_t slots, uint32_t byte_cap)
     : byte_cap_(byte_cap),
       words_per_slot_((byte_cap + 63) / 64),
-      bytes_memory_(allocate_huge(size_t{slots} * byte_cap, 64)),
-      seen_memory_(allocate_huge(size_t{slots} * words_per_slot_ * sizeof(uint64_t), 64)),
-      bytes_(static_cast<uint8_t*>(bytes_memory_.get())),
-      seen_(static_cast<uint64_t*>(seen_memory_.get())),
+      bytes_(new uint8_t[size_t{slots} * byte_cap]),
+      seen_(new uint64_t[size_t{slots} * words_per_slot_]),
       slots_(slots) {
   free_.reserve(slots);
   for (uint32_t i = slots; i > 0; --i) free_.push_back(i - 1);
@@ -19,8 +17,8 @@ uint32_t FirstFlightPool::acquire(uint32_t base_seq) {
   const uint32_t slot = free_.back();
   free_.pop_back();  // never reallocates: capacity reserved at construction
   Slot& s = slots_[slot];
-  s.stream.reset(base_seq, MutableByteSpan(bytes_ + size_t{slot} * byte_cap_, byte_cap_),
-                 std::span<uint64_t>(seen_ + size_t{slot} * words_per_slot_, words_per_slot_));
+  s.stream.reset(base_seq, MutableByteSpan(bytes_.get() + size_t{slot} * byte_cap_, byte_cap_),
+                 std::span<uint64_t>(seen_.get() + size_t{slot} * words_per_slot_, words_per_slot_));
   s.parse_at = 1;
   s.scanned = 0;
   s.quic = QuicFlightState{};

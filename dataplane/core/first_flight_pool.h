@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "dataplane/core/flow.h"
-#include "dataplane/core/huge_array.h"
 #include "dataplane/core/quic_initial_reader.h"
 #include "dataplane/core/stream_assembler.h"
 
@@ -37,13 +36,10 @@ class FirstFlightPool {
  private:
   uint32_t byte_cap_;
   uint32_t words_per_slot_;
-  // In huge pages and not zero-filled: a slot's bitmap is cleared when it is handed out, and
-  // its bytes are only read where the bitmap says they were written. Untouched slots cost no
-  // page faults.
-  HugeMemory bytes_memory_;
-  HugeMemory seen_memory_;
-  uint8_t* bytes_;
-  uint64_t* seen_;
+  // Not zero-filled: a slot's bitmap is cleared when it is handed out, and its bytes are only
+  // read where the bitmap says they were written. Untouched slots cost no page faults.
+  std::unique_ptr<uint8_t[]> bytes_;
+  std::unique_ptr<uint64_t[]> seen_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   uint32_t in_use_ = 0;

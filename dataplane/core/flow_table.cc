@@ -27,15 +27,16 @@ uint64_t FlowTimeouts::of(TimeoutClass c) const {
 static_assert(std::is_trivially_destructible_v<Flow>, "flows are reused without destruction");
 
 FlowTable::FlowTable(uint32_t capacity, uint64_t seed)
-    : capacity_(capacity == 0 ? 1 : capacity),
-      flow_memory_(allocate_huge(size_t{capacity_} * sizeof(Flow), alignof(Flow))),
-      flows_(static_cast<Flow*>(flow_memory_.get())),
-      seed_(seed),
-      // Two buckets per flow keeps chains short at full load.
-      buckets_(std::bit_ceil(uint64_t{capacity_} * 2)),
-      bucket_mask_(buckets_.size() - 1) {
-  std::fill_n(buckets_.data(), buckets_.size(), kNoFlow);
+    : flows_(std::allocator<Flow>().allocate(capacity == 0 ? 1 : capacity)),
+      capacity_(capacity == 0 ? 1 : capacity),
+      seed_(seed) {
+  // Two buckets per flow keeps chains short at full load.
+  const uint64_t buckets = std::bit_ceil(uint64_t{capacity_} * 2);
+  buckets_.assign(buckets, kNoFlow);
+  bucket_mask_ = buckets - 1;
 }
+
+FlowTable::~FlowTable() { std::allocator<Flow>().deallocate(flows_, capacity_); }
 
 uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const {
   for (uint32_t i = buckets_[bucket_of(hash)]; i != kNoFlow; i = flows_[i].hash_next)

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "dataplane/core/flow.h"
-#include "dataplane/core/huge_array.h"
 
 namespace sluice {
 
@@ -31,7 +30,7 @@ class FlowTable {
  public:
   // capacity: flows held at most. seed keys the hash (see hash_flow_key).
   explicit FlowTable(uint32_t capacity, uint64_t seed = 0);
-  ~FlowTable() = default;
+  ~FlowTable();
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
@@ -80,16 +79,13 @@ class FlowTable {
   void lru_append(uint32_t index, TimeoutClass cls);
   uint32_t bucket_of(uint64_t hash) const { return static_cast<uint32_t>(hash & bucket_mask_); }
 
-  // Raw storage in huge pages: a flow is constructed when first inserted, so a large table
-  // costs no page faults until it fills (start-up time, and memory that was configured but is
-  // not yet used), and the worker that inserts it first touches it (its NUMA node). The bucket
-  // array (8 bytes a flow) is filled when the table is made, on the thread that makes it.
-  uint32_t capacity_ = 0;
-  HugeMemory flow_memory_;
+  // Raw storage: a flow is constructed when first inserted, so a large table costs no page
+  // faults until it fills (start-up time, and memory that was configured but is not yet used).
   Flow* flows_ = nullptr;
+  uint32_t capacity_ = 0;
   uint32_t never_used_ = 0;  // flows_[never_used_..capacity_) have never been handed out
   uint64_t seed_ = 0;
-  HugeArray<uint32_t> buckets_;
+  std::vector<uint32_t> buckets_;
   uint64_t bucket_mask_ = 0;
   uint32_t free_head_ = kNoFlow;  // flows returned by remove(), threaded through hash_next
   uint32_t size_ = 0;

@@ -166,9 +166,10 @@ bool BridgeWorker::solicits_appliance_ip6(const uint8_t* d, uint32_t len) const 
 }
 
 // Frames that are the appliance's own business, recognised by address before any inspection:
-// - out of the TAP: heartbeats to our end of the handoff channel (consumed), ARP, and IPv4 or
-//   IPv6 from the appliance's addresses (its own connections, e.g. the interceptor's upstream
-//   ones, and its neighbour discovery): out the outside port untouched;
+// - out of the TAP: heartbeats to our end of the handoff channel (consumed), ARP, IPv4 or IPv6
+//   from the appliance's addresses (its own connections, e.g. the interceptor's upstream ones,
+//   and its neighbour discovery), and whatever is not addressed to our end (the appliance routed
+//   it to its gateway or a neighbour): out the outside port untouched;
 // - on the outside port: frames to the TAP's MAC, ARP asking for the appliance address and
 //   neighbour solicitations for its IPv6 address: into the TAP untouched.
 // Other TCP from the TAP is an adopted socket answering a client (the inspector steers it);
@@ -200,8 +201,17 @@ bool BridgeWorker::steer_appliance(rte_mbuf* m) {
       send(m, setup_.intercept_outside);
       return true;
     }
-    // What is left may only be an adopted socket's TCP toward a client; the appliance kernel's
-    // other chatter (IPv6 neighbour discovery, ICMP) has nowhere to go.
+    // The appliance sends its adopted sockets' answers to the dataplane's end of the channel
+    // (the next hop of its client routes). A frame it addressed to anyone else (its gateway, a
+    // server on the segment) is its own business: a TPROXY connection answering from the
+    // address its client asked for, say. Out, uninspected.
+    if (std::memcmp(d, x.source_mac.data(), 6) != 0) {
+      ++s.appliance_out;
+      send(m, setup_.intercept_outside);
+      return true;
+    }
+    // What is left may only be an adopted socket's TCP toward a client; anything else sent to
+    // the dataplane's end has nowhere to go.
     const bool tcp = (type == kEtherIpv4 && len >= 34 && d[14 + 9] == kTcp) ||
                      (type == kEtherIpv6 && len >= 54 && d[14 + 6] == kTcp);
     if (!tcp) {

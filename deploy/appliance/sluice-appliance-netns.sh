@@ -29,6 +29,8 @@
 #                                                    new TCP connections routed to the appliance
 #                                                    (below) are handed to it by nftables TPROXY
 #   --tproxy-ports LIST      443                     their destination ports, comma-separated
+#   --tproxy-from PREFIX     required with --tproxy, repeatable: the client networks a router
+#                                                    sends here (IPv4 or IPv6); no one else gets in
 #
 # What `up` sets in the namespace:
 #   - the TAP moved in (from the namespace this runs in), up, with the address, offloads off;
@@ -38,8 +40,9 @@
 #     connection) gets mark 1; TCP from the TAP to any address but the appliance's own and
 #     without such a socket is dropped, so a client segment that arrives before adoption
 #     finishes is retransmitted by the client instead of being answered with a reset;
-#   - with --tproxy: a SYN to one of --tproxy-ports from the TAP, to an address not the
-#     appliance's own, is handed by TPROXY to sluice-intercept's transparent listener (mark 1).
+#   - with --tproxy: a SYN from a --tproxy-from network to one of --tproxy-ports, arriving on the
+#     TAP for an address not the appliance's own, is handed by TPROXY to sluice-intercept's
+#     transparent listener (mark 1).
 #     That is how connections a router sends to the appliance address (policy-based routing,
 #     e.g. a site without an inline box) are intercepted; their replies leave by the default
 #     route (--gateway), so their clients must not be inside a --client-route prefix (those are
@@ -56,6 +59,7 @@ set -euo pipefail
 
 NETNS=sluice-appliance TAP=sluice0 FROM_NETNS="" ADDRESS="" GATEWAY="" HANDOFF_SOURCE=169.254.77.1
 ADDRESS6="" GATEWAY6="" TPROXY_PORT="" TPROXY_PORTS=443
+TPROXY_FROM=()
 CLIENT_ROUTES=() CLIENT_ROUTES6=()
 DATAPLANE_MAC=02:00:00:4d:00:01  # InterceptPath::source_mac: sluice's end of the channel
 DATAPLANE_IP6=fe80::4d:1         # the next hop toward IPv6 clients (sluice rewrites the frame)
@@ -67,7 +71,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 in_ns() { ip netns exec "$NETNS" "$@"; }
@@ -87,6 +91,7 @@ parse_options() {
       --client-route6) CLIENT_ROUTES6+=("$2"); shift 2 ;;
       --tproxy) TPROXY_PORT=$2; shift 2 ;;
       --tproxy-ports) TPROXY_PORTS=$2; shift 2 ;;
+      --tproxy-from) TPROXY_FROM+=("$2"); shift 2 ;;
       *) usage ;;
     esac
   done
@@ -162,9 +167,17 @@ configure_nftables() {
   fi
   if [[ -n $TPROXY_PORT ]]; then
     local syn="tcp flags & (fin | syn | rst | ack) == syn" ports="{ ${TPROXY_PORTS//,/, } }"
-    tproxy_rules="    iifname \"$TAP\" meta nfproto ipv4 $syn tcp dport $ports ip daddr != $own tproxy ip to :$TPROXY_PORT meta mark set $MARK counter accept comment \"routed to the appliance: sluice-intercept's TPROXY listener\""
-    if [[ -n $ADDRESS6 ]]; then
-      tproxy_rules+=$'\n'"    iifname \"$TAP\" meta nfproto ipv6 $syn tcp dport $ports ip6 daddr != ${ADDRESS6%%/*} tproxy ip6 to :$TPROXY_PORT meta mark set $MARK counter accept comment \"routed to the appliance (IPv6): sluice-intercept's TPROXY listener\""
+    local from4=() from6=() p set4 set6
+    for p in "${TPROXY_FROM[@]}"; do
+      if [[ $p == *:* ]]; then from6+=("$p"); else from4+=("$p"); fi
+    done
+    if [[ ${#from4[@]} -gt 0 ]]; then
+      set4="{ $(IFS=,; echo "${from4[*]}") }"
+      tproxy_rules="    iifname \"$TAP\" meta nfproto ipv4 $syn ip saddr $set4 tcp dport $ports ip daddr != $own tproxy ip to :$TPROXY_PORT meta mark set $MARK counter accept comment \"routed to the appliance: sluice-intercept's TPROXY listener\""
+    fi
+    if [[ -n $ADDRESS6 && ${#from6[@]} -gt 0 ]]; then
+      set6="{ $(IFS=,; echo "${from6[*]}") }"
+      tproxy_rules+=$'\n'"    iifname \"$TAP\" meta nfproto ipv6 $syn ip6 saddr $set6 tcp dport $ports ip6 daddr != ${ADDRESS6%%/*} tproxy ip6 to :$TPROXY_PORT meta mark set $MARK counter accept comment \"routed to the appliance (IPv6): sluice-intercept's TPROXY listener\""
     fi
   fi
   # Declaring the table first makes the delete succeed on a first run: the whole file is one
@@ -201,6 +214,8 @@ appliance_up() {
     die "--client-route6 and --gateway6 need --address6"
   [[ -z $TPROXY_PORT || $TPROXY_PORT =~ ^[0-9]+$ ]] || die "--tproxy takes a port (listen.transparent's), e.g. 15001"
   [[ $TPROXY_PORTS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--tproxy-ports takes ports separated by commas, e.g. 443,8443"
+  [[ -z $TPROXY_PORT || ${#TPROXY_FROM[@]} -gt 0 ]] ||
+    die "--tproxy needs --tproxy-from PREFIX: the client networks a router sends to the appliance (anyone else could use it as a relay)"
   command -v nft >/dev/null || die "nft not found: apt-get install nftables"
   ensure_namespace
   move_tap

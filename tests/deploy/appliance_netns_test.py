@@ -7,7 +7,8 @@ real TAP. Then, for IPv4 and IPv6:
 - a connection the router makes to a far address on port 443, routed via the appliance
   address, is handed by the TPROXY rule to a transparent listener (what sluice-intercept's
   listen.transparent is), which sees the far address as its own, and data flows both ways;
-- the same to port 80 (not in --tproxy-ports) is not taken: the "not adopted yet" rule drops it;
+- the same to port 80 (not in --tproxy-ports), or from a source outside --tproxy-from, is not
+  taken: the "not adopted yet" rule drops it; --tproxy without --tproxy-from is refused;
 - `up` a second time changes nothing, `status` shows the table, `down` removes the namespace.
 
 Usage: appliance_netns_test.py SOURCE_DIR   (root; nft, iproute2)
@@ -97,7 +98,8 @@ def main():
 
         up = ["bash", script, "up", "--netns", APPLIANCE, "--tap", TAP, "--from-netns", ROUTER,
               "--address", "10.99.0.2/24", "--gateway", "10.99.0.1",
-              "--address6", "fd99::2/64", "--gateway6", "fd99::1", "--tproxy", str(TPROXY_PORT)]
+              "--address6", "fd99::2/64", "--gateway6", "fd99::1", "--tproxy", str(TPROXY_PORT),
+              "--tproxy-from", "10.99.0.0/24", "--tproxy-from", "fd99::/64"]
         r = sh(*up, check_rc=False)
         check(r.returncode == 0, f"up: {r.stdout}{r.stderr}")
         r = sh(*up, check_rc=False)
@@ -116,6 +118,17 @@ def main():
         check(got == f"hello {FAR6} 443", f"IPv6 to [{FAR6}]:443 through TPROXY: {got!r}")
         got = client(FAR4, 80)
         check(got.startswith("error"), f"port 80 is not in --tproxy-ports, yet: {got!r}")
+        # A source outside --tproxy-from is not taken: the router's second address.
+        sh("ip", "-n", ROUTER, "addr", "add", "10.98.0.1/32", "dev", "lo")
+        r = sh("ip", "netns", "exec", ROUTER, sys.executable, "-c",
+               CLIENT.replace("create_connection((host, port), timeout=3)",
+                              "create_connection((host, port), timeout=3, source_address=('10.98.0.1', 0))"),
+               FAR4, "443")
+        check(r.stdout.strip().startswith("error"), f"a source outside --tproxy-from got in: {r.stdout!r}")
+        r = sh("bash", script, "up", "--netns", APPLIANCE, "--tap", TAP, "--from-netns", ROUTER,
+               "--address", "10.99.0.2/24", "--tproxy", str(TPROXY_PORT), check_rc=False)
+        check(r.returncode != 0 and "--tproxy needs --tproxy-from" in r.stderr,
+              f"--tproxy without --tproxy-from: {r.returncode} {r.stderr}")
 
         status = sh("bash", script, "status", "--netns", APPLIANCE, check_rc=False)
         check("tproxy ip to :15001" in status.stdout, f"status:\n{status.stdout}{status.stderr}")

@@ -150,6 +150,7 @@ TEST(InterceptConfigTest, ShippedInterceptionExamplesAgree) {
   const std::string args = m[1];
   EXPECT_NE(args.find(absl::StrCat("--address ", address, "/")), std::string::npos) << args;
   EXPECT_NE(args.find("--tproxy " + tproxy_port), std::string::npos) << args;
+  EXPECT_NE(args.find("--tproxy-from "), std::string::npos) << args;
   EXPECT_NE(args.find("--gateway "), std::string::npos) << args;
   EXPECT_NE(args.find("--client-route "), std::string::npos) << args;
   EXPECT_EQ(args.find("--handoff-source"), std::string::npos)

@@ -37,7 +37,7 @@ from pathlib import Path
 import livelab
 from livelab import STATE, access_log_since, access_log_size, describe, in_ns, openssl_get
 from test_intercept_handoff import (APPLIANCE_ADDRESS, APPLIANCE_ADDRESS6, APPLIANCE_NS, NAME,
-                                    InterceptLab, RstWatch)
+                                    REMOTE_SITE, TPROXY_PORT, InterceptLab, RstWatch)
 
 PROXY = "127.0.0.1:3128"  # the explicit proxy, in the appliance namespace
 INTERCEPT_BIN = os.environ.get(
@@ -55,9 +55,10 @@ def tearDownModule():
 
 class SluiceInterceptBehindTheDataplane(InterceptLab):
 
-    def start_interceptor(self, explicit: bool = False) -> None:
+    def start_interceptor(self, explicit: bool = False, tproxy: bool = False) -> None:
         """The real sluice-intercept with a school CA of its own making; EXPLICIT: also the
-        explicit proxy on PROXY in the appliance namespace, reading the bypass table often."""
+        explicit proxy on PROXY in the appliance namespace, reading the bypass table often;
+        TPROXY: also the transparent listener the namespace's TPROXY rules feed."""
         self.school = self.workdir / "school-ca"
         made = subprocess.run([INTERCEPT_BIN, "ca", "init", "--dir", str(self.school)],
                               capture_output=True, text=True, timeout=60)
@@ -65,7 +66,9 @@ class SluiceInterceptBehindTheDataplane(InterceptLab):
         self.intercept_audit = self.workdir / "intercept-audit.jsonl"
         self.intercept_stats = self.workdir / "intercept-stats.json"
         config = self.workdir / "intercept.yaml"
-        listen = f"listen:\n  explicit: {PROXY}\n" if explicit else ""
+        listen = "".join([f"  explicit: {PROXY}\n" if explicit else "",
+                          f"  transparent: 0.0.0.0:{TPROXY_PORT}\n" if tproxy else ""])
+        listen = f"listen:\n{listen}" if listen else ""
         refresh = "  bypass_refresh: 300ms\n" if explicit else ""
         config.write_text(f"""threads: 2
 {listen}handoff:
@@ -191,6 +194,72 @@ learning:
         self.assertEqual(mine[0].get("handoff"), "handed_off", mine[0])
         self.assertEqual(audit.verdicts_for(client_ip=APPLIANCE_ADDRESS6), [],
                          "sluice-intercept's own connection must not be inspected")
+
+    def remote_site(self) -> tuple[str, str]:
+        """A site without an inline box (REMOTE_SITE, namespace slr) and a web server elsewhere
+        (namespace slw, 10.8.0.1, the lab's certificate), both behind the server namespace,
+        which routes the site's connections to the appliance's address, as a router sends a
+        site's port 443 to an appliance by policy routing. Returns (client, server) addresses;
+        cleanups undo it all."""
+        client, server = "10.9.0.2", "10.8.0.1"
+        srv = livelab.SRV_NS
+
+        def sh(*argv):
+            subprocess.run(list(argv), check=True, capture_output=True, timeout=30)
+
+        for ns, dev, peer, addr, gw in (("slr", "slr0", "sl-r", client, "10.9.0.1"),
+                                        ("slw", "slw0", "sl-w", server, "10.8.0.254")):
+            sh("ip", "netns", "add", ns)
+            self.addCleanup(lambda ns=ns: subprocess.run(["ip", "netns", "del", ns], capture_output=True))
+            sh("ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer, "netns", srv)
+            for n, d, a in ((ns, dev, addr), (srv, peer, gw)):
+                sh("ip", "-n", n, "link", "set", d, "addrgenmode", "none")
+                sh("ip", "netns", "exec", n, "ethtool", "-K", d, "tx", "off")
+                sh("ip", "-n", n, "addr", "add", f"{a}/24", "dev", d)
+                sh("ip", "-n", n, "link", "set", d, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "route", "add", "default", "via", gw)
+        sh("ip", "netns", "exec", srv, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+           "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.sl-s.rp_filter=0")
+        # What comes from the site goes to the appliance; everything else as before.
+        sh("ip", "-n", srv, "route", "add", "default", "via", APPLIANCE_ADDRESS, "dev", "sl-s", "table", "77")
+        sh("ip", "-n", srv, "rule", "add", "pref", "10", "iif", "sl-r", "lookup", "77")
+
+        def undo():
+            subprocess.run(["ip", "-n", srv, "rule", "del", "pref", "10"], capture_output=True)
+            subprocess.run(["ip", "-n", srv, "route", "flush", "table", "77"], capture_output=True)
+            subprocess.run(["ip", "netns", "exec", srv, "sysctl", "-qw", "net.ipv4.ip_forward=0"],
+                           capture_output=True)
+        self.addCleanup(undo)
+        web = subprocess.Popen(in_ns("slw", ["openssl", "s_server", "-quiet", "-www", "-accept", "443",
+                                             "-cert", str(STATE / "ca" / "server.crt"),
+                                             "-key", str(STATE / "ca" / "server.key")]),
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (web.kill(), web.wait()))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not subprocess.run(
+                in_ns("slw", ["ss", "-Htln", "sport = :443"]), capture_output=True, text=True).stdout.strip():
+            time.sleep(0.1)
+        return client, server
+
+    def test_remote_site_bumped_via_tproxy(self):
+        self.start_with_interception()
+        self.start_interceptor(tproxy=True)
+        client, server = self.remote_site()
+        r = livelab.run_client(["curl", "-sS", "--max-time", "30", "--cacert", str(self.school / "ca.crt"),
+                                "-w", "\n@@ %{http_code}", "--resolve", f"{NAME}:443:{server}",
+                                f"https://{NAME}/"], ns="slr", timeout=40)
+        self.assertEqual(r.returncode, 0, f"curl from the remote site: {describe(r)}\n--- sluice-intercept\n"
+                                          f"{self.interceptor_output()[-3000:]}\n--- counters\n{self.stats()}")
+        self.assertTrue(r.stdout.endswith(b"@@ 200"), "a page, through a certificate of the school CA")
+        self.stop_interceptor()
+        records = [x for x in self.intercept_records() if x.get("client") == client]
+        self.assertTrue(any(x.get("type") == "http" and x.get("mode") == "tproxy" and x.get("server") == server
+                            for x in records), records)
+        self.assertGreater(self.counter("appliance_out"), 0)
+        audit = self.stop_sluice()
+        self.assertEqual(audit.verdicts_for(client_ip=client), [],
+                         "the appliance's routed traffic is its own: sluice does not judge it")
 
     def test_proxy_falls_back_to_a_names_next_address(self):
         # In the appliance namespace (`ip netns exec` mounts /etc/netns/NS/hosts over

@@ -28,6 +28,8 @@ from livelab import (APP_NS, CA, CLI_NS, SERVER_IP, SERVER_IP6, SRC, STAFF_IP6, 
 APPLIANCE_NS = "sluice-appliance"
 APPLIANCE_ADDRESS = "10.0.0.250"
 APPLIANCE_ADDRESS6 = "fd00:5c::250"  # intercept.address6: IPv6 flows are handed over too
+TPROXY_PORT = 15001            # sluice-intercept's listen.transparent in the appliance namespace
+REMOTE_SITE = "10.9.0.0/24"    # a site without an inline box, routed to the appliance
 NETNS_SCRIPT = SRC / "deploy" / "appliance" / "sluice-appliance-netns.sh"
 SERVER_BIN = os.environ.get("SLUICE_HANDOFF_SERVER_BIN",
                             str(SRC / "build" / "tests" / "handoff_tls_server"))
@@ -88,7 +90,11 @@ class InterceptLab(LiveTestCase):
         self.start_sluice(config_edit=lambda text: (config_edit or (lambda t: t))(self.enable_intercept(text)))
         appliance_netns("up", "--address", f"{APPLIANCE_ADDRESS}/16",
                         "--client-route", "10.0.1.0/24", "--client-route", "10.0.2.0/24",
-                        "--address6", f"{APPLIANCE_ADDRESS6}/64", "--client-route6", "fd00:5c::1:0/112")
+                        "--address6", f"{APPLIANCE_ADDRESS6}/64", "--client-route6", "fd00:5c::1:0/112",
+                        # A remote site's connections, routed here by the server namespace
+                        # (test_intercept_e2e.py's TPROXY test), answer through the gateway.
+                        "--gateway", SERVER_IP, "--tproxy", str(TPROXY_PORT),
+                        "--tproxy-from", REMOTE_SITE)
         self.interceptor = None
 
     @staticmethod

@@ -58,8 +58,9 @@ std::string render_sizing(const Sizing& s) {
                                         "256 per worker"));
   absl::StrAppend(&out, "  hugepage memory: ", format_bytes(s.huge_bytes_per_socket),
                   " per socket with ports, ", format_bytes(s.huge_bytes_total),
-                  " in all (one mbuf takes ", s.mbuf_object_bytes, " bytes; the larger of the ",
-                  "sum below and eal --socket-mem)\n");
+                  " on the sockets with ports (one mbuf takes ", s.mbuf_object_bytes,
+                  " bytes; the larger of the sum below and eal --socket-mem; the plan also "
+                  "gives every other node one socket's pools and rings)\n");
   append_terms(out, s.huge_terms, true);
   absl::StrAppend(&out, "  ordinary memory: ", format_bytes(s.ram_bytes), "\n");
   append_terms(out, s.ram_terms, true);

@@ -193,20 +193,8 @@ void Connection::on_deadline(uint64_t now_ns) {
     case Phase::kConnecting: {
       const std::string timed_out = absl::StrCat("connect to ", server_ip_, ":", server_port_,
                                                  ": timed out (upstream.connect_timeout)");
-      if (try_next_address(timed_out)) {
-        advance();
-        return;
-      }
-      const std::string why = earlier_attempts_ + timed_out;
-      bump(ctx_.stats.connect_failures);
-      if (action_ == Action::kBump) {
-        upstream_failed(why);
-        advance();
-      } else if (action_ == Action::kPlain) {
-        http_error_and_close(504, why);
-      } else {
-        close("connect_failed", why);
-      }
+      attempt_failed(timed_out, 504);
+      advance();
       return;
     }
     default:
@@ -494,17 +482,8 @@ void Connection::connect_upstream() {
   deadline_ns_ = attempt_deadline_ns(now);
   if (::connect(ufd_, reinterpret_cast<const sockaddr*>(&server_addr_), server_len_) != 0 &&
       errno != EINPROGRESS) {
-    std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(errno));
-    if (try_next_address(why)) return;
-    why = earlier_attempts_ + why;
-    bump(ctx_.stats.connect_failures);
-    if (action_ == Action::kBump) {
-      upstream_failed(why);
-    } else if (action_ == Action::kPlain) {
-      http_error_and_close(502, why);
-    } else {
-      close("connect_failed", why);
-    }
+    attempt_failed(absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(errno)),
+                   502);
     return;
   }
   if (!loop_.watch(ufd_, &uwatch_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) {
@@ -539,16 +518,22 @@ void Connection::finish_connect() {
     }
     return;
   }
-  std::string why = absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(err));
+  attempt_failed(absl::StrCat("connect to ", server_ip_, ":", server_port_, ": ", std::strerror(err)), 502);
+}
+
+// A connection attempt that failed (WHY): the name's next address, or, when none is left, the
+// failure carried out as the action needs: a failure page for a bump, an HTTP error
+// (HTTP_STATUS) for a plain proxy request, a close otherwise.
+void Connection::attempt_failed(const std::string& why, int http_status) {
   if (try_next_address(why)) return;
-  why = earlier_attempts_ + why;
+  const std::string all = earlier_attempts_ + why;
   bump(ctx_.stats.connect_failures);
   if (action_ == Action::kBump) {
-    upstream_failed(why);
+    upstream_failed(all);
   } else if (action_ == Action::kPlain) {
-    http_error_and_close(502, why);
+    http_error_and_close(http_status, all);
   } else {
-    close("connect_failed", why);
+    close("connect_failed", all);
   }
 }
 

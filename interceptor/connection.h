@@ -78,6 +78,7 @@ class Connection {
   // After a failed attempt WHY: closes its socket and, when the name has another address,
   // judges and connects to that one (true); false when none is left.
   bool try_next_address(const std::string& why);
+  void attempt_failed(const std::string& why, int http_status);
   uint64_t attempt_deadline_ns(uint64_t now_ns) const;
   void upstream_handshake();
   void begin_client_handshake(SharedX509 cert, EVP_PKEY* key, bool chain_ca);

@@ -193,19 +193,15 @@ bool BridgeWorker::steer_appliance(rte_mbuf* m) {
         return true;
       }
     }
+    // The appliance's own: ARP, what comes from its addresses, and what it addressed to anyone
+    // but the dataplane's end of the channel (the next hop of its client routes, where its
+    // adopted sockets' answers go): its gateway or a server on the segment, e.g. a TPROXY
+    // connection answering from the address its client asked for. Out, uninspected.
     if (type == kEtherArp ||
         (type == kEtherIpv4 && len >= 34 && std::memcmp(d + 26, x.appliance_ip.data(), 4) == 0) ||
         (x.ipv6 && type == kEtherIpv6 && len >= 54 &&
-         std::memcmp(d + 14 + 8, x.appliance_ip6.data(), 16) == 0)) {
-      ++s.appliance_out;
-      send(m, setup_.intercept_outside);
-      return true;
-    }
-    // The appliance sends its adopted sockets' answers to the dataplane's end of the channel
-    // (the next hop of its client routes). A frame it addressed to anyone else (its gateway, a
-    // server on the segment) is its own business: a TPROXY connection answering from the
-    // address its client asked for, say. Out, uninspected.
-    if (std::memcmp(d, x.source_mac.data(), 6) != 0) {
+         std::memcmp(d + 14 + 8, x.appliance_ip6.data(), 16) == 0) ||
+        std::memcmp(d, x.source_mac.data(), 6) != 0) {
       ++s.appliance_out;
       send(m, setup_.intercept_outside);
       return true;

@@ -27,11 +27,19 @@ enum class EnforcementMode : uint8_t { kAuditOnly, kInline, kMonitor };
 // How a blocked TLS client is told.
 enum class BlockResponse : uint8_t { kReset, kTlsAlertAndReset };
 
+// What the NIC found of a received frame's TCP/UDP checksum (RX checksum offload). Where it
+// says good, the worker need not read the whole segment again to sum it.
+enum class NicChecksum : uint8_t {
+  kUnknown,  // anything else (not checked, bad, none): the inspector sums the segment itself
+  kGood,
+};
+
 // Where a frame came from and how the worker will find it again. `handle` is owned by the
 // caller unless the inspector answers PacketAction::kHeld.
 struct FrameRef {
   void* handle = nullptr;
   uint16_t port = 0;
+  NicChecksum l4_checksum = NicChecksum::kUnknown;
 };
 
 // What the inspector asks of the worker loop when a verdict is carried out. Called from inside

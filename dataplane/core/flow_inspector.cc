@@ -84,9 +84,17 @@ bool FlowInspector::still_watching(const Flow& f, const ParsedPacket& p) {
   return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst));
 }
 
-void FlowInspector::check_checksum(ParsedPacket& p) {
+void FlowInspector::check_checksum(Packet& pk) {
+  ParsedPacket& p = pk.p;
   if (config_.checksum_mode == ChecksumMode::kOff || p.l4_checksum != ChecksumState::kUnchecked)
     return;
+  // The NIC's word covers the frame it received; a datagram rebuilt from fragments is summed
+  // here.
+  if (pk.ref.l4_checksum == NicChecksum::kGood && !pk.reassembled) {
+    ++stats_.l4_checksums_by_nic;
+    p.l4_checksum = ChecksumState::kValid;
+    return;
+  }
   p.l4_checksum = check_l4_checksum(p);
   if (p.l4_checksum == ChecksumState::kOffloadPartial) ++stats_.checksum_offload_seen;
 }
@@ -224,7 +232,7 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
     return from_tap(pk, now_ns);
   uint32_t index = flows_.find(pk.key, pk.hash);
   const bool watching = index == kNoFlow || still_watching(flows_.at(index), p);
-  if (watching) check_checksum(p);
+  if (watching) check_checksum(pk);
   if (index != kNoFlow && watching && starts_new_connection(flows_.at(index), p, pk.src_is_lo)) {
     const Flow& old = flows_.at(index);
     close_flow(index, old.client_fin && old.server_fin ? CloseReason::kFin : CloseReason::kReused,

@@ -135,7 +135,7 @@ class FlowInspector {
   PacketAction process(Packet& pk, uint64_t now_ns);
   bool checksum_trusted(const ParsedPacket& p) const;
   static bool still_watching(const Flow& f, const ParsedPacket& p);
-  void check_checksum(ParsedPacket& p);
+  void check_checksum(Packet& pk);
   bool starts_new_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo) const;
   uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                           bool src_is_lo, uint64_t now_ns);

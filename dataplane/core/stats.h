@@ -56,6 +56,7 @@ std::string_view malformed_name(Malformed m);
   X(ip_fragments, "IP fragments received")                                             \
   X(ip_reassembled, "IP datagrams reassembled from fragments")                         \
   X(checksum_offload_seen, "packets whose L4 checksum looked like unfinished offload") \
+  X(l4_checksums_by_nic, "L4 checksums taken from the NIC (RX checksum offload)")     \
   X(flows_created, "flows created")                                                    \
   X(flows_closed, "flows closed (FIN/RST)")                                            \
   X(flows_expired, "flows expired by idle timeout")                                    \

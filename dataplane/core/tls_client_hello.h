@@ -22,8 +22,6 @@ inline constexpr size_t kJa4Length = 36;       // e.g. t13d1516h2_8daaf6152771_e
 class Ja4Cache;
 
 struct ClientHelloInfo {
-  // Server name: lower-cased, trailing dot removed. Empty when absent.
-  std::array<char, kMaxSniLength + 1> sni{};
   uint16_t sni_length = 0;
   bool sni_valid = true;  // false: present but not a valid host name (anomaly sni_invalid too)
 
@@ -43,6 +41,10 @@ struct ClientHelloInfo {
   std::array<char, kJa4Length + 1> ja4{};  // NUL-terminated JA4 ("" if not computed)
 
   AnomalySet anomalies;
+
+  // Server name: lower-cased, trailing dot removed. Empty when absent. Last, so that an event
+  // carrying this hello is copied only as far as the name goes (AuditEvent::wire_size).
+  std::array<char, kMaxSniLength + 1> sni{};
 
   std::string_view sni_view() const { return {sni.data(), sni_length}; }
   std::string_view ja4_view() const { return {ja4.data()}; }

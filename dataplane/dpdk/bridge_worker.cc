@@ -252,7 +252,7 @@ void BridgeWorker::process_local() {
       frames[i] = mbuf_frame(m, linear_.data() + size_t{i} * kLinearBytes, kLinearBytes);
       rte_prefetch0(frames[i].data());  // the headers the inspector parses first
       times[i] = now;
-      refs[i] = FrameRef{m, m->port};
+      refs[i] = FrameRef{m, m->port, mbuf_l4_checksum(m)};
     }
     inspector_.on_burst(frames, times, n, actions, refs);
     for (uint16_t i = 0; i < n; ++i) {

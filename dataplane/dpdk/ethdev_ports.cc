@@ -103,7 +103,8 @@ absl::StatusOr<PortToOpen> resolve_port(const PortConfig& config, uint16_t worke
   }
   const PortCapabilities caps{.max_rx_queues = info.max_rx_queues,
                               .max_tx_queues = info.max_tx_queues,
-                              .flow_type_rss_offloads = info.flow_type_rss_offloads};
+                              .flow_type_rss_offloads = info.flow_type_rss_offloads,
+                              .rx_offload_capa = info.rx_offload_capa};
   absl::StatusOr<QueuePlan> plan = plan_port_queues(config, caps, workers);
   if (!plan.ok()) return plan.status();
   p.plan = *plan;
@@ -111,6 +112,7 @@ absl::StatusOr<PortToOpen> resolve_port(const PortConfig& config, uint16_t worke
   p.port.dispatch = plan->dispatch;
   p.port.rx_queues = plan->rx_queues;
   p.port.tx_queues = plan->tx_queues;
+  p.port.rx_checksum_offload = plan->rx_offloads != 0;
   // A vdev belongs to no socket; its memory comes from socket 0 like everything else then.
   const int socket = rte_eth_dev_socket_id(p.port.port_id);
   p.port.socket = socket < 0 ? 0 : socket;
@@ -142,6 +144,7 @@ absl::Status start_port(PortToOpen& p, const QueueConfig& queues, rte_mempool* p
     conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
     conf.rx_adv_conf.rss_conf.rss_hf = p.plan.rss_hf;
   }
+  conf.rxmode.offloads = p.plan.rx_offloads;
   if (int rc = rte_eth_dev_configure(port.port_id, port.rx_queues, port.tx_queues, &conf); rc != 0)
     return absl::InternalError(absl::StrCat(port_label(c), ": cannot configure ", port.rx_queues,
                                             " RX / ", port.tx_queues,
@@ -234,6 +237,8 @@ absl::StatusOr<QueuePlan> plan_port_queues(const PortConfig& port, const PortCap
         absl::StrCat(port_label(port), ": the port has no RX queue; use another port"));
   QueuePlan plan;
   plan.tx_queues = workers;
+  plan.rx_offloads =
+      caps.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
   const bool rss = port.kind == PortKind::kPci &&
                    (caps.flow_type_rss_offloads & kRequiredRss) == kRequiredRss &&
                    caps.max_rx_queues >= workers;
@@ -276,6 +281,12 @@ absl::StatusOr<std::unique_ptr<EthdevPorts>> EthdevPorts::open(const RunConfig& 
   for (const PortConfig& c : config.ports) {
     absl::StatusOr<PortToOpen> p = resolve_port(c, self->workers_);
     if (p.ok()) {
+      // The interception TAP carries the appliance's own frames, which are never inspected, and
+      // net_tap would check their checksums in software: not asked.
+      if (config.intercept.enabled && &c == &config.ports[config.intercept.port]) {
+        p->plan.rx_offloads = 0;
+        p->port.rx_checksum_offload = false;
+      }
       planned.push_back(*std::move(p));
     } else {
       errors.push_back(p.status());
@@ -397,7 +408,9 @@ std::string EthdevPorts::summary() const {
                     std::string(rx_dispatch_name(p.dispatch)), ", ", p.rx_queues, " RX / ", p.tx_queues,
                     " TX queues of ", p.rx_descriptors, " / ", p.tx_descriptors,
                     " descriptors, socket ", p.socket, ", MAC ", format_mac(p.mac),
-                    p.promiscuous ? ", promiscuous" : "", ", ", p.link_at_start, "\n");
+                    p.promiscuous ? ", promiscuous" : "",
+                    p.rx_checksum_offload ? ", RX checksum offload" : "", ", ", p.link_at_start,
+                    "\n");
     for (const std::string& note : p.notes) absl::StrAppend(&out, "  ", p.name, ": ", note, "\n");
   }
   return out;

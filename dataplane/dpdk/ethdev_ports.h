@@ -43,6 +43,7 @@ struct PortCapabilities {
   uint16_t max_rx_queues = 0;
   uint16_t max_tx_queues = 0;
   uint64_t flow_type_rss_offloads = 0;  // RTE_ETH_RSS_* the NIC can hash on
+  uint64_t rx_offload_capa = 0;         // RTE_ETH_RX_OFFLOAD_* the port offers
 };
 
 // The queues chosen for one port.
@@ -51,6 +52,9 @@ struct QueuePlan {
   uint16_t rx_queues = 0;
   uint16_t tx_queues = 0;
   uint64_t rss_hf = 0;  // hash types asked of the NIC (RSS path only)
+  // RX offloads asked of the port: the TCP and UDP checksum checks where it has them, so a
+  // worker need not sum every first-flight segment itself (mbuf_l4_checksum reads the result).
+  uint64_t rx_offloads = 0;
   std::string note;     // why a PCI port does not get RSS; empty otherwise
 };
 
@@ -74,6 +78,7 @@ struct EthdevPort {
   uint16_t tx_descriptors = 0;
   std::array<uint8_t, 6> mac{};
   bool promiscuous = false;
+  bool rx_checksum_offload = false;  // the NIC checks TCP and/or UDP checksums (QueuePlan)
   std::string link_at_start;  // e.g. "link up, 10000 Mbps full duplex", read without waiting
   // What the operator should know but need not act on at once: descriptor counts the driver
   // changed, a driver that refused promiscuous mode. summary() includes them.

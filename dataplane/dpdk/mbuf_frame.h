@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "dataplane/core/bytes.h"
+#include "dataplane/core/enforcement.h"
 
 namespace sluice {
 
@@ -17,6 +18,16 @@ inline ByteSpan mbuf_frame(rte_mbuf* m, uint8_t* scratch, uint32_t capacity) {
   if (m->nb_segs == 1) return ByteSpan(rte_pktmbuf_mtod(m, const uint8_t*), len);
   const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, scratch));
   return data ? ByteSpan(data, len) : ByteSpan();
+}
+
+// What the NIC's RX checksum offload says of the frame's TCP/UDP checksum. Only "good" is
+// passed on. A bad one is summed again by the inspector (it is rare, and bad is then told from
+// an unfinished offload checksum as without offload), and so is "none", which drivers use both
+// for UDP without a checksum and for data known intact behind an unfinished one.
+inline NicChecksum mbuf_l4_checksum(const rte_mbuf* m) {
+  return (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD
+             ? NicChecksum::kGood
+             : NicChecksum::kUnknown;
 }
 
 }  // namespace sluice

@@ -56,8 +56,11 @@ ControlSample sample_at(absl::Time at, uint64_t scale) {
 
 // NAME{key="value",...} NUMBER, or NAME NUMBER (exposition format 0.0.4, as /metrics writes it).
 bool sample_line(const std::string& line, std::string& name) {
+  // Metric names: [a-zA-Z_:][a-zA-Z0-9_:]* in the exposition format; ours are lower case.
   size_t i = 0;
-  while (i < line.size() && (std::islower(static_cast<unsigned char>(line[i])) || line[i] == '_')) ++i;
+  while (i < line.size() && (std::islower(static_cast<unsigned char>(line[i])) || line[i] == '_' ||
+                             (i > 0 && std::isdigit(static_cast<unsigned char>(line[i])))))
+    ++i;
   if (i == 0) return false;
   name = line.substr(0, i);
   if (i < line.size() && line[i] == '{') {

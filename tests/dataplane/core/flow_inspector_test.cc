@@ -451,6 +451,26 @@ TEST_F(FlowInspectorTest, OffloadChecksumsAcceptedOnlyInAutoMode) {
   }
 }
 
+// RX checksum offload: where the NIC says a segment's checksum is good, the inspector takes its
+// word (here for a hello whose checksum field is wrong, which only the NIC's word can pass);
+// without it the segment is summed as ever.
+TEST_F(FlowInspectorTest, TheNicsGoodChecksumStandsInForTheSum) {
+  for (NicChecksum nic : {NicChecksum::kGood, NicChecksum::kUnknown}) {
+    sink_.events.clear();
+    make();
+    Conversation c;
+    feed(c.handshake());
+    c.client_frame().l4_checksum = test::L4Checksum::kCorrupt;
+    const FrameRef ref{nullptr, 0, nic};
+    inspector_->on_frame(c.client(0, hello_records("nic.example")), now_ += kMs, &ref);
+    inspector_->close_some(now_, UINT32_MAX);
+    auto v = sink_.of(AuditKind::kVerdict);
+    const bool judged = v.size() == 1 && sni_of(v[0]) == "nic.example";
+    EXPECT_EQ(judged, nic == NicChecksum::kGood);
+    EXPECT_EQ(inspector_->stats().l4_checksums_by_nic, nic == NicChecksum::kGood ? 1u : 0u);
+  }
+}
+
 TEST_F(FlowInspectorTest, SynPayloadWithoutFastOpenIsADecoy) {
   Conversation c;
   feed(c.syn(hello_records("decoy.example")));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dataplane/dpdk/eal.h"
+#include "tests/dataplane/dpdk_eal/checksum_tap.h"
 
 namespace sluice {
 namespace {
@@ -35,6 +36,9 @@ class EalEnvironment : public ::testing::Environment {
       args.push_back("--vdev");
       args.push_back(vdev);
     }
+    // TapPortChecksL4Checksums: a TAP named per process, as ctest runs the tests side by side.
+    args.push_back("--vdev");
+    args.push_back(std::string(kChecksumTapDevice) + ",iface=" + checksum_tap_iface());
     absl::Status s = init_eal(args);
     ASSERT_TRUE(s.ok()) << s;
   }

@@ -6,14 +6,24 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <map>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "dataplane/dpdk/mbuf_frame.h"
+#include "tests/dataplane/core/packet_builder.h"
+#include "tests/dataplane/dpdk_eal/checksum_tap.h"
 
 namespace sluice {
 namespace {
@@ -264,6 +274,63 @@ TEST(EthdevPorts, PortStatusAndStop) {
   EXPECT_THAT(status.status().message(), HasSubstr("test.yaml:2:5: port 'in' (net_null8)"));
 }
 
+// A port whose driver checks TCP/UDP checksums (net_tap does it in software, as a NIC does in
+// hardware) is asked to, and its verdict reaches the worker through the mbuf: a frame the kernel
+// sends into the TAP with a correct checksum reads as good, one with a corrupt checksum does not.
+TEST(EthdevPorts, TapPortChecksL4Checksums) {
+  const std::string iface = checksum_tap_iface();
+  absl::StatusOr<std::unique_ptr<EthdevPorts>> opened = EthdevPorts::open(parse(single_port_yaml(
+      "tap", absl::StrCat(kChecksumTapDevice, ",iface=", iface), "[1]")));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EthdevPorts& ports = **opened;
+  const EthdevPort& tap = ports.ports()[0];
+  EXPECT_TRUE(tap.rx_checksum_offload);
+  EXPECT_THAT(ports.summary(), HasSubstr(", RX checksum offload"));
+
+  const int fd = socket(AF_PACKET, SOCK_RAW, 0);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  ASSERT_NE(to.sll_ifindex, 0) << iface;
+  to.sll_halen = 6;
+  std::map<uint16_t, test::L4Checksum> sent = {{4431, test::L4Checksum::kCorrect},
+                                               {4432, test::L4Checksum::kCorrupt}};
+  for (const auto& [port, checksum] : sent) {
+    test::TcpSpec spec;
+    spec.dst_port = port;
+    spec.frame.l4_checksum = checksum;
+    spec.payload = test::Bytes(300, 0x16);
+    const test::Bytes frame = test::build_tcp_frame(spec);
+    ASSERT_EQ(sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(frame.size()))
+        << std::strerror(errno);
+  }
+  close(fd);
+
+  // The kernel sends its own frames too once the link is up (IPv6 neighbour discovery): ours
+  // are told by their TCP destination port.
+  std::map<uint16_t, NicChecksum> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (seen.size() < sent.size() && std::chrono::steady_clock::now() < deadline) {
+    rte_mbuf* got[8];
+    const uint16_t n = rte_eth_rx_burst(tap.port_id, 0, got, 8);
+    for (uint16_t i = 0; i < n; ++i) {
+      const uint8_t* d = rte_pktmbuf_mtod(got[i], const uint8_t*);
+      // Ethernet, IPv4 without options (the builder's), TCP: the destination port at 14+20+2.
+      if (rte_pktmbuf_data_len(got[i]) > 40 && d[12] == 0x08 && d[13] == 0x00 && d[23] == 6) {
+        const uint16_t port = static_cast<uint16_t>(d[36] << 8 | d[37]);
+        if (sent.count(port)) seen[port] = mbuf_l4_checksum(got[i]);
+      }
+      rte_pktmbuf_free(got[i]);
+    }
+    if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(seen.size(), sent.size()) << "not every frame sent into " << iface << " was received";
+  EXPECT_EQ(seen[4431], NicChecksum::kGood);
+  EXPECT_EQ(seen[4432], NicChecksum::kUnknown) << "a bad checksum is left to the inspector";
+}
+
 TEST(EthdevPorts, DestructorClosesThePorts) {
   const RunConfig config = parse(single_port_yaml("tap", "net_ring2", "[1]"));
   const uint16_t id = port_id_of("net_ring2");
@@ -347,6 +414,21 @@ TEST(PlanPortQueues, VdevIsAlwaysSoftwareEvenIfItClaimsRss) {
   EXPECT_EQ(plan->dispatch, RxDispatch::kSoftware);
   EXPECT_EQ(plan->rx_queues, 2);
   EXPECT_EQ(plan->note, "") << "a vdev never has RSS; nothing to explain";
+}
+
+TEST(PlanPortQueues, ChecksumOffloadIsAskedWhereThePortHasIt) {
+  PortCapabilities caps{16, 16, kNicRss};
+  caps.rx_offload_capa = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+                         RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+  absl::StatusOr<QueuePlan> plan = plan_port_queues(pci_port(), caps, 2);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // Only the L4 checks: the IPv4 header is summed with the parse anyway, and nothing that
+  // changes the frame (VLAN stripping) is ever asked for.
+  EXPECT_EQ(plan->rx_offloads, RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+  caps.rx_offload_capa = 0;
+  plan = plan_port_queues(pci_port(), caps, 2);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->rx_offloads, 0u);
 }
 
 TEST(PlanPortQueues, RefusalsSayWhatToChange) {

@@ -7,9 +7,15 @@
 namespace sluice {
 
 void StreamAssembler::reset(uint32_t base_seq, MutableByteSpan data, std::span<uint64_t> seen) {
+  // Handed the bitmap it used last (a pool slot's): only the words below the highest byte that
+  // use stored can have a bit set. A new flight's bitmap is otherwise kilobytes of stores, most
+  // of them to lines no short hello ever reaches.
+  size_t words = (data.size() + 63) / 64;
+  if (seen.data() == seen_.data() && seen_.data() != nullptr)
+    words = std::min<size_t>(words, (size_t{highest_} + 63) / 64);
   data_ = data;
   seen_ = seen;
-  std::fill(seen_.begin(), seen_.begin() + (data.size() + 63) / 64, 0);
+  std::fill(seen_.begin(), seen_.begin() + words, 0);
   base_seq_ = base_seq;
   contiguous_ = 0;
   highest_ = 0;

@@ -153,5 +153,25 @@ TEST_F(StreamAssemblerTest, SequenceNumbersWrapAround) {
   EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), s_.contiguous().begin()));
 }
 
+// A pool slot's assembler is reset on the storage it used last, and clears only the part of the
+// bitmap that use could have marked: nothing it stored may read as seen in the next flight.
+TEST_F(StreamAssemblerTest, ReusedStorageForgetsTheLastFlight) {
+  auto bytes = pattern(8000);
+  s_.add(1000, piece(bytes, 0, 100));
+  s_.add(1000 + 5000, piece(bytes, 5000, 1000));  // a gap, then bytes far out
+  ASSERT_TRUE(s_.has_gap());
+  s_.reset(77, data_, seen_);  // the same storage, not cleared by the caller
+  EXPECT_EQ(s_.contiguous_length(), 0u);
+  EXPECT_FALSE(s_.has_gap());
+  auto other = pattern(6000);
+  std::reverse(other.begin(), other.end());
+  const auto far = s_.add(77 + 5000, piece(other, 5000, 1000));
+  EXPECT_EQ(far.new_bytes, 1000u) << "bytes of the last flight read as seen";
+  EXPECT_FALSE(far.conflict);
+  EXPECT_EQ(s_.add(77, piece(other, 0, 5000)).new_bytes, 5000u);
+  ASSERT_EQ(s_.contiguous_length(), 6000u);
+  EXPECT_TRUE(std::equal(other.begin(), other.end(), s_.contiguous().begin()));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -124,7 +124,8 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
                              PacketAction* actions, const FrameRef* refs) {
   // Three passes over the burst so that the flow-table lines each packet needs are on their way
   // from memory while other packets are parsed: parse and hash, prefetch the bucket, prefetch
-  // the flow, then process in arrival order. A fragment that completes a datagram points into
+  // the flow, then process (in arrival order, but for flows whose ClientHello starts in the
+  // chunk: those come last, see below). A fragment that completes a datagram points into
   // the reassembler's storage, which the next fragment may reuse, so it closes a chunk and is
   // processed before anything after it is prepared.
   // The per-burst scratch is a member: a local array of Packets would be value-initialised
@@ -144,9 +145,30 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
     }
     for (uint16_t i = start; i < end; ++i)
       if (ready[i - start]) flows_.prefetch_flow(packets[i - start].hash);
-    prefetch_hellos(packets, ready, end - start);
-    for (uint16_t i = start; i < end; ++i)
-      if (ready[i - start]) actions[i] = process(packets[i - start], now_ns[i]);
+    bool* const hello = burst_hello_;
+    const bool hinted = prefetch_hellos(packets, ready, end - start, hello);
+    // A segment that starts a ClientHello is processed after the rest of the chunk, and so is
+    // every later packet of its flow: the lines of its bytes and of its name, asked for just
+    // now, arrive while the other flows' packets are processed instead of being waited on.
+    // Each flow's packets keep their order; only flows trade places, and the caller still sends
+    // the frames it forwards in arrival order.
+    uint16_t* const later = burst_later_;
+    uint16_t later_count = 0;
+    for (uint16_t k = 0; k < end - start; ++k) {
+      if (!ready[k]) continue;
+      bool wait = hinted && hello[k];
+      for (uint16_t d = 0; !wait && d < later_count; ++d) {
+        const Packet& w = packets[later[d]];
+        wait = w.hash == packets[k].hash && w.key == packets[k].key;
+      }
+      if (wait) {
+        later[later_count++] = k;
+      } else {
+        actions[start + k] = process(packets[k], now_ns[start + k]);
+      }
+    }
+    for (uint16_t d = 0; d < later_count; ++d)
+      actions[start + later[d]] = process(packets[later[d]], now_ns[start + later[d]]);
     start = end;
   }
 }
@@ -157,10 +179,10 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
 // starts a ClientHello (its first bytes name the server), so that those loads overlap one
 // another and the rest of the burst instead of being waited for one flow at a time. Hints only:
 // what is judged still comes from the reassembled, checked stream.
-void FlowInspector::prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n) {
+bool FlowInspector::prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n,
+                                    bool* hello) {
   constexpr size_t kLine = 64;
   constexpr size_t kMaxPrefetch = 2048;  // a one-segment hello; longer ones are read in turn
-  bool hello[kMaxBurst];
   for (uint16_t i = 0; i < n; ++i) {
     const ParsedPacket& p = packets[i].p;
     hello[i] = ready[i] && p.l4_protocol == kTcp && p.payload.size() >= 9 && p.payload[0] == 22;
@@ -168,13 +190,14 @@ void FlowInspector::prefetch_hellos(const Packet* packets, const bool* ready, ui
     const size_t bytes = std::min(p.payload.size(), kMaxPrefetch);
     for (size_t off = kLine; off < bytes; off += kLine) __builtin_prefetch(p.payload.data() + off);
   }
-  if (judge_ == nullptr) return;
+  if (judge_ == nullptr) return false;
   std::array<char, kMaxSniLength> name;
   for (uint16_t i = 0; i < n; ++i) {
     if (!hello[i]) continue;
     const std::string_view sni = peek_client_hello_sni(packets[i].p.payload, name);
     if (!sni.empty()) judge_->prefetch_name(sni);
   }
+  return true;
 }
 
 bool FlowInspector::prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action) {

@@ -131,7 +131,8 @@ class FlowInspector {
   // not complete a datagram), with `action` set.
   bool prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action);
   // on_burst(): loads ahead the bytes and policy lines that judging its ClientHellos will need.
-  void prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n);
+  // Marks in `hello` the segments that start one; true when their names were asked for too.
+  bool prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n, bool* hello);
   PacketAction process(Packet& pk, uint64_t now_ns);
   bool checksum_trusted(const ParsedPacket& p) const;
   static bool still_watching(const Flow& f, const ParsedPacket& p);
@@ -196,6 +197,8 @@ class FlowInspector {
   // on_burst()'s parsed packets, reused for every burst.
   Packet burst_packets_[kMaxBurst];
   bool burst_ready_[kMaxBurst] = {};
+  bool burst_hello_[kMaxBurst] = {};
+  uint16_t burst_later_[kMaxBurst] = {};  // packets processed at the end of their chunk
 
   // Decrypts QUIC Initials: OpenSSL contexts and a datagram buffer made once, reused.
   QuicInitialReader quic_;

@@ -208,12 +208,15 @@ echo "== pipeline_bench (in memory)" >&2
   cat "$work/bench.err" >&2; exit 1; }
 cat "$work/bench.txt" >&2
 
-# Two diagnostic runs of the new-flow row, to say what limits it: the same with 512 flows (2,560
+# Diagnostic runs of the new-flow row, to say what limits it: the same with 512 flows (2,560
 # frames, which stay in the cache as a NIC writing into it with DDIO would deliver them; the
-# names still come from the whole list), and the same with a 1,000-name list (the name table in
-# the cache). Only new_judged_per_cpu_s is kept from each, renamed.
-echo "== pipeline_bench diagnostics (new flows: 512 flows; 1,000-name list)" >&2
-for diag in "cached_frames --new-flows 512 --policy-names $names" "small_list --policy-names 1000"; do
+# names still come from the whole list), the same with a 1,000-name list (the name table in the
+# cache), and the same with the frames carrying a NIC's checksum verdict (RX checksum offload,
+# which appliance NICs have: the worker then sums no segment itself). Only
+# new_judged_per_cpu_s is kept from each, renamed.
+echo "== pipeline_bench diagnostics (new flows: 512 flows; 1,000-name list; NIC checksums)" >&2
+for diag in "cached_frames --new-flows 512 --policy-names $names" "small_list --policy-names 1000" \
+  "nic_checksum --nic-checksum 1 --policy-names $names"; do
   read -r label args <<<"$diag"
   # shellcheck disable=SC2086  # $args is a list of options
   "$build_dir/perf/pipeline_bench" --rows new --seconds "$seconds" --huge "$huge" $args \
@@ -285,7 +288,10 @@ if "diag_cached_frames_new_judged_per_cpu_s" in b and "diag_small_list_new_judge
     out.append("Diagnostics, each one run of the same row (new flows per CPU-second; not the benchmark's figure): "
                f"512 flows, whose 2,560 frames stay in the cache as a NIC writing with DDIO would deliver them, "
                f"{m(b['diag_cached_frames_new_judged_per_cpu_s'])}; a 1,000-name list (the name table in the cache), "
-               f"{m(b['diag_small_list_new_judged_per_cpu_s'])}.")
+               f"{m(b['diag_small_list_new_judged_per_cpu_s'])}"
+               + (f"; the frames carrying a NIC's checksum verdict (RX checksum offload, so the worker sums no "
+                  f"segment), {m(b['diag_nic_checksum_new_judged_per_cpu_s'])}"
+                  if "diag_nic_checksum_new_judged_per_cpu_s" in b else "") + ".")
 out.append("")
 out.append(f"Flows created/s {m(b['new_flows_created_per_s'])}, closed by their RST/s {m(b['new_closed_per_s'])}, "
            f"held ClientHellos released/s {m(b['new_released_per_s'])}; half the names hit the list, half miss. "

@@ -38,8 +38,8 @@ absl::StatusOr<RunConfig> read_config(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   ConfigParseOptions options;
-  options.base_dir = std::filesystem::path(path).parent_path().string();
-  if (options.base_dir.empty()) options.base_dir = ".";
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  options.base_dir = (dir.empty() ? std::filesystem::path(".") : dir).string();
   return parse_run_config(text.str(), path, options);
 }
 

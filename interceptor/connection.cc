@@ -510,6 +510,7 @@ void Connection::finish_connect() {
         return;
       }
       loop_.upstream_sessions().bind_and_offer(ussl_.get(), session_key_);
+      loop_.verified_chains().bind(ussl_.get());
       SSL_set_connect_state(ussl_.get());
       phase_ = Phase::kUpstreamHandshake;
     } else {

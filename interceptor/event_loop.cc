@@ -22,7 +22,12 @@ uint64_t monotonic_ns() {
 }
 
 Loop::Loop(ServerContext& ctx, int index)
-    : ctx_(ctx), index_(index), upstream_sessions_(ctx.config.session_cache_entries) {}
+    : ctx_(ctx),
+      index_(index),
+      upstream_sessions_(ctx.config.session_cache_entries),
+      verified_chains_(ctx.config.verify_cache_entries,
+                       static_cast<int64_t>(ctx.config.verify_cache_ttl_ns / 1'000'000'000ULL),
+                       &ctx.stats.upstream_chains_cached) {}
 
 Loop::~Loop() {
   connections_.clear();

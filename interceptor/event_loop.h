@@ -16,6 +16,7 @@
 #include "interceptor/flow_policy.h"
 #include "interceptor/server_context.h"
 #include "interceptor/upstream_sessions.h"
+#include "interceptor/verified_chains.h"
 #include "interceptor/url_rules.h"
 
 namespace sluice::intercept {
@@ -55,6 +56,7 @@ class Loop {
   FlowPolicy::Scratch& policy_scratch() { return policy_scratch_; }
   UrlRules::Scratch& url_scratch() { return *url_scratch_; }
   UpstreamSessions& upstream_sessions() { return upstream_sessions_; }
+  VerifiedChains& verified_chains() { return verified_chains_; }
   int index() const { return index_; }
 
  private:
@@ -77,6 +79,7 @@ class Loop {
   FlowPolicy::Scratch policy_scratch_;
   std::unique_ptr<UrlRules::Scratch> url_scratch_;
   UpstreamSessions upstream_sessions_;  // this thread's alone: no lock
+  VerifiedChains verified_chains_;      // likewise
 };
 
 }  // namespace sluice::intercept

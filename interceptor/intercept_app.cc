@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "interceptor/tls_contexts.h"
 #include "interceptor/upstream_sessions.h"
+#include "interceptor/verified_chains.h"
 
 namespace sluice::intercept {
 
@@ -56,6 +57,7 @@ absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const Intercep
   if (!up.ok()) return up.status();
   ctx.upstream_ctx = std::move(*up);
   UpstreamSessions::enable(ctx.upstream_ctx.get());
+  VerifiedChains::enable(ctx.upstream_ctx.get());
   absl::StatusOr<SslCtxPtr> client = make_client_context();
   if (!client.ok()) return client.status();
   ctx.client_ctx = std::move(*client);

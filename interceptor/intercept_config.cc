@@ -167,7 +167,8 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
   }
   path(root["policy_config"], "policy_config", c.policy_config);
   if (const YAML::Node u = root["upstream"];
-      u && map(u, "upstream", {"extra_ca_files", "connect_timeout", "mark", "session_cache_entries"})) {
+      u && map(u, "upstream", {"extra_ca_files", "connect_timeout", "mark", "session_cache_entries",
+                               "verify_cache_entries", "verify_cache_ttl"})) {
     if (const YAML::Node f = u["extra_ca_files"]; f) {
       if (!f.IsSequence()) {
         error(f, "upstream.extra_ca_files", "must be a list of PEM files");
@@ -183,6 +184,9 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
     number(u["mark"], "upstream.mark", c.upstream_mark, 1, 0xffffffffULL);
     number(u["session_cache_entries"], "upstream.session_cache_entries", c.session_cache_entries, 0,
            1'000'000);
+    number(u["verify_cache_entries"], "upstream.verify_cache_entries", c.verify_cache_entries, 0,
+           1'000'000);
+    duration(u["verify_cache_ttl"], "upstream.verify_cache_ttl", c.verify_cache_ttl_ns, 1'000'000'000);
   }
   if (const YAML::Node l = root["limits"];
       l && map(l, "limits", {"max_connections", "handshake_timeout", "idle_timeout", "max_head_bytes",

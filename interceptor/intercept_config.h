@@ -34,6 +34,8 @@ struct InterceptConfig {
   uint64_t connect_timeout_ns = 10'000'000'000ULL;
   uint32_t upstream_mark = 0;  // SO_MARK on connections to servers (policy routing); 0: none
   uint32_t session_cache_entries = 1000;  // resumable server sessions per loop thread; 0: off
+  uint32_t verify_cache_entries = 4096;   // verified server chains per loop thread; 0: off
+  uint64_t verify_cache_ttl_ns = 300'000'000'000ULL;  // how long a verified chain is trusted again
   uint32_t max_connections = 10000;
   uint64_t handshake_timeout_ns = 10'000'000'000ULL;
   uint64_t idle_timeout_ns = 300'000'000'000ULL;

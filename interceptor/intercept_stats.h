@@ -26,6 +26,7 @@ namespace sluice::intercept {
   X(never_intercept_hits, "intercept verdicts turned into splice by the built-in list")           \
   X(upstream_refused, "bumped flows whose server failed validation or the TLS floor")             \
   X(upstream_resumed, "server handshakes that resumed a cached session (upstream.session_cache_entries)") \
+  X(upstream_chains_cached, "server chains found verified in the cache (upstream.verify_cache_entries)") \
   X(connect_failures, "connections to servers that failed or timed out")                         \
   X(connect_fallbacks, "failed connections to one of a name's addresses followed by its next")   \
   X(resolve_failures, "CONNECT or proxy host names that did not resolve")                         \

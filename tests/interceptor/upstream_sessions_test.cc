@@ -14,31 +14,12 @@
 #include "interceptor/school_ca.h"
 #include "interceptor/tls_contexts.h"
 #include "interceptor/x509_extension.h"
+#include "tests/interceptor/tls_test_peer.h"
 
 namespace sluice::intercept {
 namespace {
 
-// A certificate for `cn` (with `san` when given), signed by `issuer` (self-signed when null).
-X509Ptr make_cert(const char* cn, const char* san, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
-                  long serial) {
-  X509Ptr x(X509_new());
-  X509_set_version(x.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), serial);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x.get()), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
-  X509_set_issuer_name(x.get(), X509_get_subject_name(issuer != nullptr ? issuer : x.get()));
-  X509_gmtime_adj(X509_getm_notBefore(x.get()), -86400);
-  X509_gmtime_adj(X509_getm_notAfter(x.get()), 30 * 86400);
-  X509_set_pubkey(x.get(), key);
-  if (san != nullptr) {
-    EXPECT_TRUE(add_x509_extension(x.get(), issuer, NID_subject_alt_name, san));
-  } else {
-    EXPECT_TRUE(add_x509_extension(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE"));
-    EXPECT_TRUE(add_x509_extension(x.get(), x.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
-  }
-  X509_sign(x.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256());
-  return x;
-}
+using test::make_cert;
 
 // A real TLS server (OpenSSL, tickets on, its default two per handshake) for a.test and b.test
 // under a private root, and the interceptor's own upstream context trusting that root. The two
@@ -85,35 +66,11 @@ class UpstreamSessionsTest : public ::testing::Test {
   SslPtr connect(UpstreamSessions& cache, const std::string& sni, const std::string& verify_name,
                  uint16_t port = 443, bool* offered = nullptr, SSL_CTX* server_ctx = nullptr) {
     SslPtr client(SSL_new(upstream_ctx_.get()));
-    SslPtr server(SSL_new(server_ctx != nullptr ? server_ctx : server_ctx_.get()));
-    BIO* cb = nullptr;
-    BIO* sb = nullptr;
-    BIO_new_bio_pair(&cb, 0, &sb, 0);
-    SSL_set_bio(client.get(), cb, cb);
-    SSL_set_bio(server.get(), sb, sb);
     EXPECT_TRUE(prepare_upstream_ssl(client.get(), sni, verify_name));
     const bool o = cache.bind_and_offer(client.get(), UpstreamSessions::key("192.0.2.7", port, sni, verify_name));
     if (offered != nullptr) *offered = o;
-    SSL_set_connect_state(client.get());
-    SSL_set_accept_state(server.get());
-    bool client_done = false, server_done = false;
-    for (int i = 0; i < 50 && !(client_done && server_done); ++i) {
-      for (auto [ssl, done] : {std::pair{client.get(), &client_done}, std::pair{server.get(), &server_done}}) {
-        if (*done) continue;
-        const int r = SSL_do_handshake(ssl);
-        if (r == 1) {
-          *done = true;
-        } else if (const int e = SSL_get_error(ssl, r); e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-          ERR_clear_error();
-          return nullptr;
-        }
-      }
-    }
-    if (!client_done || !server_done) return nullptr;
-    char byte = 'x';
-    size_t n = 0;
-    EXPECT_EQ(SSL_write_ex(server.get(), &byte, 1, &n), 1);
-    EXPECT_EQ(SSL_read_ex(client.get(), &byte, 1, &n), 1);
+    if (!test::handshake_with(client.get(), server_ctx != nullptr ? server_ctx : server_ctx_.get()))
+      return nullptr;
     return client;
   }
 

@@ -67,21 +67,29 @@ bool VerifiedChains::key_of(X509_STORE_CTX* store, Key& key) {
   STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store);
   for (int i = 0; sent != nullptr && i < sk_X509_num(sent); ++i)
     if (!digest_der(md.get(), sk_X509_value(sent, i), der)) return false;
-  // The name: a host (SSL_set1_host) or an address; one of them is always set on our SSLs.
-  std::string name = "host:";
-  if (const char* host = X509_VERIFY_PARAM_get0_host(const_cast<X509_VERIFY_PARAM*>(param), 0)) {
-    name += host;
-  } else {
-    char* ip = X509_VERIFY_PARAM_get1_ip_asc(const_cast<X509_VERIFY_PARAM*>(param));
-    if (ip == nullptr) return false;
-    name = std::string("ip:") + ip;
+  // What is checked, beside the chain: every host name and the address set, the check flags,
+  // and the parameters X509_verify_cert applies (flags, depth, security level). The trust store
+  // is the upstream context's, loaded once at start and never changed.
+  auto* p = const_cast<X509_VERIFY_PARAM*>(param);
+  std::string checked;
+  for (int i = 0; const char* host = X509_VERIFY_PARAM_get0_host(p, i); ++i) {
+    checked += "host:";
+    checked.append(host, std::strlen(host) + 1);
+  }
+  if (char* ip = X509_VERIFY_PARAM_get1_ip_asc(p)) {
+    checked += "ip:";
+    checked.append(ip, std::strlen(ip) + 1);
     OPENSSL_free(ip);
   }
-  const unsigned int flags = X509_VERIFY_PARAM_get_hostflags(param);
+  if (checked.empty()) return false;  // our SSLs always name what to check
+  const uint64_t numbers[] = {X509_VERIFY_PARAM_get_hostflags(param),
+                              X509_VERIFY_PARAM_get_flags(p),
+                              static_cast<uint64_t>(X509_VERIFY_PARAM_get_depth(param)),
+                              static_cast<uint64_t>(X509_VERIFY_PARAM_get_auth_level(param))};
   unsigned int out = 0;
   return EVP_DigestUpdate(md.get(), "\0", 1) == 1 &&
-         EVP_DigestUpdate(md.get(), name.data(), name.size() + 1) == 1 &&
-         EVP_DigestUpdate(md.get(), &flags, sizeof flags) == 1 &&
+         EVP_DigestUpdate(md.get(), checked.data(), checked.size()) == 1 &&
+         EVP_DigestUpdate(md.get(), numbers, sizeof numbers) == 1 &&
          EVP_DigestFinal_ex(md.get(), key.data(), &out) == 1 && out == key.size();
 }
 

@@ -14,6 +14,9 @@
 //    ServerKeyExchange of TLS 1.2): a server that does not hold the key fails as before;
 //  - failures are never kept: a chain that did not verify is verified in full every time, so
 //    its reason is always the current one.
+//  - a hit leaves no verified chain on the SSL (SSL_get0_verified_chain is null): nothing here
+//    reads it, but certificate-transparency or DANE checks, which do, must not be turned on
+//    with this cache.
 // One cache per loop thread (no lock), bounded, least recently used first out.
 #pragma once
 

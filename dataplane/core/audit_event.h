@@ -94,6 +94,9 @@ struct AuditEvent {
 static_assert(std::is_trivially_copyable_v<AuditEvent>, "events are copied into DPDK rings");
 static_assert(std::is_standard_layout_v<AuditEvent>, "wire_size() measures it with offsetof");
 
+// A ring slot (AuditRing): whole cache lines, so that an event's first byte starts a line.
+inline constexpr size_t kAuditSlotBytes = (sizeof(AuditEvent) + 63) & ~size_t{63};
+
 inline size_t AuditEvent::wire_size() const {
   if (kind == AuditKind::kClose) return offsetof(AuditEvent, rule);
   if (http_host_length > 0)

@@ -89,8 +89,11 @@ void FlowInspector::check_checksum(Packet& pk) {
   if (config_.checksum_mode == ChecksumMode::kOff || p.l4_checksum != ChecksumState::kUnchecked)
     return;
   // The NIC's word covers the frame it received; a datagram rebuilt from fragments is summed
-  // here.
-  if (pk.ref.l4_checksum == NicChecksum::kGood && !pk.reassembled) {
+  // here. So is UDP with a zero checksum: many NICs call it good ("none to check"), but over
+  // IPv6 the receiver drops it (RFC 8200 8.1), and a decoy must not be judged on the NIC's word.
+  const bool udp_zero =
+      p.l4_protocol == kUdp && p.l4.size() >= 8 && load_be16(p.l4.data() + 6) == 0;
+  if (pk.ref.l4_checksum == NicChecksum::kGood && !pk.reassembled && !udp_zero) {
     ++stats_.l4_checksums_by_nic;
     p.l4_checksum = ChecksumState::kValid;
     return;
@@ -147,9 +150,11 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
       if (ready[i - start]) flows_.prefetch_flow(packets[i - start].hash);
     bool* const hello = burst_hello_;
     const bool hinted = prefetch_hellos(packets, ready, end - start, hello);
-    // A segment that starts a ClientHello is processed after the rest of the chunk, and so is
-    // every later packet of its flow: the lines of its bytes and of its name, asked for just
-    // now, arrive while the other flows' packets are processed instead of being waited on.
+    // A segment that may start a ClientHello (TCP payload opening with a handshake record, in
+    // either direction: a ServerHello looks the same here) is processed after the rest of the
+    // chunk, and so is every later packet of its flow: the lines of its bytes and of its name,
+    // asked for just now, arrive while the other flows' packets are processed instead of being
+    // waited on. Flows are then created, touched and given buffers in that order too.
     // Each flow's packets keep their order; only flows trade places, and the caller still sends
     // the frames it forwards in arrival order.
     uint16_t* const later = burst_later_;

@@ -6,6 +6,7 @@
 #include <rte_ring_elem.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +15,7 @@ namespace sluice {
 namespace {
 // Whole cache lines (the ring's memory is line-aligned), so that an event's first byte starts
 // a line and a close event is two lines, not three.
-constexpr unsigned kElementSize = (sizeof(AuditEvent) + 63) & ~63u;
+constexpr unsigned kElementSize = kAuditSlotBytes;
 static_assert(kElementSize % 4 == 0, "DPDK ring elements are a multiple of 4 bytes");
 // How much of the next slot publish() asks for ahead: a close event, or a TLS verdict whose
 // name is up to ~40 bytes.
@@ -58,11 +59,19 @@ bool AuditRing::publish(const AuditEvent& event) {
 }
 
 namespace {
-// One slot out: the bytes its event carries, the rest as in a default event.
+// One slot out: the bytes its event carries, the rest as in a default event. The lengths that
+// say how far a verdict goes are read from `out`, after they have been copied into it.
 void copy_out(const void* slot, AuditEvent& out) {
   out = AuditEvent{};
-  const size_t n = std::min(static_cast<const AuditEvent*>(slot)->wire_size(), sizeof(AuditEvent));
-  std::memcpy(static_cast<void*>(&out), slot, n);
+  constexpr size_t kBoth = offsetof(AuditEvent, rule);  // what a close event is
+  constexpr size_t kVerdictFixed = offsetof(AuditEvent, hello) + offsetof(ClientHelloInfo, sni);
+  std::memcpy(static_cast<void*>(&out), slot, kBoth);
+  if (out.kind == AuditKind::kClose) return;
+  std::memcpy(reinterpret_cast<char*>(&out) + kBoth, static_cast<const char*>(slot) + kBoth,
+              kVerdictFixed - kBoth);
+  const size_t n = std::min(out.wire_size(), sizeof(AuditEvent));
+  std::memcpy(reinterpret_cast<char*>(&out) + kVerdictFixed,
+              static_cast<const char*>(slot) + kVerdictFixed, n - kVerdictFixed);
 }
 }  // namespace
 

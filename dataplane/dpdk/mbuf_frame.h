@@ -24,8 +24,11 @@ inline ByteSpan mbuf_frame(rte_mbuf* m, uint8_t* scratch, uint32_t capacity) {
 // passed on. A bad one is summed again by the inspector (it is rare, and bad is then told from
 // an unfinished offload checksum as without offload), and so is "none", which drivers use both
 // for UDP without a checksum and for data known intact behind an unfinished one.
+// For a tunnelled packet (VXLAN, GENEVE, ...) the flag speaks of the inner L4, which is not
+// what the inspector reads: such a verdict is not passed on either.
 inline NicChecksum mbuf_l4_checksum(const rte_mbuf* m) {
-  return (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD
+  return (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+                 (m->packet_type & RTE_PTYPE_TUNNEL_MASK) == 0
              ? NicChecksum::kGood
              : NicChecksum::kUnknown;
 }

@@ -44,8 +44,8 @@ Sizing compute_sizing(const RunConfig& c, const SizingInputs& in) {
                     kDescriptorBytes, " bytes per descriptor"),
        ports * queues * (c.queues.rx_descriptors + c.queues.tx_descriptors) * kDescriptorBytes);
   huge(absl::StrCat("audit rings: ", workers, " x ", std::bit_ceil(c.audit.ring_size), " x ",
-                    sizeof(AuditEvent), " bytes (sizeof AuditEvent)"),
-       workers * std::bit_ceil(c.audit.ring_size) * sizeof(AuditEvent));
+                    kAuditSlotBytes, " bytes (an AuditEvent in whole cache lines)"),
+       workers * std::bit_ceil(c.audit.ring_size) * kAuditSlotBytes);
   if (workers > 1)
     huge(absl::StrCat("dispatch rings: ", workers * (workers - 1), " x ", kDispatchRingSize,
                       " pointers"),

@@ -121,6 +121,24 @@ TEST_F(FlowInspectorQuicTest, AuditNamesTheServerOfAQuicFlow) {
   EXPECT_EQ(inspector_->held_first_flights(), 0u) << "a judged UDP flow keeps no buffer";
 }
 
+// An IPv6 datagram with a zero UDP checksum is dropped by its receiver (RFC 8200 8.1), so it is
+// never the first flight, even when the NIC called its checksum good ("none to check").
+TEST_F(FlowInspectorQuicTest, AZeroChecksumOverIpv6IsADecoyWhateverTheNicSays) {
+  make(EnforcementMode::kAuditOnly);
+  QuicInitialSpec spec;
+  spec.frames = test::quic_crypto_frame(0, test::quic_client_hello("decoy.example", {"h3"}, 0));
+  UdpSpec u;
+  u.frame.ipv6 = true;
+  u.frame.l4_checksum = test::L4Checksum::kZero;
+  u.src_port = 51000;
+  u.payload = build_quic_initial(spec);
+  frames_.push_back(build_udp_frame(u));
+  const FrameRef ref{reinterpret_cast<void*>(++handle_), 1, NicChecksum::kGood};
+  inspector_->on_frame(frames_.back(), now_ += kMs, &ref);
+  EXPECT_TRUE(judge_.seen.empty()) << "judged on a datagram the server never gets";
+  EXPECT_EQ(inspector_->stats().l4_checksums_by_nic, 0u);
+}
+
 TEST_F(FlowInspectorQuicTest, InlinePassHoldsEveryInitialUntilTheHelloIsComplete) {
   make(EnforcementMode::kInline);
   const auto d = initials("pass.example", 3, kQuicVersion2);

@@ -196,7 +196,9 @@ class Endpoints(ApiTestCase):
                 if kind == "counter":
                     self.assertTrue(name.endswith("_total"), line)
             elif not line.startswith("#"):
-                m = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (\S+)', line)
+                # Metric and label names: [a-zA-Z_:][a-zA-Z0-9_:]* in the format; ours are lower case.
+                m = re.fullmatch(r'([a-z_][a-z0-9_]*)(\{[a-z_][a-z0-9_]*="[^"]*"(,[a-z_][a-z0-9_]*="[^"]*")*\})? (\S+)',
+                                 line)
                 self.assertIsNotNone(m, f"not a sample line: {line!r}")
                 self.assertIn(m.group(1), typed, f"sample before its TYPE: {line!r}")
                 float(m.group(4))

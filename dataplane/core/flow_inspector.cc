@@ -149,7 +149,12 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
     for (uint16_t i = start; i < end; ++i)
       if (ready[i - start]) flows_.prefetch_flow(packets[i - start].hash);
     bool* const hello = burst_hello_;
-    const bool hinted = prefetch_hellos(packets, ready, end - start, hello);
+    if (!prefetch_hellos(packets, ready, end - start, hello)) {  // most chunks of a busy link
+      for (uint16_t i = start; i < end; ++i)
+        if (ready[i - start]) actions[i] = process(packets[i - start], now_ns[i]);
+      start = end;
+      continue;
+    }
     // A segment that may start a ClientHello (TCP payload opening with a handshake record, in
     // either direction: a ServerHello looks the same here) is processed after the rest of the
     // chunk, and so is every later packet of its flow: the lines of its bytes and of its name,
@@ -161,7 +166,7 @@ void FlowInspector::on_burst(const ByteSpan* frames, const uint64_t* now_ns, uin
     uint16_t later_count = 0;
     for (uint16_t k = 0; k < end - start; ++k) {
       if (!ready[k]) continue;
-      bool wait = hinted && hello[k];
+      bool wait = hello[k];
       for (uint16_t d = 0; !wait && d < later_count; ++d) {
         const Packet& w = packets[later[d]];
         wait = w.hash == packets[k].hash && w.key == packets[k].key;
@@ -197,12 +202,14 @@ bool FlowInspector::prefetch_hellos(const Packet* packets, const bool* ready, ui
   }
   if (judge_ == nullptr) return false;
   std::array<char, kMaxSniLength> name;
+  bool any = false;
   for (uint16_t i = 0; i < n; ++i) {
     if (!hello[i]) continue;
+    any = true;
     const std::string_view sni = peek_client_hello_sni(packets[i].p.payload, name);
     if (!sni.empty()) judge_->prefetch_name(sni);
   }
-  return true;
+  return any;
 }
 
 bool FlowInspector::prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action) {

@@ -131,7 +131,8 @@ class FlowInspector {
   // not complete a datagram), with `action` set.
   bool prepare(ByteSpan frame, uint64_t now_ns, Packet& pk, PacketAction& action);
   // on_burst(): loads ahead the bytes and policy lines that judging its ClientHellos will need.
-  // Marks in `hello` the segments that start one; true when their names were asked for too.
+  // Marks in `hello` the segments that start one; true when there was one and its name was
+  // asked for too.
   bool prefetch_hellos(const Packet* packets, const bool* ready, uint16_t n, bool* hello);
   PacketAction process(Packet& pk, uint64_t now_ns);
   bool checksum_trusted(const ParsedPacket& p) const;

@@ -19,6 +19,7 @@
 #include "dataplane/core/tls_client_hello.h"
 #include "dataplane/policy/absl_text.h"
 #include "interceptor/error_pages.h"
+#include "interceptor/http1_forwarding.h"
 #include "interceptor/tls_contexts.h"
 #include "interceptor/upstream_sessions.h"
 
@@ -197,6 +198,13 @@ void Connection::on_deadline(uint64_t now_ns) {
       advance();
       return;
     }
+    case Phase::kProxyRequest:
+      if (requests_ > 0) {  // a kept-alive connection that sent no next request
+        bump(ctx_.stats.idle_timeouts);
+        close("idle_timeout", "no next request within limits.idle_timeout");
+        return;
+      }
+      [[fallthrough]];
     default:
       bump(ctx_.stats.handshake_timeouts);
       close("handshake_timeout", "no ClientHello or handshake within limits.handshake_timeout");
@@ -229,6 +237,7 @@ void Connection::read_proxy_request() {
     }
     // Take the head off the socket, then answer: the ClientHello follows.
     if (!take_peeked(consumed, "the CONNECT request")) return;
+    action_ = Action::kNone;  // a kept-alive connection's earlier requests were plain
     static constexpr char kEstablished[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     if (::send(cfd_, kEstablished, sizeof kEstablished - 1, MSG_NOSIGNAL) !=
         static_cast<ssize_t>(sizeof kEstablished - 1)) {
@@ -259,21 +268,18 @@ void Connection::read_proxy_request() {
   if (!take_peeked(consumed, "the proxy request")) return;
   bump(ctx_.stats.plain_proxy_requests);
   bump(ctx_.stats.http_requests);
+  if (requests_ > 0) bump(ctx_.stats.proxy_connections_reused);
   ++requests_;
   action_ = Action::kPlain;
+  // The client's connection may carry its next request (HTTP/1.1 unless it says close); the
+  // server's carries this one only.
+  client_keep_alive_ = head.version == "HTTP/1.1" && !has_connection_option(head, "close");
+  request_complete_ = false;
   // The head the server gets: origin-form target, no proxy or hop-by-hop headers, one request.
   plain_head_ = absl::StrCat(head.method, " ", path, " ", head.version, "\r\n");
+  append_end_to_end_headers(head, plain_head_);
   bool has_host = false;
-  for (const auto& [name, value] : head.headers) {
-    std::string lower = name;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == "proxy-connection" || lower == "proxy-authorization" || lower == "connection" ||
-        lower == "keep-alive") {
-      continue;
-    }
-    has_host = has_host || lower == "host";
-    absl::StrAppend(&plain_head_, name, ": ", value, "\r\n");
-  }
+  head.header("host", &has_host);
   if (!has_host) absl::StrAppend(&plain_head_, "Host: ", av(authority), "\r\n");
   plain_head_ += "Connection: close\r\n\r\n";
   Pending p;
@@ -659,7 +665,13 @@ size_t Connection::peek_client(void* buf, size_t cap, const char* before) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
     return 0;
   }
-  if (n == 0) close("client_closed", absl::StrCat("closed before ", before));
+  if (n == 0) {
+    if (phase_ == Phase::kProxyRequest && requests_ > 0) {
+      close("closed");  // the end of a kept-alive connection, between requests
+    } else {
+      close("client_closed", absl::StrCat("closed before ", before));
+    }
+  }
   return static_cast<size_t>(n);
 }
 

@@ -2,7 +2,7 @@
 // its loop's epoll events. Phases:
 //
 //   explicit proxy:  ProxyRequest --CONNECT--> PeekHello --> decide --> splice | bump | block
-//                                 --absolute URI--> plain HTTP forward (one request a connection)
+//                                 --absolute URI--> plain HTTP forward --> ProxyRequest (keep-alive)
 //   transparent:     PeekHello --> decide --> splice | bump | block
 //   bump:            Resolve/Connect --> UpstreamHandshake --> ClientHandshake --> Relay
 //                    (any upstream failure --> the failure page over an untrusted certificate)
@@ -90,6 +90,13 @@ class Connection {
   void on_request_head(const Http1Head& head);
   void on_response_head(const Http1Head& head);
   void on_response_complete();
+  // Plain proxy: replaces the response head at [d.safe, end) with the one the client gets (our
+  // HTTP version, no hop-by-hop headers, `Connection: close` when the connection will end);
+  // `end` moves with it.
+  void rewrite_response_head(Direction& d, size_t& end, const Http1Head& head);
+  // Plain proxy, after a response went out in full: the server connection is closed and the
+  // client's waits for its next request (phase ProxyRequest).
+  void await_next_request();
   void inject_page(int status, const std::string& title, const std::string& body_html);
   void upstream_failed(const std::string& reason);
   void report_rejection(const std::string& reason);
@@ -161,6 +168,12 @@ class Connection {
   std::string drain_outcome_, drain_reason_;
   std::string blocked_response_;  // the 403 answer of a refused request, sent in its turn
   std::string plain_head_;  // the rewritten request head of a plain proxy request
+  // Plain proxy keep-alive: the client's request lets its connection carry another (HTTP/1.1,
+  // no `close`, nothing pipelined behind it), the request has been forwarded in full, and the
+  // response went out framed; once it is flushed, the next request is read.
+  bool client_keep_alive_ = false;
+  bool request_complete_ = false;
+  bool next_request_after_flush_ = false;
   uint64_t bytes_up_ = 0, bytes_down_ = 0, requests_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "interceptor/connection.h"
 #include "interceptor/error_pages.h"
+#include "interceptor/http1_forwarding.h"
 
 namespace sluice::intercept {
 
@@ -107,7 +108,11 @@ bool Connection::pump(Direction& d, bool to_upstream) {
   const bool has_src = to_upstream || ufd_ >= 0;
   const bool has_dst = !to_upstream || ufd_ >= 0;
   const size_t cap = ctx_.config.buffer_bytes;
-  while (has_src && !d.eof && !d.hold && d.buf.size() - d.sent < cap) {
+  // A head leaves only once it is whole (a request's is judged first, a plain proxy response's
+  // rewritten), so while one is read the buffer holds it on top of what waits to be sent: with
+  // room for buffer_bytes only, a head longer than that would never end.
+  const auto limit = [&] { return d.parser && d.parser->mid_head() ? cap + ctx_.config.max_head_bytes : cap; };
+  while (has_src && !d.eof && !d.hold && d.buf.size() - d.sent < limit()) {
     if (d.sent == d.buf.size()) {
       d.buf.clear();
       d.sent = d.safe = 0;
@@ -117,7 +122,7 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       d.sent = 0;
     }
     const size_t old = d.buf.size();
-    const size_t room = cap - (old - d.sent);
+    const size_t room = limit() - (old - d.sent);
     d.buf.resize(old + room);
     size_t n = 0;
     const Io io = read_side(!to_upstream, d.buf.data() + old, room, n);
@@ -180,6 +185,10 @@ void Connection::relay() {
     progress = pump(down_, false) || progress;
   }
   if (phase_ != Phase::kRelay) return;
+  if (next_request_after_flush_ && down_.sent == down_.buf.size()) {
+    await_next_request();
+    return;
+  }
   if (close_after_flush_ && down_.sent == down_.buf.size()) {
     shut_side(false);
     close(action_ == Action::kFailurePage ? "upstream_refused" : "answered",
@@ -191,7 +200,7 @@ void Connection::relay() {
   if (up_done && down_done) {
     close("closed");
   } else if (down_done && action_ == Action::kPlain) {
-    close("closed");  // one request a connection: the answer is complete
+    close("closed");  // the answer is complete, and the client's connection is not kept
   }
 }
 
@@ -205,7 +214,9 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
     d.msg_bytes += n;
     switch (ev) {
       case Http1Parser::Event::kNone:
-        if (!requests || !p.mid_head()) d.safe = pos;
+        // Part of a head waits: a request's for its judgement, a plain proxy response's for
+        // its rewriting.
+        if (!p.mid_head() || !(requests || action_ == Action::kPlain)) d.safe = pos;
         return;
       case Http1Parser::Event::kError:
         bump(ctx_.stats.malformed_http);
@@ -222,6 +233,7 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
         } else {
           on_response_head(p.head());
           if (phase_ != Phase::kRelay) return;
+          if (action_ == Action::kPlain) rewrite_response_head(d, pos, p.head());
         }
         d.safe = pos;
         break;
@@ -230,7 +242,11 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
           if (!pending_.empty()) pending_.back().bytes_up += d.msg_bytes;
           d.msg_bytes = 0;
           d.safe = pos;
-          if (action_ == Action::kPlain) {  // one request a connection
+          if (action_ == Action::kPlain) {  // the server's connection carries this one only
+            request_complete_ = true;
+            // Bytes read behind the request (pipelined) would go with the server connection:
+            // the client is told its connection ends, and sends them again (RFC 9112 9.3.2).
+            if (pos < d.buf.size()) client_keep_alive_ = false;
             d.hold = true;
             d.buf.resize(pos);
             return;
@@ -241,6 +257,14 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
           d.safe = pos;
           on_response_complete();
           if (phase_ != Phase::kRelay) return;
+          if (action_ == Action::kPlain && client_keep_alive_ && pending_.empty()) {
+            // Answered in full: the client's connection waits for its next request once this
+            // is flushed; anything more the server sends is not for the client.
+            next_request_after_flush_ = true;
+            d.hold = true;
+            d.buf.resize(pos);
+            return;
+          }
           if (down_.hold) {
             d.buf.resize(d.safe);
             return;
@@ -301,6 +325,45 @@ void Connection::on_response_head(const Http1Head& head) {
     return;
   }
   if (front.method == "HEAD") down_.parser->set_no_body();
+}
+
+void Connection::rewrite_response_head(Direction& d, size_t& end, const Http1Head& head) {
+  const bool interim = head.status / 100 == 1;
+  // The client's connection outlives this response only if the response ends by its framing,
+  // not by the server's close, and the request went to the server in full before it.
+  if (!interim && (!request_complete_ || d.parser->body_until_close())) client_keep_alive_ = false;
+  const std::string forwarded = forwarded_response_head(head, !interim && !client_keep_alive_);
+  d.buf.replace(d.safe, end - d.safe, forwarded);
+  end = d.safe + forwarded.size();
+}
+
+void Connection::await_next_request() {
+  next_request_after_flush_ = false;
+  if (ufd_ >= 0) {
+    loop_.unwatch(ufd_);
+    ::close(ufd_);
+    ufd_ = -1;
+  }
+  uwatch_.fd = -1;
+  up_ = Direction{};
+  down_ = Direction{};
+  // The next request names its own server and is judged afresh.
+  verdict_ = FlowVerdict{};
+  candidates_.clear();
+  candidate_ = 0;
+  earlier_attempts_.clear();
+  connect_started_ns_ = 0;
+  connect_host_.clear();
+  connect_port_ = 0;
+  server_addr_ = {};
+  server_len_ = 0;
+  server_ip_.clear();
+  server_port_ = 0;
+  hello_kind_ = FirstFlightKind::kNone;
+  plain_head_.clear();
+  request_complete_ = false;
+  phase_ = Phase::kProxyRequest;
+  deadline_ns_ = monotonic_ns() + ctx_.config.idle_timeout_ns;
 }
 
 void Connection::on_response_complete() {

@@ -56,6 +56,9 @@ class Http1Parser {
   // From now on the stream is not HTTP (101 Switching Protocols, a CONNECT tunnel): every byte is
   // consumed with no events.
   void set_opaque() { opaque_ = true; }
+  // Between kHead and the next feed(): this message's body ends only when the peer closes (a
+  // response with neither Content-Length nor chunked), so its connection cannot carry another.
+  bool body_until_close() const { return body_mode_ == BodyMode::kUntilClose; }
 
   const Http1Head& head() const { return head_; }
   const std::string& error() const { return error_; }

@@ -39,6 +39,7 @@ namespace sluice::intercept {
   X(url_blocks, "HTTP requests answered with the 403 page by a URL rule")                         \
   X(malformed_http, "connections closed: HTTP/1.1 the parser refused")                           \
   X(plain_proxy_requests, "absolute-URI (plain HTTP) proxy requests")                             \
+  X(proxy_connections_reused, "plain proxy requests on a client connection kept from an earlier one") \
   X(bad_proxy_requests, "explicit-proxy requests refused (malformed, unsupported)")              \
   X(failure_reports_queued, "certificate rejections queued for POST /v1/bypass/failures")        \
   X(failure_reports_sent, "reports the control plane accepted (2xx)")                            \

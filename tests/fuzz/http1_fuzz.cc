@@ -2,12 +2,15 @@
 // (interceptor/http1_parser.h). Byte 0 picks the role and a chunk size; the rest is the stream.
 // Besides not crashing, the parser must find the same boundaries however the stream is split
 // into reads: a parser whose answer depends on segment boundaries is a smuggling hole. (Only the
-// offset of a refusal may differ: the connection is closed there either way.)
+// offset of a refusal may differ: the connection is closed there either way.) A response head
+// must also survive the plain proxy's rewriting unchanged in meaning.
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "interceptor/http1_forwarding.h"
 #include "interceptor/http1_parser.h"
 
 namespace {
@@ -16,6 +19,24 @@ using sluice::intercept::Http1Parser;
 
 void check(bool ok) {
   if (!ok) std::abort();
+}
+
+// The head a plain proxy forwards (interceptor/http1_forwarding.h) must read back as the same
+// response with the same framing: the client then finds the body where the proxy did.
+void check_forwarded(const sluice::intercept::Http1Head& head, bool until_close) {
+  for (const bool closing : {false, true}) {
+    const std::string forwarded = sluice::intercept::forwarded_response_head(head, closing);
+    Http1Parser again(Http1Parser::Role::kResponse, 1 << 20);
+    Http1Parser::Event ev;
+    const size_t n = again.feed(forwarded.data(), forwarded.size(), ev);
+    // The added `Connection: close` can be one line over the parser's own cap, which clients
+    // do not share.
+    if (ev == Http1Parser::Event::kError && again.error() == "more than 128 header lines") continue;
+    check(n == forwarded.size() && ev == Http1Parser::Event::kHead);
+    check(again.head().status == head.status && again.head().version == "HTTP/1.1");
+    check(again.body_until_close() == until_close);
+    check(sluice::intercept::has_connection_option(again.head(), "close") == closing);
+  }
 }
 
 std::vector<std::pair<int, size_t>> events(Http1Parser::Role role, const char* data, size_t size,
@@ -49,6 +70,7 @@ std::vector<std::pair<int, size_t>> events(Http1Parser::Role role, const char* d
         check(head.version == "HTTP/1.1" || head.version == "HTTP/1.0");
         if (role == Http1Parser::Role::kResponse) check(head.status >= 100 && head.status <= 599);
         if (role == Http1Parser::Role::kRequest) check(!head.method.empty() && !head.target.empty());
+        if (role == Http1Parser::Role::kResponse) check_forwarded(head, parser.body_until_close());
       }
     }
     if (size == 0) break;

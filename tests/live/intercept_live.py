@@ -107,6 +107,32 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class PlainOrigin(http.server.SimpleHTTPRequestHandler):
+    """A plain HTTP/1.1 origin that keeps connections, with two answers of its own: a body
+    delimited by its close (no Content-Length), and a 20 KiB response head."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/until-close"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"delimited by the close")
+            self.close_connection = True
+            return
+        if self.path.startswith("/big-head"):
+            self.send_response(200)
+            self.send_header("X-Big", "b" * 20000)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
 class InterceptLive(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -177,6 +203,11 @@ class InterceptLive(unittest.TestCase):
         cls.ports["plain"] = free_port_pair(20)
         cls.start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(cls.ports["plain"])],
                   cwd=www)
+        # Plain HTTP/1.1 upstream that keeps its connections (the one above is HTTP/1.0).
+        cls.ports["plain11"] = free_port_pair(25)
+        cls.plain11 = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", cls.ports["plain11"]), lambda *a: PlainOrigin(*a, directory=str(www)))
+        threading.Thread(target=cls.plain11.serve_forever, daemon=True).start()
         # The control plane's learning endpoint.
         cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
@@ -253,6 +284,8 @@ stats:
         cls.receiver.server_close()
         cls.keepalive.shutdown()
         cls.keepalive.server_close()
+        cls.plain11.shutdown()
+        cls.plain11.server_close()
         for f in getattr(cls, "logs", []):
             f.close()
         if os.environ.get("KEEP") != "1":
@@ -315,7 +348,8 @@ stats:
         self.assertEqual(r.returncode, 0, r.stderr[-1500:])
         self.assertEqual(r.stdout, self.blob + self.blob)
         self.assertIn("Re-using existing connection", r.stderr.decode())
-        recs = self.audit(lambda x: x.get("type") == "http" and x.get("server_port") == port, count=4)
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("server_port") == port
+                          and "?n=" in x["path"], count=4)
         self.assertEqual(sorted(x["path"] for x in recs), [f"/blob.bin?n={i}" for i in range(1, 5)])
         self.assertEqual([x["method"] for x in recs], ["HEAD", "HEAD", "GET", "GET"])
         self.assertTrue(all(x["status"] == 200 for x in recs))
@@ -454,6 +488,91 @@ stats:
                           and x.get("path") == "/blob.bin")
         self.assertEqual(recs[0]["status"], 200)
         self.assertGreaterEqual(recs[0]["bytes_down"], len(self.blob))
+
+    def proxy_exchange(self, s, request):
+        """Sends REQUEST on socket S; returns (head, body) of the answer, the body read by its
+        Content-Length, or to the close when it has none."""
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, f"closed before the answer's head: {data!r}")
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        head = head.decode()
+        length = [int(l.split(":", 1)[1]) for l in head.split("\r\n") if l.lower().startswith("content-length:")]
+        while (len(body) < length[0]) if length else True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head, body
+
+    def test_plain_proxy_keeps_the_clients_connection_between_requests(self):
+        before = self.stats()
+        old_origin, origin = self.ports["plain"], self.ports["plain11"]
+        # curl reuses its proxy connection only if the first answer allowed it: the HTTP/1.0
+        # origin's answer leaves as HTTP/1.1 without `Connection: close` (it has a length).
+        # (curl() puts its first argument last.)
+        r = self.curl(f"http://localhost:{origin}/blob.bin?ka=3", f"http://127.0.0.1:{old_origin}/blob.bin?ka=1",
+                      f"http://127.0.0.1:{origin}/blob.bin?ka=2")
+        self.assertEqual(r.returncode, 0, r.stderr[-1500:])
+        self.assertEqual(r.stdout, self.blob * 3)
+        self.assertEqual(r.stderr.decode().count("Re-using existing connection"), 2, r.stderr[-3000:])
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("mode") == "proxy"
+                          and "?ka=" in x.get("path", ""), count=3)
+        self.assertEqual([(x["path"], x["status"], x["server_port"]) for x in recs],
+                         [("/blob.bin?ka=1", 200, old_origin), ("/blob.bin?ka=2", 200, origin),
+                          ("/blob.bin?ka=3", 200, origin)])
+        self.assertEqual(self.stats()["proxy_connections_reused"], before["proxy_connections_reused"] + 2)
+
+        # By hand: a framed answer keeps the connection; one delimited by the server's close says
+        # so and ends it.
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        head, body = self.proxy_exchange(
+            s, f"GET http://127.0.0.1:{origin}/blob.bin?ka=4 HTTP/1.1\r\nHost: 127.0.0.1:{origin}\r\n\r\n".encode())
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertNotIn("connection:", head.lower())
+        self.assertEqual(body, self.blob)
+        head, body = self.proxy_exchange(
+            s, f"GET http://127.0.0.1:{origin}/until-close HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertIn("\r\nConnection: close", head)
+        self.assertEqual(body, b"delimited by the close")
+        self.assertEqual(s.recv(1), b"")
+        s.close()
+        # The client's own `close`, and HTTP/1.0, end it after the answer.
+        for request in (f"GET http://127.0.0.1:{origin}/big-head HTTP/1.1\r\nConnection: close\r\n\r\n",
+                        f"GET http://127.0.0.1:{origin}/big-head HTTP/1.0\r\n\r\n"):
+            s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+            head, body = self.proxy_exchange(s, request.encode())
+            self.assertIn("\r\nConnection: close", head)
+            self.assertIn("X-Big: " + "b" * 20000, head)  # a response head over limits.buffer_bytes
+            self.assertEqual(body, b"ok")
+            self.assertEqual(s.recv(1), b"")
+            s.close()
+        # Requests pipelined in one write are answered in turn...
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        one = f"GET http://127.0.0.1:{origin}/big-head HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        for request in (one + one, b""):
+            head, body = self.proxy_exchange(s, request)
+            self.assertNotIn("connection:", head.lower())
+            self.assertEqual(body, b"ok")
+        # ...except behind a request with a body, read in the same buffer: its answer says the
+        # connection ends, and the client sends the rest again.
+        post = f"POST http://127.0.0.1:{origin}/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".encode()
+        head, body = self.proxy_exchange(s, post + one)
+        self.assertTrue(head.startswith("HTTP/1.1 501"), head)  # http.server has no POST
+        self.assertIn("\r\nConnection: close", head)
+        self.assertEqual(s.recv(65536), b"")
+        s.close()
+
+    def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
+        # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head
+        # waits whole in the buffer for its judgement.
+        r = self.curl(f"https://localhost:{self.ports['keepalive']}/blob.bin?bighead=1", "-H", "X-Big: " + "a" * 20000)
+        self.assertEqual(r.returncode, 0, r.stderr[-1500:])
+        self.assertEqual(r.stdout, self.blob)
 
     def stats(self):
         time.sleep(1.2)  # stats.interval is 1s

@@ -39,6 +39,7 @@ absl::StatusOr<uint64_t> PolicyReloader::start(std::string origin) {
   state_.building_origin = std::move(origin);
   state_.building_since = absl::Now();
   requested_ = true;
+  last_started_.store(state_.building_number, std::memory_order_release);
   return state_.building_number;
 }
 

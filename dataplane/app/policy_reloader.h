@@ -10,6 +10,7 @@
 // so an edit made after a build started is never reported as loaded by it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -46,6 +47,9 @@ class PolicyReloader {
   absl::StatusOr<ReloadResult> reload(std::string origin);
 
   ReloadState state() const;
+  // The number of the last reload started (0: none), without the lock: the management loop
+  // reads it every pass to tell systemd about reloads whatever started them.
+  uint64_t last_started() const { return last_started_.load(std::memory_order_acquire); }
 
  private:
   void run();
@@ -61,6 +65,7 @@ class PolicyReloader {
   uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   ReloadState state_ ABSL_GUARDED_BY(mu_);
   std::deque<ReloadResult> recent_ ABSL_GUARDED_BY(mu_);  // for wait(), newest last
+  std::atomic<uint64_t> last_started_{0};  // state_.building_number as start() set it
   std::thread thread_;
 };
 

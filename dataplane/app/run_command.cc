@@ -450,6 +450,7 @@ int run_appliance(const RunOptions& options) {
     return 2;
   }
   bool sighup_pending = false;  // SIGHUP while a reload builds: started once it has finished
+  uint64_t notified_reload = 0;  // the last reload systemd was told of (RELOADING=1)
 
   catch_stop_signals();
   std::atomic<bool> stop_workers{false};
@@ -470,7 +471,7 @@ int run_appliance(const RunOptions& options) {
       absl::StrCat("running (", workers, " workers, ", (*ports)->ports().size(), " ports, ",
                    config.mode == RunMode::kInline ? "inline" : "monitor", " mode)");
   log_line(running);
-  notifier.ready(running, (*publisher)->current().policy_generation);
+  notifier.ready(running, (*publisher)->current().generation);
 
   // The management loop: audit export, RCU reclaim, reloads, periodic counters.
   uint64_t next_log_ns = config.stats.log_interval_ns ? wall_ns() + config.stats.log_interval_ns : 0;
@@ -493,14 +494,16 @@ int run_appliance(const RunOptions& options) {
       audit.reopen();
     }
     if (g_reopen.exchange(false)) audit.reopen();
-    if (sighup_pending) {
-      if (absl::StatusOr<uint64_t> n = reloader->start("SIGHUP"); n.ok()) {
-        sighup_pending = false;
-        notifier.reloading(*n, "SIGHUP");
-      }
+    if (sighup_pending && reloader->start("SIGHUP").ok()) sighup_pending = false;
+    // Every reload, from SIGHUP or the API (the unit's ExecReload goes through sluicectl), is
+    // RELOADING=1 and then READY=1 with its outcome in STATUS=.
+    if (const uint64_t n = reloader->last_started(); n != notified_reload) {
+      notified_reload = n;
+      const ReloadState r = reloader->state();
+      notifier.reloading(n, r.building && r.building_number == n ? r.building_origin : r.last.origin);
     }
     if (notifier.reload_pending())
-      notifier.reload_finished(reloader->state(), (*publisher)->current().policy_generation);
+      notifier.reload_finished(reloader->state(), (*publisher)->current().generation);
     notifier.watchdog(monotonic_now_ns());
     if (*api) (*api)->maybe_sample(absl::FromUnixNanos(static_cast<int64_t>(now)),
                                    audit.records(), audit.write_errors());

@@ -1,8 +1,9 @@
 // systemd's service notification protocol (sd_notify, libsystemd) for `sluice run` under
 // deploy/systemd/sluice.service (Type=notify): READY=1 once the ports are up and the first policy
-// is published, STATUS= lines for `systemctl status`, RELOADING=1 while a SIGHUP reload builds and
-// READY=1 again when it has finished (or was refused), STOPPING=1 on SIGTERM, and WATCHDOG=1 from
-// the management loop when the unit sets WatchdogSec= (a stuck management loop gets restarted).
+// is published, STATUS= lines for `systemctl status`, RELOADING=1 while a reload builds (SIGHUP or
+// the API) and READY=1 again when it has finished (or was refused), STOPPING=1 on SIGTERM, and
+// WATCHDOG=1 from the management loop when the unit sets WatchdogSec= (a stuck management loop
+// gets restarted).
 // Without $NOTIFY_SOCKET (not started by systemd) every call does nothing.
 // Management lcore only: not thread-safe, never called from a worker.
 #pragma once
@@ -22,7 +23,8 @@ class ServiceNotifier {
   // STATUS=text (start-up steps).
   void status(std::string_view text);
   // READY=1 with `running` (e.g. "running: 4 workers, 4 ports, inline mode") and the policy
-  // generation as STATUS; `running` is kept for the STATUS lines after reloads.
+  // generation as STATUS (publications so far, the number the API and sluicectl show); `running`
+  // is kept for the STATUS lines after reloads.
   void ready(std::string running, uint64_t policy_generation);
   // RELOADING=1 for reload `number` (PolicyReloader::start); reload_finished() ends it.
   void reloading(uint64_t number, std::string_view origin);

@@ -73,7 +73,14 @@ def main():
         check("ExecStart=/usr/bin/sluice run --config /etc/sluice/sluice.yaml" in unit,
               "unit ExecStart")
         check(re.search(r"^Type=notify$", unit, re.M) is not None, "Type=notify")
-        check("ExecReload=/bin/kill -HUP $MAINPID" in unit, "ExecReload")
+        # A reload reopens the audit files, then waits for the policy's outcome (and fails with
+        # a refused one) through the shipped API socket.
+        reloads = re.findall(r"^ExecReload=(.*)$", unit, re.M)
+        check(reloads == ["/bin/kill -USR1 $MAINPID", "/usr/bin/sluicectl --timeout 280 policy reload"],
+              "ExecReload: %r" % reloads)
+        with open(os.path.join(root, "etc/sluice/sluice.yaml")) as f:
+            check(re.search(r"^\s+path: /run/sluice/api\.sock\b", f.read(), re.M) is not None,
+                  "the shipped sluice.yaml's API socket is the one sluicectl reloads through")
 
         # systemd's own checker, on the installed units (binaries looked up in the DESTDIR).
         if shutil.which("systemd-analyze"):

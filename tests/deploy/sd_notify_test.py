@@ -3,12 +3,14 @@
 Type=notify): this test is the service manager. It binds the $NOTIFY_SOCKET datagram socket that
 systemd would, starts the real sluice (vdev ports, no hugepages) and checks, in order:
 STATUS= during start-up; READY=1 only once the ports and workers run, with the policy generation;
-WATCHDOG=1 when WATCHDOG_USEC is set; SIGHUP (the unit's ExecReload) -> RELOADING=1 then READY=1
-with the next generation; a broken policy -> READY=1 with the refusal and the old generation;
+WATCHDOG=1 when WATCHDOG_USEC is set; SIGHUP -> RELOADING=1 then READY=1 with the next
+generation; a broken policy -> READY=1 with the refusal and the old generation; the unit's
+ExecReload (`sluicectl policy reload` through the API) -> the same notifications, and its exit
+status fails with the refusal's file and line and succeeds once the policy is mended;
 SIGUSR1 (logrotate's postrotate) reopens the audit file without a reload, and does not end sluice
 when it comes during start-up; SIGTERM -> STOPPING=1 and exit 0.
 
-Usage: sd_notify_test.py SLUICE
+Usage: sd_notify_test.py SLUICE SLUICECTL
 """
 import os
 import signal
@@ -54,9 +56,10 @@ class Manager:
 
 
 def main():
-    sluice = sys.argv[1]
+    sluice, sluicectl = sys.argv[1], sys.argv[2]
     d = tempfile.mkdtemp(prefix="sluice-notify-")
-    config = write_config(d, "notify-%d" % os.getpid(), telemetry=False)
+    api = os.path.join(d, "api.sock")
+    config = write_config(d, "notify-%d" % os.getpid(), telemetry=False, api_socket=api)
     m = Manager(os.path.join(d, "notify.sock"))
     env = dict(os.environ, NOTIFY_SOCKET=os.path.join(d, "notify.sock"), WATCHDOG_USEC="400000")
     proc = subprocess.Popen([sluice, "run", "--config", config], env=env,
@@ -103,6 +106,29 @@ def main():
                 not status.endswith("generation 2 still running"):
             fail("READY after a refused reload: %r" % r, proc)
 
+        # The unit's ExecReload: sluicectl waits for the outcome and fails with the refusal...
+        exec_reload = [sluicectl, "--socket", api, "--timeout", "280", "policy", "reload"]
+        c = subprocess.run(exec_reload, capture_output=True, text=True, timeout=120)
+        if c.returncode != 1 or "blocklist.txt:1" not in c.stderr + c.stdout:
+            fail("sluicectl policy reload of a broken policy: exit %d\n%s%s"
+                 % (c.returncode, c.stdout, c.stderr), proc)
+        r = m.wait_for(lambda f: "RELOADING" in f, "RELOADING=1 (API)", proc=proc)
+        if r.get("STATUS") != "reloading the policy (api)":
+            fail("RELOADING message of an API reload: %r" % r, proc)
+        r = m.wait_for(lambda f: "READY" in f, "READY=1 after a refused API reload", proc=proc)
+        if "policy reload refused (" not in r.get("STATUS", ""):
+            fail("READY after a refused API reload: %r" % r, proc)
+        # ...and succeeds once the list is mended.
+        with open(os.path.join(d, "blocklist.txt"), "w") as f:
+            f.write("blocked.example\n")
+        c = subprocess.run(exec_reload, capture_output=True, text=True, timeout=120)
+        if c.returncode != 0 or "published as generation 3" not in c.stdout:
+            fail("sluicectl policy reload: exit %d\n%s%s" % (c.returncode, c.stdout, c.stderr), proc)
+        m.wait_for(lambda f: "RELOADING" in f, "RELOADING=1 (API, mended)", proc=proc)
+        r = m.wait_for(lambda f: "READY" in f, "READY=1 after the API reload", proc=proc)
+        if not r.get("STATUS", "").endswith("; policy generation 3"):
+            fail("READY after the API reload: %r" % r, proc)
+
         # logrotate renamed the file: SIGUSR1 makes sluice open a new one, and reloads nothing.
         audit = os.path.join(d, "audit.jsonl")
         os.rename(audit, audit + ".1")
@@ -114,7 +140,7 @@ def main():
             fail("SIGUSR1 did not reopen the audit file", proc)
         time.sleep(0.3)
         if any("RELOADING" in f for f in m.messages[-5:]) and \
-                sum("RELOADING" in f for f in m.messages) != 2:
+                sum("RELOADING" in f for f in m.messages) != 4:
             fail("SIGUSR1 started a policy reload: %r" % m.messages, proc)
 
         proc.send_signal(signal.SIGTERM)
@@ -125,8 +151,8 @@ def main():
         err = proc.stderr.read()
         if rc != 0:
             fail("exit code %d\n%s" % (rc, err))
-        if sum("RELOADING" in f for f in m.messages) != 2:
-            fail("expected exactly two reloads: %r" % m.messages)
+        if sum("RELOADING" in f for f in m.messages) != 4:
+            fail("expected exactly four reloads: %r" % m.messages)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -32,7 +32,7 @@ checksum: auto
     - {{type: file, path: {dir}/audit.jsonl}}
 {extra_sinks}stats:
   telemetry: {telemetry}
-"""
+{api}"""
 
 POLICY = """policy:
   rules:
@@ -44,9 +44,11 @@ POLICY = """policy:
 
 
 def write_config(d, prefix, capture=None, telemetry=True, kind="domains", blocklist=True,
-                 extra_sinks=""):
+                 extra_sinks="", api_socket=None):
     """Writes DIR/sluice.yaml (and, with BLOCKLIST, DIR/blocklist.txt and a policy blocking what
-    it lists); returns the config path. EXTRA_SINKS: YAML list items after the file sink."""
+    it lists); returns the config path. EXTRA_SINKS: YAML list items after the file sink.
+    API_SOCKET: the API on that unix socket."""
+    api = "api:\n  unix_socket:\n    path: %s\n" % api_socket if api_socket else ""
     policy = ""
     if blocklist:
         lst = os.path.join(d, "blocklist.txt")
@@ -57,5 +59,6 @@ def write_config(d, prefix, capture=None, telemetry=True, kind="domains", blockl
     path = os.path.join(d, "sluice.yaml")
     with open(path, "w") as f:
         f.write(CONF.format(prefix=prefix, inside=inside, policy=policy, dir=d,
-                            extra_sinks=extra_sinks, telemetry="true" if telemetry else "false"))
+                            extra_sinks=extra_sinks, telemetry="true" if telemetry else "false",
+                            api=api))
     return path

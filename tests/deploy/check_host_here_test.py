@@ -252,6 +252,7 @@ def main():
     check("note  nic: port" in r.stdout and "is a vdev" in r.stdout, "vdev note")
     check("note  hugepages: eal.huge_pages is false" in r.stdout, "no-hugepages note")
     check("GAP   cpus" not in r.stdout, "the namespace layout is not a CPU gap")
+    check("GAP   mbufs" not in r.stdout, "the namespace example's mempool is short:\n" + r.stdout)
 
     # What cannot be read is refused with exit 2 and says why.
     r = run(sluice, "check-host", "--config", os.path.join(src, "no-such.yaml"))

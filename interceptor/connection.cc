@@ -230,6 +230,9 @@ void Connection::read_proxy_request() {
   }
   if (ev != Http1Parser::Event::kHead) return;  // wait for the rest of the head
   const Http1Head head = parser.head();
+  // What follows (a name to resolve, a ClientHello to wait for) has limits.handshake_timeout,
+  // from now: on a kept connection the idle deadline of the wait for this head is still set.
+  deadline_ns_ = monotonic_ns() + ctx_.config.handshake_timeout_ns;
   if (head.method == "CONNECT") {
     if (!split_authority(head.target, 0, connect_host_, connect_port_)) {
       refuse_proxy_request(400, "CONNECT target is not HOST:PORT");
@@ -276,17 +279,15 @@ void Connection::read_proxy_request() {
   client_keep_alive_ = head.version == "HTTP/1.1" && !has_connection_option(head, "close");
   request_complete_ = false;
   // The head the server gets: origin-form target, no proxy or hop-by-hop headers, one request.
-  plain_head_ = absl::StrCat(head.method, " ", path, " ", head.version, "\r\n");
-  append_end_to_end_headers(head, plain_head_);
-  bool has_host = false;
-  head.header("host", &has_host);
-  if (!has_host) absl::StrAppend(&plain_head_, "Host: ", av(authority), "\r\n");
+  // The URI's authority is the Host (RFC 9112 3.2.2): it names the server we connect to, so it
+  // is what the server, the URL rules and the audit see, whatever Host the client wrote.
+  plain_head_ = absl::StrCat(head.method, " ", path, " ", head.version, "\r\nHost: ", av(authority), "\r\n");
+  append_end_to_end_headers(head, plain_head_, /*drop_host=*/true);
   plain_head_ += "Connection: close\r\n\r\n";
   Pending p;
   p.ts_ns = unix_now_ns();
   p.method = head.method;
-  p.host = std::string(head.header("host"));
-  if (p.host.empty()) p.host = std::string(authority);
+  p.host = std::string(authority);
   p.path = path;
   const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
   if (!rule.empty()) {
@@ -699,6 +700,10 @@ void Connection::http_error_and_close(int status, const std::string& reason) {
   const std::string page = proxy_error_response(status, reason);
   ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
   ::shutdown(cfd_, SHUT_WR);
+  drain_then_close(absl::StrCat("http_", status), reason);
+}
+
+void Connection::drain_then_close(const std::string& outcome, const std::string& reason) {
   // Closing with unread bytes would send a reset that can destroy the answer before the client
   // reads it: drop what the client still sends until it closes (or for two seconds).
   if (ufd_ >= 0) {
@@ -706,7 +711,7 @@ void Connection::http_error_and_close(int status, const std::string& reason) {
     ::close(ufd_);
     ufd_ = -1;
   }
-  drain_outcome_ = absl::StrCat("http_", status);
+  drain_outcome_ = outcome;
   drain_reason_ = reason;
   phase_ = Phase::kDraining;
   deadline_ns_ = monotonic_ns() + 2'000'000'000ULL;

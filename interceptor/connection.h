@@ -94,8 +94,8 @@ class Connection {
   // HTTP version, no hop-by-hop headers, `Connection: close` when the connection will end);
   // `end` moves with it.
   void rewrite_response_head(Direction& d, size_t& end, const Http1Head& head);
-  // Plain proxy, after a response went out in full: the server connection is closed and the
-  // client's waits for its next request (phase ProxyRequest).
+  // Plain proxy, after a response went out in full on a kept connection: the server connection
+  // is closed and the client's waits for its next request (phase ProxyRequest).
   void await_next_request();
   void inject_page(int status, const std::string& title, const std::string& body_html);
   void upstream_failed(const std::string& reason);
@@ -111,6 +111,9 @@ class Connection {
   // A request a URL rule blocks: counted and audited with status 403.
   void record_url_block(Pending& p, std::string_view rule);
   void drain();  // after an error answer: read and drop until the client closes (no RST)
+  // After the last answer went out: the server's socket is closed and the client's drained
+  // until it closes (or for two seconds), then the connection ends with OUTCOME and REASON.
+  void drain_then_close(const std::string& outcome, const std::string& reason);
   void close(const std::string& outcome, const std::string& reason = "");
   void write_request_record(const Pending& p);
   // The fields every record shares, as an unclosed JSON object ("{...", no closing brace).
@@ -168,12 +171,13 @@ class Connection {
   std::string drain_outcome_, drain_reason_;
   std::string blocked_response_;  // the 403 answer of a refused request, sent in its turn
   std::string plain_head_;  // the rewritten request head of a plain proxy request
-  // Plain proxy keep-alive: the client's request lets its connection carry another (HTTP/1.1,
-  // no `close`, nothing pipelined behind it), the request has been forwarded in full, and the
-  // response went out framed; once it is flushed, the next request is read.
+  // Plain proxy: whether the client's connection carries another request after this one
+  // (HTTP/1.1, no `close`, nothing pipelined behind a body, an answer framed by its length);
+  // whether the request went to the server in full; whether the answer has been read in full
+  // (once it is flushed, the next request is read or the connection ends).
   bool client_keep_alive_ = false;
   bool request_complete_ = false;
-  bool next_request_after_flush_ = false;
+  bool plain_answered_ = false;
   uint64_t bytes_up_ = 0, bytes_down_ = 0, requests_ = 0;
 };
 

@@ -111,7 +111,10 @@ bool Connection::pump(Direction& d, bool to_upstream) {
   // A head leaves only once it is whole (a request's is judged first, a plain proxy response's
   // rewritten), so while one is read the buffer holds it on top of what waits to be sent: with
   // room for buffer_bytes only, a head longer than that would never end.
-  const auto limit = [&] { return d.parser && d.parser->mid_head() ? cap + ctx_.config.max_head_bytes : cap; };
+  const bool holds_heads = to_upstream || action_ == Action::kPlain;
+  const auto limit = [&] {
+    return holds_heads && d.parser && d.parser->mid_head() ? cap + ctx_.config.max_head_bytes : cap;
+  };
   while (has_src && !d.eof && !d.hold && d.buf.size() - d.sent < limit()) {
     if (d.sent == d.buf.size()) {
       d.buf.clear();
@@ -185,8 +188,14 @@ void Connection::relay() {
     progress = pump(down_, false) || progress;
   }
   if (phase_ != Phase::kRelay) return;
-  if (next_request_after_flush_ && down_.sent == down_.buf.size()) {
-    await_next_request();
+  if (plain_answered_ && down_.sent == down_.buf.size()) {
+    if (client_keep_alive_) {
+      await_next_request();
+    } else {
+      // The answer said `Connection: close`: end it now, whether or not the server closes.
+      shut_side(false);
+      drain_then_close("closed", "");
+    }
     return;
   }
   if (close_after_flush_ && down_.sent == down_.buf.size()) {
@@ -257,10 +266,10 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
           d.safe = pos;
           on_response_complete();
           if (phase_ != Phase::kRelay) return;
-          if (action_ == Action::kPlain && client_keep_alive_ && pending_.empty()) {
-            // Answered in full: the client's connection waits for its next request once this
-            // is flushed; anything more the server sends is not for the client.
-            next_request_after_flush_ = true;
+          if (action_ == Action::kPlain && request_complete_ && pending_.empty()) {
+            // Answered in full: once this is flushed the client's connection waits for its
+            // next request, or ends. Anything more the server sends is not for the client.
+            plain_answered_ = true;
             d.hold = true;
             d.buf.resize(pos);
             return;
@@ -338,7 +347,7 @@ void Connection::rewrite_response_head(Direction& d, size_t& end, const Http1Hea
 }
 
 void Connection::await_next_request() {
-  next_request_after_flush_ = false;
+  plain_answered_ = false;
   if (ufd_ >= 0) {
     loop_.unwatch(ufd_);
     ::close(ufd_);

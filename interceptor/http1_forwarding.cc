@@ -44,11 +44,12 @@ bool has_connection_option(const Http1Head& head, std::string_view option) {
   return false;
 }
 
-void append_end_to_end_headers(const Http1Head& head, std::string& out) {
+void append_end_to_end_headers(const Http1Head& head, std::string& out, bool drop_host) {
   const std::vector<std::string_view> listed = connection_options(head);
   for (const auto& [name, value] : head.headers) {
     if (is_connection_header(name) || absl::EqualsIgnoreCase(av(name), "keep-alive") ||
-        absl::EqualsIgnoreCase(av(name), "proxy-authorization")) {
+        absl::EqualsIgnoreCase(av(name), "proxy-authorization") ||
+        (drop_host && absl::EqualsIgnoreCase(av(name), "host"))) {
       continue;
     }
     bool dropped = false;

@@ -16,8 +16,10 @@ bool has_connection_option(const Http1Head& head, std::string_view option);
 // Appends "name: value\r\n" for every header of `head` but the hop-by-hop ones: Connection,
 // Proxy-Connection, Keep-Alive, Proxy-Authorization and the names a Connection header lists.
 // Content-Length, Transfer-Encoding and Host are kept even when listed: a proxy that frames or
-// addresses a message differently from the server is a request-smuggling hole.
-void append_end_to_end_headers(const Http1Head& head, std::string& out);
+// addresses a message differently from the server is a request-smuggling hole. With
+// `drop_host`, Host is left out: a proxy forwarding an absolute-URI request writes the URI's
+// authority as Host itself (RFC 9112 3.2.2).
+void append_end_to_end_headers(const Http1Head& head, std::string& out, bool drop_host = false);
 
 // The head of response `head` as the client gets it: "HTTP/1.1 status reason", its end-to-end
 // headers, and "Connection: close" when the proxy ends the connection after it.

@@ -146,18 +146,53 @@ configure_tap() {
   for prefix in "${CLIENT_ROUTES[@]}"; do
     ip -n "$NETNS" route replace "$prefix" via "$HANDOFF_SOURCE" dev "$TAP" onlink
   done
+  prune_routes -4 "$HANDOFF_SOURCE" "${CLIENT_ROUTES[@]}"
   if [[ -n $GATEWAY ]]; then
     ip -n "$NETNS" route replace default via "$GATEWAY" dev "$TAP"
+  else
+    ip -n "$NETNS" route del default dev "$TAP" 2>/dev/null || true
   fi
-  [[ -n $ADDRESS6 ]] || return 0
+  if [[ -z $ADDRESS6 ]]; then
+    ip -n "$NETNS" -6 route flush dev "$TAP" 2>/dev/null || true
+    return 0
+  fi
   ip -n "$NETNS" -6 addr replace "$ADDRESS6" dev "$TAP" nodad
   ip -n "$NETNS" -6 neigh replace "$DATAPLANE_IP6" lladdr "$DATAPLANE_MAC" dev "$TAP" nud permanent
   for prefix in "${CLIENT_ROUTES6[@]}"; do
     ip -n "$NETNS" -6 route replace "$prefix" via "$DATAPLANE_IP6" dev "$TAP"
   done
+  prune_routes -6 "$DATAPLANE_IP6" "${CLIENT_ROUTES6[@]}"
   if [[ -n $GATEWAY6 ]]; then
     ip -n "$NETNS" -6 route replace default via "$GATEWAY6" dev "$TAP"
+  else
+    ip -n "$NETNS" -6 route del default dev "$TAP" 2>/dev/null || true
   fi
+}
+
+# prune_routes FAMILY NEXT_HOP PREFIX...: removes the routes through NEXT_HOP (client networks
+# of an earlier `up`) that this `up` does not name, so that a client network taken off the
+# command line stops being answered through the dataplane. The prefixes are compared as the
+# kernel prints them (a host route without its /32 or /128).
+prune_routes() {
+  local family=$1 via=$2 route wanted p keep
+  shift 2
+  wanted=" "
+  for p in "$@"; do
+    p=$(ip "$family" route get "${p%%/*}" >/dev/null 2>&1; echo "$p")
+    wanted+="${p%/32} "
+    wanted="${wanted%/128 } "
+  done
+  while read -r route _; do
+    [[ -n $route && $route != default ]] || continue
+    keep=0
+    for p in "$@"; do
+      [[ $route == "$p" || $route == "${p%/32}" || $route == "${p%/128}" ]] && keep=1
+    done
+    if [[ $keep -eq 0 ]]; then
+      ip -n "$NETNS" "$family" route del "$route" via "$via" dev "$TAP"
+      log "client route $route removed (not named by this up)"
+    fi
+  done < <(ip -n "$NETNS" "$family" route show via "$via" dev "$TAP")
 }
 
 configure_nftables() {

@@ -48,6 +48,13 @@ TEST(Http1Forwarding, FramingAndHostSurviveBeingNamedInConnection) {
   EXPECT_EQ(out, "Host: a\r\nTransfer-Encoding: chunked\r\n");
 }
 
+TEST(Http1Forwarding, HostCanBeLeftToTheProxy) {
+  const Http1Head h = request("GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\nAccept: */*\r\n\r\n");
+  std::string out;
+  append_end_to_end_headers(h, out, /*drop_host=*/true);
+  EXPECT_EQ(out, "Accept: */*\r\n");
+}
+
 TEST(Http1Forwarding, ResponseHeadStatesOurVersionAndWhetherTheConnectionEnds) {
   const Http1Head h = response(
       "HTTP/1.0 404 Not Found\r\nServer: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");

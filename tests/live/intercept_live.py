@@ -108,8 +108,9 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 
 class PlainOrigin(http.server.SimpleHTTPRequestHandler):
-    """A plain HTTP/1.1 origin that keeps connections, with two answers of its own: a body
-    delimited by its close (no Content-Length), and a 20 KiB response head."""
+    """A plain HTTP/1.1 origin that keeps connections, with answers of its own: a body delimited
+    by its close (no Content-Length), one followed by bytes of no request and a connection kept
+    open, the Host it was sent, and a 20 KiB response head."""
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
@@ -119,6 +120,22 @@ class PlainOrigin(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"delimited by the close")
             self.close_connection = True
+            return
+        if self.path.startswith("/ignores-close"):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            self.wfile.write(b"HTTP/1.1 200 EXTRA\r\nContent-Length: 0\r\n\r\n")
+            self.wfile.flush()
+            time.sleep(8)  # and keeps the connection open
+            return
+        if self.path.startswith("/echo-host"):
+            host = self.headers.get("Host", "").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(host)))
+            self.end_headers()
+            self.wfile.write(host)
             return
         if self.path.startswith("/big-head"):
             self.send_response(200)
@@ -490,10 +507,11 @@ stats:
         self.assertGreaterEqual(recs[0]["bytes_down"], len(self.blob))
 
     def proxy_exchange(self, s, request):
-        """Sends REQUEST on socket S; returns (head, body) of the answer, the body read by its
-        Content-Length, or to the close when it has none."""
+        """Sends REQUEST on socket S; returns (head, body) of the next answer, the body read by
+        its Content-Length, or to the close when it has none. Bytes read past the answer are
+        kept for the next call on S."""
         s.sendall(request)
-        data = b""
+        data = self.unread.pop(s.fileno(), b"")
         while b"\r\n\r\n" not in data:
             chunk = s.recv(65536)
             self.assertTrue(chunk, f"closed before the answer's head: {data!r}")
@@ -506,7 +524,11 @@ stats:
             if not chunk:
                 break
             body += chunk
+        if length:
+            body, self.unread[s.fileno()] = body[:length[0]], body[length[0]:]
         return head, body
+
+    unread = {}
 
     def test_plain_proxy_keeps_the_clients_connection_between_requests(self):
         before = self.stats()
@@ -558,6 +580,7 @@ stats:
             head, body = self.proxy_exchange(s, request)
             self.assertNotIn("connection:", head.lower())
             self.assertEqual(body, b"ok")
+        self.assertEqual(self.unread.pop(s.fileno(), b""), b"")
         # ...except behind a request with a body, read in the same buffer: its answer says the
         # connection ends, and the client sends the rest again.
         post = f"POST http://127.0.0.1:{origin}/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".encode()
@@ -566,6 +589,61 @@ stats:
         self.assertIn("\r\nConnection: close", head)
         self.assertEqual(s.recv(65536), b"")
         s.close()
+
+    def test_plain_proxy_ends_a_connection_it_said_it_would_close(self):
+        # The server keeps its connection open despite `Connection: close`; the client asked
+        # to close: the proxy ends the client's connection once the answer is through, and
+        # what the server sends after its answer never reaches the client.
+        origin = self.ports["plain11"]
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        started = time.time()
+        head, body = self.proxy_exchange(
+            s, f"GET http://127.0.0.1:{origin}/ignores-close HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+        self.assertIn("\r\nConnection: close", head)
+        self.assertEqual(body, b"ok")
+        self.assertEqual(s.recv(65536), b"")
+        self.assertLess(time.time() - started, 5)
+        s.close()
+
+    def test_plain_proxy_request_is_judged_by_the_uri_not_its_host_header(self):
+        # The proxy connects to the URI's host: that is the name URL rules, the audit and the
+        # server see, whatever Host the client wrote.
+        origin = self.ports["plain11"]
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        head, _ = self.proxy_exchange(
+            s, f"GET http://localhost:{origin}/games/x.html?host=1 HTTP/1.1\r\nHost: school.example\r\n\r\n".encode())
+        self.assertTrue(head.startswith("HTTP/1.1 403"), head)
+        s.close()
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/games/x.html?host=1")
+        self.assertEqual((recs[0]["host"], recs[0]["verdict"], recs[0]["rule"]),
+                         (f"localhost:{origin}", "block", "games"))
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        head, body = self.proxy_exchange(
+            s, f"GET http://127.0.0.1:{origin}/echo-host HTTP/1.1\r\nHost: school.example\r\n\r\n".encode())
+        self.assertEqual(body, f"127.0.0.1:{origin}".encode())
+        s.close()
+
+    def test_a_kept_plain_proxy_connection_can_then_tunnel_and_be_bumped(self):
+        origin, good = self.ports["plain11"], self.ports["good"]
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        _, body = self.proxy_exchange(s, f"GET http://127.0.0.1:{origin}/big-head HTTP/1.1\r\n\r\n".encode())
+        self.assertEqual(body, b"ok")
+        s.sendall(f"CONNECT localhost:{good} HTTP/1.1\r\n\r\n".encode())
+        answer = b""
+        while not answer.endswith(b"\r\n\r\n"):  # no body: read the head only
+            chunk = s.recv(1)
+            self.assertTrue(chunk, answer)
+            answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        t = ctx.wrap_socket(s, server_hostname="localhost")
+        self.assertIn("Test School CA", str(t.getpeercert()["issuer"]))
+        t.sendall(b"GET /blob.bin HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := t.recv(65536):
+            data += chunk
+        self.assertTrue(data.endswith(self.blob))
+        t.close()
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head

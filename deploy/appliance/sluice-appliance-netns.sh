@@ -36,6 +36,8 @@
 #   - the TAP moved in (from the namespace this runs in), up, with the address, offloads off;
 #   - a route and a permanent neighbour for the dataplane's end of the handoff channel, and
 #     routes for the client networks through it (sluice rewrites the Ethernet header anyway);
+#     run again, `up` leaves exactly the client routes and gateways it names: those of an
+#     earlier run it does not name are removed;
 #   - nftables table `inet sluice_appliance`: TCP that has a transparent socket (an adopted
 #     connection) gets mark 1; TCP from the TAP to any address but the appliance's own and
 #     without such a socket is dropped, so a client segment that arrives before adoption
@@ -174,14 +176,8 @@ configure_tap() {
 # command line stops being answered through the dataplane. The prefixes are compared as the
 # kernel prints them (a host route without its /32 or /128).
 prune_routes() {
-  local family=$1 via=$2 route wanted p keep
+  local family=$1 via=$2 route p keep
   shift 2
-  wanted=" "
-  for p in "$@"; do
-    p=$(ip "$family" route get "${p%%/*}" >/dev/null 2>&1; echo "$p")
-    wanted+="${p%/32} "
-    wanted="${wanted%/128 } "
-  done
   while read -r route _; do
     [[ -n $route && $route != default ]] || continue
     keep=0

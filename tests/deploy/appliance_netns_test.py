@@ -100,10 +100,15 @@ def main():
               "--address", "10.99.0.2/24", "--gateway", "10.99.0.1",
               "--address6", "fd99::2/64", "--gateway6", "fd99::1", "--tproxy", str(TPROXY_PORT),
               "--tproxy-from", "10.99.0.0/24", "--tproxy-from", "fd99::/64"]
-        r = sh(*up, check_rc=False)
+        routes = ["--client-route", "10.20.0.0/16", "--client-route", "10.21.0.5/32",
+                  "--client-route6", "fd20::/64"]
+        r = sh(*up, *routes, check_rc=False)
         check(r.returncode == 0, f"up: {r.stdout}{r.stderr}")
-        r = sh(*up, check_rc=False)
+        r = sh(*up, *routes, check_rc=False)
         check(r.returncode == 0, f"up a second time: {r.stdout}{r.stderr}")
+        shown = sh("ip", "-n", APPLIANCE, "route", "show").stdout + sh("ip", "-n", APPLIANCE, "-6", "route", "show").stdout
+        for prefix in ("10.20.0.0/16 via 169.254.77.1", "10.21.0.5 via 169.254.77.1", "fd20::/64 via fe80::4d:1"):
+            check(prefix in shown, f"client route {prefix} missing:\n{shown}")
         rules = sh("ip", "netns", "exec", APPLIANCE, "nft", "list", "table", "inet",
                    "sluice_appliance").stdout
         check(rules.count("tproxy") == 2, f"one TPROXY rule per family after two `up`s:\n{rules}")
@@ -135,6 +140,14 @@ def main():
         counters = sh("ip", "netns", "exec", APPLIANCE, "nft", "list", "table", "inet",
                       "sluice_appliance").stdout
         check("not adopted yet" in counters, counters)
+
+        # An `up` that no longer names a client network takes its route away.
+        r = sh(*up, "--client-route", "10.20.0.0/16", check_rc=False)
+        check(r.returncode == 0 and "client route 10.21.0.5 removed" in r.stderr, f"up with fewer routes: {r.stderr}")
+        shown = sh("ip", "-n", APPLIANCE, "route", "show").stdout + sh("ip", "-n", APPLIANCE, "-6", "route", "show").stdout
+        check("10.20.0.0/16 via" in shown and "10.21.0.5" not in shown and "fd20::" not in shown,
+              f"routes after an up with fewer client networks:\n{shown}")
+        check("default via 10.99.0.1" in shown and "default via fd99::1" in shown, f"gateways kept:\n{shown}")
     finally:
         if listener is not None:
             listener.kill()

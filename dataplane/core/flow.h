@@ -82,6 +82,7 @@ struct alignas(64) Flow {
   uint32_t client_window = 0;
   bool client_ack_valid = false;
   uint32_t server_snd_max = 0;   // one past the highest sequence number the server has sent
+  uint32_t client_snd_max = 0;   // the same for the client, of the segments accepted from it
   uint32_t client_fin_seq = 0;   // sequence number of the client's FIN (valid if client_fin)
 
   // What the handshake established, so later segments can be held to it.

@@ -421,7 +421,7 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
     return;
   }
   if (flags & kTcpRst) {
-    if (rst_in_window(f, p, from_client)) {
+    if (rst_acceptable(f, p, from_client)) {
       close_flow(index, CloseReason::kRst, now_ns);
       return;
     }
@@ -468,6 +468,7 @@ void FlowInspector::on_client_syn(Flow& f, const ParsedPacket& p, bool data_with
     f.saw_client_syn = true;
     f.client_isn_known = true;
     f.client_isn = p.seq;
+    f.client_snd_max = p.seq + 1;
     f.client_wscale = p.tcp_options.window_scale;
     f.client_tfo = p.tcp_options.fast_open;
     f.client_signature = p.tcp_options.signature;
@@ -508,6 +509,7 @@ void FlowInspector::on_server_synack(Flow& f, const ParsedPacket& p, uint64_t no
 
   if (f.tfo_syn_bytes != 0 && p.ack == f.client_isn + 1 + f.tfo_syn_bytes) {
     f.tfo_syn_bytes = 0;  // the server took the SYN's data: it is part of the stream
+    f.client_snd_max = p.ack;
     if (!f.judged && f.buffer_slot != kNoSlot) try_judge(f, now_ns);
     return;
   }
@@ -526,12 +528,15 @@ void FlowInspector::on_server_synack(Flow& f, const ParsedPacket& p, uint64_t no
   f.tfo_syn_bytes = 0;
   if (gathered_bytes_void && !f.judged) release_buffer(f);
   f.client_isn = p.ack - 1;
+  f.client_snd_max = p.ack;  // the SYN the server answered, whatever other SYNs said
   f.client_isn_known = true;
 }
 
 void FlowInspector::on_client_segment(Flow& f, const ParsedPacket& p, uint64_t now_ns) {
   if (p.tcp_options.has_timestamps && seq_lt(f.client_ts_recent, p.tcp_options.ts_val))
     f.client_ts_recent = p.tcp_options.ts_val;
+  const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) + ((p.tcp_flags & kTcpFin) ? 1 : 0);
+  if (f.client_snd_max == 0 || seq_lt(f.client_snd_max, end)) f.client_snd_max = end;  // 0: unset
   if (p.tcp_flags & kTcpAck) {
     if (!f.client_ack_valid || seq_lt(f.client_ack, p.ack)) f.client_ack = p.ack;
     f.client_ack_valid = true;

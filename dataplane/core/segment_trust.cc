@@ -16,6 +16,15 @@ SegmentTrust common_checks(const ParsedPacket& p, uint8_t handshake_ttl, bool si
   return SegmentTrust::ok();
 }
 
+// A FIN that ends before the receiver's next byte is an old duplicate to it: Linux drops a
+// segment that ends at or before rcv_nxt (it only answers with an ACK). Taken as the end of the
+// stream it would let a fake close the flow in our eyes while it goes on for real.
+bool fin_left_of_window(const ParsedPacket& p, uint32_t receiver_acked) {
+  if (!(p.tcp_flags & kTcpFin)) return false;
+  const uint32_t end = p.seq + static_cast<uint32_t>(p.payload.size()) + 1;
+  return seq_lt(end, receiver_acked);
+}
+
 }  // namespace
 
 SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p) {
@@ -35,6 +44,8 @@ SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p) {
   if (f.server_ack_valid &&
       seq_lt(f.server_ack + f.server_window, p.seq + static_cast<uint32_t>(p.payload.size())))
     return SegmentTrust::refuse(Anomaly::kOutOfWindow);
+  if (f.server_ack_valid && fin_left_of_window(p, f.server_ack))
+    return SegmentTrust::refuse(Anomaly::kOutOfWindow);
   return SegmentTrust::ok();
 }
 
@@ -44,16 +55,20 @@ SegmentTrust server_segment_trust(const Flow& f, const ParsedPacket& p) {
   if (f.client_ack_valid &&
       seq_lt(f.client_ack + f.client_window, p.seq + static_cast<uint32_t>(p.payload.size())))
     return SegmentTrust::refuse(Anomaly::kOutOfWindow);
+  if (f.client_ack_valid && fin_left_of_window(p, f.client_ack))
+    return SegmentTrust::refuse(Anomaly::kOutOfWindow);
   return SegmentTrust::ok();
 }
 
-bool rst_in_window(const Flow& f, const ParsedPacket& p, bool from_client) {
-  if (!tracking_sequence_space(f)) return true;  // windows are no longer tracked
+bool rst_acceptable(const Flow& f, const ParsedPacket& p, bool from_client) {
+  if (!tracking_sequence_space(f)) return true;  // sequence numbers are no longer tracked
   const bool known = from_client ? f.server_ack_valid : f.client_ack_valid;
   if (!known) return true;  // nothing to hold it to (e.g. a refused SYN)
-  const uint32_t left = from_client ? f.server_ack : f.client_ack;
-  const uint32_t window = from_client ? f.server_window : f.client_window;
-  return seq_leq(left, p.seq) && seq_leq(p.seq, left + (window == 0 ? 1 : window));
+  // Where the receiver's next byte is: what it acknowledged last, or, with the sender's bytes
+  // in flight, one past the last of them.
+  const uint32_t acked = from_client ? f.server_ack : f.client_ack;
+  const uint32_t sent = from_client ? f.client_snd_max : f.server_snd_max;
+  return p.seq == acked || p.seq == sent;
 }
 
 }  // namespace sluice

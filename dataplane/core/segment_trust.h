@@ -30,8 +30,10 @@ SegmentTrust client_segment_trust(const Flow& f, const ParsedPacket& p);
 // A non-SYN segment from the server.
 SegmentTrust server_segment_trust(const Flow& f, const ParsedPacket& p);
 
-// A RST is honoured only inside the receiver's window (RFC 5961 3.2, loosened to the whole
-// window): a blind or fake RST must not end the flow in our eyes while it goes on for real.
-bool rst_in_window(const Flow& f, const ParsedPacket& p, bool from_client);
+// A RST is honoured only at the receiver's next sequence number (RFC 5961 3.2, as Linux does:
+// anywhere else in the window it gets a challenge ACK and the connection goes on): a blind or
+// fake RST must not end the flow in our eyes while it goes on for real. The next number is the
+// receiver's last acknowledgement, or the sender's next byte when its data is in flight.
+bool rst_acceptable(const Flow& f, const ParsedPacket& p, bool from_client);
 
 }  // namespace sluice

@@ -606,6 +606,58 @@ TEST_F(EnforcementTest, DecoysBeforeAPassDoNotReachTheServer) {
   EXPECT_TRUE(sink_.injected.empty());
 }
 
+// A RST the server would answer with a challenge ACK (in its window, not at its next byte:
+// RFC 5961 3.2, as Linux does) must not end the flow in our eyes: the connection goes on, and
+// a low-TTL fake after it would otherwise be judged on a flow without its handshake's floor.
+TEST_F(EnforcementTest, AResetOffTheNextSequenceNumberEndsNothing) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = {"blocked.example"};
+  Connection c;
+  handshake(c);
+  TcpSpec rst = c.client_spec(0, {}, kTcpRst | kTcpAck);
+  rst.seq += 1;
+  from_client(build_tcp_frame(rst));
+  from_server(c.server(0, {}, 0, kTcpAck));  // the challenge ACK
+  EXPECT_EQ(inspector_->active_flows(), 1u);
+  TcpSpec fake = c.client_spec(0, hello("allowed.example"));
+  fake.frame.ttl = 3;
+  EXPECT_EQ(from_client(build_tcp_frame(fake)), PacketAction::kDrop);
+  EXPECT_EQ(from_client(c.client(0, hello("blocked.example"))), PacketAction::kHeld);
+  EXPECT_EQ(judge_.names, (std::vector<std::string>{"blocked.example"}));
+  ASSERT_FALSE(events_.of(AuditKind::kVerdict).empty());
+  EXPECT_TRUE(events_.of(AuditKind::kVerdict)[0].anomalies.has(Anomaly::kRstIgnored));
+  // At the next sequence number a RST does end it.
+  Connection d(false, {}, 41001);
+  handshake(d);
+  from_client(d.client(0, {}, kTcpRst | kTcpAck));
+  EXPECT_EQ(inspector_->active_flows(), 1u) << "the first connection only";
+}
+
+// A FIN before what the server has acknowledged is an old duplicate the server drops: taken as
+// the client's FIN it let a fake SYN (another ISN, low TTL) start a "new connection" whose
+// low-TTL fake hello was judged while the real one went to the server.
+TEST_F(EnforcementTest, AFinLeftOfTheServersWindowClosesNothing) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = {"blocked.example"};
+  Connection c;
+  handshake(c);
+  TcpSpec fin = c.client_spec(0, {}, kTcpAck | kTcpFin);
+  fin.seq -= 100000;
+  from_client(build_tcp_frame(fin));
+  from_server(c.server(0, {}, 0, kTcpAck));
+  TcpSpec syn = c.client_spec(0, {}, kTcpSyn);
+  syn.seq = Connection::kClientIsn - 1;
+  syn.ack = 0;
+  syn.frame.ttl = 3;
+  from_client(build_tcp_frame(syn));
+  TcpSpec fake = c.client_spec(0, hello("allowed.example"));
+  fake.seq = Connection::kClientIsn;
+  fake.frame.ttl = 3;
+  from_client(build_tcp_frame(fake));
+  EXPECT_EQ(from_client(c.client(0, hello("blocked.example"))), PacketAction::kHeld);
+  EXPECT_EQ(judge_.names, (std::vector<std::string>{"blocked.example"}));
+}
+
 // --- caps -----------------------------------------------------------------------------------
 
 // Past the per-flow cap, frames are dropped unread: only bytes the server will get are judged.

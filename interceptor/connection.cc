@@ -205,6 +205,14 @@ void Connection::on_deadline(uint64_t now_ns) {
         return;
       }
       [[fallthrough]];
+    case Phase::kUpstreamHandshake:
+      // The server, not the client, is what stalled: the client gets the failure page, the
+      // audit says why, and what was learnt of the server is dropped.
+      bump(ctx_.stats.handshake_timeouts);
+      upstream_failed("TLS: the server did not finish its handshake within limits.handshake_timeout");
+      deadline_ns_ = now_ns + ctx_.config.handshake_timeout_ns;  // for the client's handshake
+      advance();
+      return;
     default:
       bump(ctx_.stats.handshake_timeouts);
       close("handshake_timeout", "no ClientHello or handshake within limits.handshake_timeout");
@@ -223,7 +231,7 @@ void Connection::read_proxy_request() {
   Http1Parser::Event ev;
   const size_t consumed = parser.feed(buf.data(), n, ev);
   if (ev == Http1Parser::Event::kError) {
-    const bool too_big = parser.error().find("larger than") != std::string::npos;
+    const bool too_big = parser.head_too_large();
     if (too_big) bump(ctx_.stats.head_limit_hits);
     refuse_proxy_request(too_big ? 431 : 400, parser.error());
     return;
@@ -361,7 +369,10 @@ void Connection::route() {
   // Flows the dataplane handed over met its bypass entries already; explicit-proxy flows meet
   // them only here.
   const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
-  verdict_ = ctx_.policy->decide(facts, loop_.policy_scratch(), bypass.get());
+  // A CONNECT host name other than the SNI is judged too: the stricter verdict stands.
+  const std::string_view connect_name =
+      !sni_.empty() && !connect_host_.empty() && !is_numeric(connect_host_) ? connect_host_ : "";
+  verdict_ = ctx_.policy->decide_stricter(facts, connect_name, loop_.policy_scratch(), bypass.get());
   if (candidate_ == 0) {  // counted once a connection, not again for each address tried
     if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);
     if (verdict_.bypassed) bump(ctx_.stats.bypass_hits);

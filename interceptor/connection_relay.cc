@@ -228,7 +228,7 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
         if (!p.mid_head() || !(requests || action_ == Action::kPlain)) d.safe = pos;
         return;
       case Http1Parser::Event::kError:
-        bump(ctx_.stats.malformed_http);
+        bump(p.head_too_large() ? ctx_.stats.head_limit_hits : ctx_.stats.malformed_http);
         close("malformed_http", absl::StrCat(requests ? "request: " : "response: ", p.error()));
         return;
       case Http1Parser::Event::kHead:

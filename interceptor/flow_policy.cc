@@ -86,6 +86,18 @@ FlowVerdict FlowPolicy::decide(const FlowFacts& facts, Scratch& scratch,
   return out;
 }
 
+FlowVerdict FlowPolicy::decide_stricter(FlowFacts facts, std::string_view other_name,
+                                        Scratch& scratch, const BypassSet* bypass) const {
+  FlowVerdict first = decide(facts, scratch, bypass);
+  if (other_name.empty() || other_name == facts.server_name) return first;
+  facts.server_name = other_name;
+  FlowVerdict second = decide(facts, scratch, bypass);
+  const auto strictness = [](Verdict v) {
+    return v == Verdict::kBlock ? 2 : v == Verdict::kIntercept ? 1 : 0;
+  };
+  return strictness(second.verdict) > strictness(first.verdict) ? second : first;
+}
+
 std::string FlowPolicy::summary() const {
   return absl::StrCat(policy_ ? policy_->summary() : std::string("no policy_config: every TLS flow intercepted"),
                       "; never-intercept: ", never_->summary());

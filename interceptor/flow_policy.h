@@ -43,6 +43,13 @@ class FlowPolicy {
   // `bypass` (may be null): the appliance's bypass entries, consulted where the dataplane
   // consults them (dataplane/policy/bypass_set.h): after the anomaly defaults, before every rule.
   FlowVerdict decide(const FlowFacts& facts, Scratch& scratch, const BypassSet* bypass = nullptr) const;
+  // A CONNECT names its server twice: in the request (`other_name`) and in the ClientHello's
+  // SNI (facts.server_name). Both are judged and the stricter verdict stands (block, then
+  // intercept, then pass), so that a client cannot reach a host the policy blocks, or keep one
+  // it intercepts from being bumped, by writing another name in its SNI (an allowed one, or one
+  // of the never-intercept list).
+  FlowVerdict decide_stricter(FlowFacts facts, std::string_view other_name, Scratch& scratch,
+                              const BypassSet* bypass = nullptr) const;
   std::string summary() const;
 
  private:

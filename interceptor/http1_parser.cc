@@ -265,6 +265,7 @@ size_t Http1Parser::feed(const char* data, size_t size, Event& event) {
                                 ? static_cast<size_t>(static_cast<const char*>(nl) - p) + 1
                                 : static_cast<size_t>(end - p);
         if (buffer_.size() + take > max_head_bytes_) {
+          head_too_large_ = true;
           event = fail("message head larger than " + std::to_string(max_head_bytes_) + " bytes");
           return static_cast<size_t>(p - data);
         }

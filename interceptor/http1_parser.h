@@ -62,6 +62,8 @@ class Http1Parser {
 
   const Http1Head& head() const { return head_; }
   const std::string& error() const { return error_; }
+  // The error was a head over max_head_bytes (limits.max_head_bytes: counted apart).
+  bool head_too_large() const { return head_too_large_; }
   bool in_message() const { return state_ != State::kHead || !buffer_.empty(); }
   bool opaque() const { return opaque_; }
   // Part of a head has been read but not its end (bytes that must not be forwarded yet).
@@ -87,6 +89,7 @@ class Http1Parser {
   BodyMode body_mode_ = BodyMode::kNone;
   bool opaque_ = false;
   bool failed_ = false;
+  bool head_too_large_ = false;
   std::string buffer_;  // the head (or a chunk line) read so far
   Http1Head head_;
   uint64_t remaining_ = 0;  // of a Content-Length body or the current chunk

@@ -1,6 +1,11 @@
 #include "interceptor/flow_policy.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
 
 namespace sluice::intercept {
 namespace {
@@ -25,6 +30,38 @@ TEST(FlowPolicyTest, BuiltInNeverInterceptListTurnsInterceptIntoPass) {
   v = (*p)->decide(tls_to("www.example.org"), *s);
   EXPECT_EQ(v.verdict, Verdict::kIntercept);
   EXPECT_FALSE(v.never_intercept);
+}
+
+TEST(FlowPolicyTest, AConnectIsJudgedByItsHostAndItsSniTheStricterWinning) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sluice-flow-policy-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "blocked.domains") << "blocked.example\n";
+  std::ofstream(dir / "sluice.yaml")
+      << "ports:\n  - name: in\n    device: \"0000:3b:00.0\"\n  - name: out\n    device: \"0000:3b:00.1\"\n"
+         "pairs:\n  - inside: in\n    outside: out\nlcores:\n  workers: [1]\n"
+         "policy:\n  rules:\n    - name: block_blocked\n      kind: domains\n"
+         "      files: [blocked.domains]\n      action: block\n  defaults:\n    final: intercept\n";
+  absl::StatusOr<std::unique_ptr<FlowPolicy>> p = FlowPolicy::load((dir / "sluice.yaml").string());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<FlowPolicy::Scratch> s = (*p)->make_scratch();
+  ASSERT_TRUE(s.ok());
+  // An allowed SNI, or a never-intercept one, does not open a blocked host...
+  for (const char* sni : {"allowed.example", "adminwebservice.microsoftonline.com"}) {
+    const FlowVerdict v = (*p)->decide_stricter(tls_to(sni), "blocked.example", *s);
+    EXPECT_EQ(v.verdict, Verdict::kBlock) << sni;
+    EXPECT_EQ(v.rule, "block_blocked");
+  }
+  // ...nor a blocked SNI pass as another host, and a never-intercept SNI does not keep an
+  // intercepted host from being bumped.
+  EXPECT_EQ((*p)->decide_stricter(tls_to("blocked.example"), "allowed.example", *s).verdict, Verdict::kBlock);
+  const FlowVerdict v = (*p)->decide_stricter(tls_to("adminwebservice.microsoftonline.com"), "www.example.org", *s);
+  EXPECT_EQ(v.verdict, Verdict::kIntercept);
+  EXPECT_FALSE(v.never_intercept);
+  // The same name twice is one judgement.
+  EXPECT_TRUE((*p)->decide_stricter(tls_to("adminwebservice.microsoftonline.com"),
+                                    "adminwebservice.microsoftonline.com", *s).never_intercept);
 }
 
 TEST(FlowPolicyTest, ABadPolicyConfigIsRefusedWithItsError) {

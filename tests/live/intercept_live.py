@@ -225,6 +225,12 @@ class InterceptLive(unittest.TestCase):
         cls.plain11 = http.server.ThreadingHTTPServer(
             ("127.0.0.1", cls.ports["plain11"]), lambda *a: PlainOrigin(*a, directory=str(www)))
         threading.Thread(target=cls.plain11.serve_forever, daemon=True).start()
+        # A server that takes connections and never answers a ClientHello.
+        cls.ports["mute"] = free_port_pair(26)
+        cls.mute = socket.socket()
+        cls.mute.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        cls.mute.bind(("127.0.0.1", cls.ports["mute"]))
+        cls.mute.listen(16)
         # The control plane's learning endpoint.
         cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
@@ -303,6 +309,7 @@ stats:
         cls.keepalive.server_close()
         cls.plain11.shutdown()
         cls.plain11.server_close()
+        cls.mute.close()
         for f in getattr(cls, "logs", []):
             f.close()
         if os.environ.get("KEEP") != "1":
@@ -644,6 +651,25 @@ stats:
             data += chunk
         self.assertTrue(data.endswith(self.blob))
         t.close()
+
+    def test_a_server_that_stalls_its_handshake_gets_the_failure_page(self):
+        before = self.stats()
+        port = self.ports["mute"]
+        r = self.curl(f"https://localhost:{port}/x", "-k", ca=False)
+        self.assertIn(b"did not finish its handshake", r.stdout, r.stderr[-1500:])
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port)
+        self.assertEqual(recs[0]["outcome"], "upstream_refused", recs)
+        after = self.stats()
+        self.assertEqual(after["upstream_refused"], before["upstream_refused"] + 1)
+        self.assertEqual(after["handshake_timeouts"], before["handshake_timeouts"] + 1)
+
+    def test_a_bumped_head_over_the_limit_is_counted(self):
+        before = self.stats()
+        r = self.curl(f"https://localhost:{self.ports['good']}/x", "-H", "X-Big: " + "a" * 40000)
+        self.assertNotEqual(r.returncode, 0)
+        after = self.stats()
+        self.assertEqual(after["head_limit_hits"], before["head_limit_hits"] + 1)
+        self.assertEqual(after["malformed_http"], before["malformed_http"])
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head

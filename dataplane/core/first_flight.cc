@@ -45,6 +45,26 @@ constexpr std::array<std::string_view, 10> kHttpMethods = {
     "PRI ",  // HTTP/2 with prior knowledge: "PRI * HTTP/2.0"
 };
 
+// Any other method (WebDAV's PROPFIND or MKCOL, M-SEARCH, ...) is HTTP to a server too: a name
+// of capitals (with '-' or '_'), a space, and a first line that ends in " HTTP/1.1" or
+// " HTTP/1.0". Judged as anything else, its Host would go unread.
+Match other_method_request_line(ByteSpan s) {
+  constexpr size_t kMaxMethod = 32;
+  constexpr size_t kMaxLine = 8192;
+  size_t i = 0;
+  while (i < s.size() && i < kMaxMethod && ((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_')) ++i;
+  if (i == s.size()) return i < kMaxMethod ? Match::kPrefix : Match::kNo;
+  if (i == 0 || s[i] != ' ') return Match::kNo;
+  const size_t limit = std::min(s.size(), kMaxLine);
+  for (size_t j = i + 1; j < limit; ++j) {
+    if (s[j] != '\n') continue;
+    std::string_view line = as_string_view(s.first(j));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line.ends_with(" HTTP/1.1") || line.ends_with(" HTTP/1.0") ? Match::kYes : Match::kNo;
+  }
+  return s.size() >= kMaxLine ? Match::kNo : Match::kPrefix;
+}
+
 char lower(uint8_t c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c); }
 bool is_space(uint8_t c) { return c == ' ' || c == '\t'; }
 
@@ -62,6 +82,27 @@ void store_host(std::string_view value, char* host, uint16_t& host_length) {
   size_t n = std::min<size_t>(name.size(), 255);
   for (size_t i = 0; i < n; ++i) host[i] = lower(static_cast<uint8_t>(name[i]));
   host_length = static_cast<uint16_t>(n);
+}
+
+// "GET http://user@Host:80/path HTTP/1.1" -> "Host:80" (store_host drops the port); "" for an
+// origin-form target or another scheme.
+std::string_view absolute_form_authority(std::string_view request_line) {
+  const size_t sp = request_line.find(' ');
+  if (sp == std::string_view::npos) return {};
+  std::string_view target = request_line.substr(sp + 1);
+  target = target.substr(0, target.find(' '));
+  size_t scheme = 0;
+  for (std::string_view prefix : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() < prefix.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < prefix.size(); ++i) same = same && lower(static_cast<uint8_t>(target[i])) == prefix[i];
+    if (same) scheme = prefix.size();
+  }
+  if (scheme == 0) return {};
+  std::string_view authority = target.substr(scheme);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  return authority;
 }
 
 }  // namespace
@@ -93,7 +134,10 @@ FlightGuess guess_first_flight(ByteSpan stream) {
     if (m == Match::kYes) return FlightGuess::kHttp;
     prefix |= m == Match::kPrefix;
   }
-  return prefix ? FlightGuess::kNeedMore : FlightGuess::kNonTls;
+  if (prefix) return FlightGuess::kNeedMore;
+  m = other_method_request_line(stream);
+  if (m == Match::kYes) return FlightGuess::kHttp;
+  return m == Match::kPrefix ? FlightGuess::kNeedMore : FlightGuess::kNonTls;
 }
 
 HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length) {
@@ -101,6 +145,7 @@ HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length
   std::string_view text = as_string_view(stream);
   bool found = false;
   std::string_view value;
+  std::string_view uri_host;  // the authority of an absolute-form target
   size_t pos = 0;
   bool request_line = true;
   // Lines end in LF with an optional CR before it (servers accept bare LF, so must we). The
@@ -114,6 +159,7 @@ HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length
     if (line.empty()) break;
     if (request_line) {
       request_line = false;
+      uri_host = absolute_form_authority(line);
       continue;
     }
     if (found) continue;  // servers refuse a second Host; the first is what they would use
@@ -127,6 +173,11 @@ HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length
     value = line.substr(5);
     while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
     while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
+    found = true;
+  }
+  // An absolute-form target names the server, whatever Host says (RFC 9112 3.2.2).
+  if (!uri_host.empty()) {
+    value = uri_host;
     found = true;
   }
   if (!found || value.empty()) return HttpHostStatus::kAbsent;

@@ -61,9 +61,23 @@ TEST(FirstFlightTest, HttpMethods) {
     }
   }
   EXPECT_EQ(guess("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), FlightGuess::kHttp);
-  EXPECT_EQ(guess("GETX / HTTP/1.1"), FlightGuess::kNonTls);
-  EXPECT_EQ(guess("get / HTTP/1.1"), FlightGuess::kNonTls);  // methods are case-sensitive
+  EXPECT_EQ(guess("get / HTTP/1.1\r\n"), FlightGuess::kNonTls);  // methods are capitals
   EXPECT_EQ(guess("GE/"), FlightGuess::kNonTls);
+}
+
+// WebDAV and other methods are HTTP to a server: its Host must be read.
+TEST(FirstFlightTest, OtherMethodsByTheirRequestLine) {
+  for (std::string method : {"PROPFIND", "MKCOL", "M-SEARCH", "GETX", "VERSION-CONTROL"}) {
+    const std::string line = method + " /x HTTP/1.1\r\n";
+    EXPECT_EQ(guess(line), FlightGuess::kHttp) << method;
+    EXPECT_EQ(guess(method + " /x HTTP/1.0\n"), FlightGuess::kHttp) << method;
+    for (size_t n = 1; n < line.size() - 1; ++n)
+      EXPECT_EQ(guess(line.substr(0, n)), FlightGuess::kNeedMore) << method << " " << n;
+  }
+  EXPECT_EQ(guess("PROPFIND /x SIP/2.0\r\n"), FlightGuess::kNonTls);
+  EXPECT_EQ(guess("PING\r\n"), FlightGuess::kNonTls);
+  EXPECT_EQ(guess(std::string(33, 'A')), FlightGuess::kNonTls);
+  EXPECT_EQ(guess("PROPFIND " + std::string(9000, 'x')), FlightGuess::kNonTls);
 }
 
 TEST(FirstFlightTest, OtherProtocols) {
@@ -72,7 +86,7 @@ TEST(FirstFlightTest, OtherProtocols) {
   EXPECT_EQ(guess("hello"), FlightGuess::kNonTls);
   EXPECT_EQ(guess(""), FlightGuess::kNeedMore);
   EXPECT_EQ(guess("P"), FlightGuess::kNeedMore);  // POST, PUT, PATCH, PRI
-  EXPECT_EQ(guess("PX"), FlightGuess::kNonTls);
+  EXPECT_EQ(guess("Px"), FlightGuess::kNonTls);
 }
 
 struct Host {
@@ -140,6 +154,20 @@ TEST(HttpHostTest, Absent) {
   EXPECT_EQ(host_of("GET /Host: HTTP/1.0\r\n\r\n").status, HttpHostStatus::kAbsent);
   // After the head it is body, not a header.
   EXPECT_EQ(host_of("POST / HTTP/1.1\r\n\r\nHost: a.com\r\n\r\n").status, HttpHostStatus::kAbsent);
+}
+
+// A server takes the authority of an absolute-form target and ignores Host (RFC 9112 3.2.2).
+TEST(HttpHostTest, AnAbsoluteFormTargetNamesTheServer) {
+  for (const char* request :
+       {"GET http://blocked.example/ HTTP/1.1\r\nHost: allowed.example\r\n\r\n",
+        "GET HTTP://user:pw@Blocked.Example:8080/a?b HTTP/1.1\r\nHost: allowed.example\r\n\r\n",
+        "PROPFIND https://blocked.example HTTP/1.1\r\n\r\n"}) {
+    auto h = host_of(request);
+    EXPECT_EQ(h.status, HttpHostStatus::kFound) << request;
+    EXPECT_EQ(h.host, "blocked.example") << request;
+  }
+  EXPECT_EQ(host_of("GET /http://blocked.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n").host, "a.example");
+  EXPECT_EQ(host_of("GET ftp://blocked.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n").host, "a.example");
 }
 
 TEST(HttpHostTest, FirstHostWins) {

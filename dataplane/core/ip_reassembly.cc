@@ -57,6 +57,10 @@ struct IpReassembler::Impl {
     uint32_t fragments = 0;
     uint64_t first_ns = 0;
     uint32_t next_in_bucket = kNone;
+    // Refused (overlap, a bad or excess fragment): its earlier fragments went on to the server,
+    // so every later one is dropped until the timeout, or the server could complete a datagram
+    // we never saw whole.
+    bool poisoned = false;
   };
 
   IpReassemblyConfig config;
@@ -122,9 +126,10 @@ struct IpReassembler::Impl {
     --used;
   }
 
-  // Drops the datagram at `index` (if any) and counts `reason`.
+  // Drops the datagram at `index` (if any): it is kept, poisoned, until its timeout; counts
+  // `reason`.
   Result drop(uint32_t index, Malformed reason, WorkerStats& stats) {
-    if (index != kNone) release(index);
+    if (index != kNone) contexts[index].poisoned = true;
     stats.count_malformed(reason);
     return Result::kDropped;
   }
@@ -153,6 +158,8 @@ struct IpReassembler::Impl {
       stats.count_malformed(Malformed::kFragmentTimeout);
       index = kNone;
     }
+
+    if (index != kNone && contexts[index].poisoned) return drop(index, Malformed::kFragmentBad, stats);
 
     uint32_t len = static_cast<uint32_t>(p.l3_payload.size());
     uint32_t begin = f.offset;

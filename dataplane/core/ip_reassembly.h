@@ -1,7 +1,9 @@
 // Reassembly of IPv4 and IPv6 fragments. Bounded: a fixed number of datagrams in progress, each
 // at most max_datagram_bytes, all memory allocated at construction. Overlapping fragments are
 // rejected (the whole datagram is dropped), as are fragments beyond the cap; every drop is counted
-// under a named reason. Attackers split a ClientHello into fragments so that a per-packet matcher
+// under a named reason. Fragments go on to the server as they come, so a dropped datagram's
+// later fragments are dropped too until its timeout, which is the receivers' (Linux's
+// ipfrag_time, 30 s): forgetting it sooner would let the rest complete at the server unseen. Attackers split a ClientHello into fragments so that a per-packet matcher
 // never sees the name; reassembling lets the first-flight stage judge the whole thing.
 #pragma once
 
@@ -19,7 +21,7 @@ struct IpReassemblyConfig {
   uint32_t max_datagrams = 256;          // datagrams being reassembled at once
   uint32_t max_datagram_bytes = 20480;   // L4 bytes per datagram (first flight cap + headroom)
   uint32_t max_fragments = 64;           // fragments per datagram
-  uint64_t timeout_ns = 2'000'000'000;   // a datagram not completed in this time is dropped
+  uint64_t timeout_ns = 30'000'000'000;  // a datagram not completed in this time is dropped
 };
 
 class IpReassembler {

@@ -74,7 +74,7 @@ TEST(RunConfig, MinimalConfigTakesTheDocumentedDefaults) {
   EXPECT_EQ(c->inspector.ip_reassembly.max_datagrams, 256u);
   EXPECT_EQ(c->inspector.ip_reassembly.max_datagram_bytes, 20480u);
   EXPECT_EQ(c->inspector.ip_reassembly.max_fragments, 64u);
-  EXPECT_EQ(c->inspector.ip_reassembly.timeout_ns, 2'000'000'000u);
+  EXPECT_EQ(c->inspector.ip_reassembly.timeout_ns, 30'000'000'000u);
   EXPECT_TRUE(c->policy.rules.empty());
   EXPECT_EQ(c->policy.defaults.no_sni, Verdict::kPass);
   EXPECT_EQ(c->policy.defaults.non_tls_443, Verdict::kPass);

@@ -138,9 +138,23 @@ TEST_P(ReassemblyBothVersions, OverlapWithSameBytesIsRejected) {
   ASSERT_EQ(h.feed(frags[0]), Result::kIncomplete);
   EXPECT_EQ(h.feed(frags[1]), Result::kDropped);  // starts 8 bytes inside frags[0]
   EXPECT_EQ(reason_count(h.stats(), Malformed::kFragmentOverlap), 1u);
-  EXPECT_EQ(h.reassembler().in_progress(), 0u);
+  EXPECT_EQ(h.reassembler().in_progress(), 1u);  // kept, refusing the rest, until its timeout
   h.feed_all(frags);
   EXPECT_EQ(h.stats().ip_reassembled, 0u);
+}
+
+// frags[0] went on to the server before the datagram was refused: had the rest gone on too (a
+// fresh datagram to us, never complete), the server would have completed what we never judged.
+TEST_P(ReassemblyBothVersions, ARefusedDatagramsLaterFragmentsAreDroppedUntilItsTimeout) {
+  IpReassemblyConfig config;
+  Harness h(config);
+  std::vector<Bytes> frags = fragments(big_tcp(GetParam()), 512, 7, 16, /*corrupt=*/true);
+  ASSERT_GE(frags.size(), 3u);
+  ASSERT_EQ(h.feed(frags[0]), Result::kIncomplete);
+  EXPECT_EQ(h.feed(frags[1]), Result::kDropped);
+  for (size_t i = 2; i < frags.size(); ++i) EXPECT_EQ(h.feed(frags[i]), Result::kDropped) << i;
+  EXPECT_EQ(reason_count(h.stats(), Malformed::kFragmentBad), frags.size() - 2);
+  EXPECT_EQ(config.timeout_ns, 30'000'000'000u) << "the receivers' (Linux ipfrag_time)";
 }
 
 TEST_P(ReassemblyBothVersions, OverlapWithDifferentBytesIsRejected) {
@@ -149,9 +163,8 @@ TEST_P(ReassemblyBothVersions, OverlapWithDifferentBytesIsRejected) {
   ASSERT_EQ(h.feed(frags[0]), Result::kIncomplete);
   EXPECT_EQ(h.feed(frags[1]), Result::kDropped);
   EXPECT_EQ(reason_count(h.stats(), Malformed::kFragmentOverlap), 1u);
-  EXPECT_EQ(h.reassembler().in_progress(), 0u);
-  // The rest starts a new datagram that can never complete honestly: it has no first part.
-  EXPECT_EQ(h.feed(frags[2]), Result::kIncomplete);
+  EXPECT_EQ(h.reassembler().in_progress(), 1u);
+  EXPECT_EQ(h.feed(frags[2]), Result::kDropped);  // the refused datagram's rest
 }
 
 TEST_P(ReassemblyBothVersions, SameRangeDifferentBytesIsRejected) {
@@ -180,7 +193,7 @@ TEST_P(ReassemblyBothVersions, TooLarge) {
   EXPECT_EQ(h.feed(frags[1]), Result::kIncomplete);
   EXPECT_EQ(h.feed(frags[2]), Result::kDropped);  // ends past 1024
   EXPECT_EQ(reason_count(h.stats(), Malformed::kFragmentTooLarge), 1u);
-  EXPECT_EQ(h.reassembler().in_progress(), 0u);
+  EXPECT_EQ(h.reassembler().in_progress(), 1u);
 }
 
 TEST_P(ReassemblyBothVersions, TooManyFragments) {
@@ -274,7 +287,7 @@ TEST_P(ReassemblyBothVersions, InconsistentLengthsAreBad) {
     EXPECT_EQ(h.feed(frag(64, 120, false)), Result::kIncomplete);
     EXPECT_EQ(h.feed(frag(128, 200, false)), Result::kDropped);
     EXPECT_EQ(reason_count(h.stats(), Malformed::kFragmentBad), 1u);
-    EXPECT_EQ(h.reassembler().in_progress(), 0u);
+    EXPECT_EQ(h.reassembler().in_progress(), 1u);
   }
   {
     Harness h;  // data past the end set by the last fragment

@@ -1,6 +1,7 @@
 #include "interceptor/url_rules.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "dataplane/policy/absl_text.h"
@@ -72,13 +73,91 @@ std::string_view UrlRules::match(std::string_view url, Scratch& scratch) const {
   return rule_of_pattern_[best.pattern];
 }
 
+namespace {
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = lower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// Splits an absolute-form target ("http://host:port/path") into its authority and the rest;
+// false for any other form.
+bool split_absolute_form(std::string_view target, std::string_view& authority, std::string_view& rest) {
+  size_t scheme = 0;
+  for (std::string_view prefix : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() < prefix.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < prefix.size(); ++i) same = same && lower(target[i]) == prefix[i];
+    if (same) scheme = prefix.size();
+  }
+  if (scheme == 0) return false;
+  target.remove_prefix(scheme);
+  const size_t end = target.find_first_of("/?#");
+  authority = target.substr(0, end);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  rest = end == std::string_view::npos ? std::string_view() : target.substr(end);
+  return true;
+}
+
+// The path as a server resolves it: escapes decoded, a backslash as '/', one slash for many, "." and
+// ".." segments removed; always starts with '/'.
+std::string normalised_path(std::string_view path) {
+  std::string decoded;
+  decoded.reserve(path.size() + 1);
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '%' && i + 2 < path.size() && hex_digit(path[i + 1]) >= 0 && hex_digit(path[i + 2]) >= 0) {
+      c = static_cast<char>(hex_digit(path[i + 1]) * 16 + hex_digit(path[i + 2]));
+      i += 2;
+    }
+    decoded += c == '\\' ? '/' : c;
+  }
+  // Segment by segment (RFC 3986 5.2.4, with empty segments dropped as servers merge slashes).
+  std::vector<std::string_view> segments;
+  std::string_view rest = decoded;
+  const bool trailing_slash = !rest.empty() && rest.back() == '/';
+  bool trailing_dot = false;
+  while (!rest.empty()) {
+    const size_t slash = rest.find('/');
+    const std::string_view seg = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    trailing_dot = seg == "." || seg == "..";
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") {
+      if (!segments.empty()) segments.pop_back();
+      continue;
+    }
+    segments.push_back(seg);
+  }
+  std::string out = "/";
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (i != 0) out += '/';
+    out.append(segments[i].data(), segments[i].size());
+  }
+  if (!segments.empty() && (trailing_slash || trailing_dot)) out += '/';
+  return out;
+}
+
+}  // namespace
+
 std::string url_for_rules(std::string_view host, std::string_view target) {
+  std::string_view authority;
+  std::string_view rest;
+  if (split_absolute_form(target, authority, rest)) {
+    host = authority;
+    target = rest;
+  }
+  if (!host.empty() && host.front() != '[') host = host.substr(0, host.find(':'));  // no port
+  while (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
+  const size_t query = target.find_first_of("?#");
   std::string url;
   url.reserve(host.size() + target.size() + 1);
-  if (!host.empty() && host.front() != '[') host = host.substr(0, host.find(':'));  // no port
-  for (char c : host) url += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if (target.empty() || target.front() != '/') url += '/';
-  url.append(target.data(), target.size());
+  for (char c : host) url += lower(c);
+  url += normalised_path(target.substr(0, query));
+  if (query != std::string_view::npos) url.append(target.substr(query));
   return url;
 }
 

@@ -38,7 +38,11 @@ class UrlRules {
   std::vector<size_t> rule_index_of_pattern_;
 };
 
-// "host/target" as URL rules see it.
+// "host/path?query" as URL rules see it: what a server would serve, however the client spelt it.
+// An absolute-form target's authority replaces `host` (RFC 9112 3.2.2); the host loses its port
+// and trailing dot and is lower-cased; in the path, %XX escapes are decoded, a backslash is '/',
+// repeated slashes are merged and dot-segments removed (RFC 3986 5.2.4). The query is kept as
+// sent. Only the matching sees this: the request goes on as the client wrote it.
 std::string url_for_rules(std::string_view host, std::string_view target);
 
 }  // namespace sluice::intercept

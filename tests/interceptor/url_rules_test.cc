@@ -20,6 +20,24 @@ TEST(UrlRulesTest, FirstRuleInFileOrderWinsOverHostAndPath) {
   EXPECT_EQ((*r)->match(url_for_rules("notgames.example", "/"), **scratch), "");
 }
 
+// Rules see what a server would serve, not how the client spelt it.
+TEST(UrlRulesTest, TheUrlIsNormalisedAsAServerResolvesIt) {
+  for (const char* target : {"/games/x.html", "/%67ames/x.html", "//games/x.html", "/./games/x.html",
+                             "/a/../games/x.html", "/a/b/../../games//x.html", "\\games\\x.html",
+                             "/../../games/x.html", "https://localhost/games/x.html",
+                             "HTTP://user@LocalHost.:8443/games/x.html"}) {
+    EXPECT_EQ(url_for_rules("localhost:443", target), "localhost/games/x.html") << target;
+  }
+  // The authority of an absolute-form target names the host, whatever Host said.
+  EXPECT_EQ(url_for_rules("allowed.example", "http://games.example/"), "games.example/");
+  // The query stays as sent; a directory keeps its slash.
+  EXPECT_EQ(url_for_rules("a.example", "/x/./?q=/../%41"), "a.example/x/?q=/../%41");
+  EXPECT_EQ(url_for_rules("a.example", "/x/.."), "a.example/");
+  EXPECT_EQ(url_for_rules("a.example", ""), "a.example/");
+  EXPECT_EQ(url_for_rules("a.example", "/%zz%4"), "a.example/%zz%4");
+  EXPECT_EQ(url_for_rules("[::1]:8080", "/"), "[::1]:8080/");
+}
+
 TEST(UrlRulesTest, BadExpressionNamesRuleAndPlace) {
   absl::StatusOr<std::unique_ptr<UrlRules>> r = UrlRules::compile({{"broken", {"(unclosed"}, "i.yaml:7:5"}});
   ASSERT_FALSE(r.ok());

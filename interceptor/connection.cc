@@ -16,6 +16,7 @@
 #include "control/audit_json.h"
 #include "control/json_writer.h"
 #include "control/socket_address.h"
+#include "dataplane/core/first_flight.h"
 #include "dataplane/core/tls_client_hello.h"
 #include "dataplane/policy/absl_text.h"
 #include "interceptor/error_pages.h"
@@ -338,7 +339,11 @@ void Connection::peek_hello() {
     sni_ = std::string(info.sni_view());
     ja4_ = std::string(info.ja4_view());
   } else {
-    hello_kind_ = FirstFlightKind::kNonTls;
+    // Plain HTTP in a tunnel (CONNECT host:80) is read like a bumped flow's requests, so URL
+    // rules and the audit see it: told from other bytes by its request line.
+    const FlightGuess guess = guess_first_flight(ByteSpan(buf.data(), n));
+    if (guess == FlightGuess::kNeedMore && n < cap) return;  // a few more bytes tell
+    hello_kind_ = guess == FlightGuess::kHttp ? FirstFlightKind::kHttp : FirstFlightKind::kNonTls;
     bump(ctx_.stats.not_tls);
   }
   route();
@@ -360,7 +365,10 @@ void Connection::route() {
   facts.client_ip = ip_of(client_addr_);
   facts.server_ip = ip_of(server_addr_);
   facts.server_port = server_port_;
-  facts.first_flight = hello_kind_;
+  // As the dataplane judges it: plain HTTP where TLS belongs is non_tls.
+  facts.first_flight = hello_kind_ == FirstFlightKind::kHttp && is_tls_port(server_port_)
+                           ? FirstFlightKind::kNonTls
+                           : hello_kind_;
   // The SNI names the server; a CONNECT or proxy host name stands in when there is none.
   std::string name = sni_;
   if (name.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) name = connect_host_;

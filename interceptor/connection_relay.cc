@@ -35,6 +35,12 @@ void Connection::start_relay() {
     case Action::kFailurePage:
       up_.parser.emplace(Http1Parser::Role::kRequest, head_cap);
       break;
+    case Action::kSplice:
+      if (hello_kind_ == FirstFlightKind::kHttp) {  // plain HTTP in a tunnel: inspected
+        up_.parser.emplace(Http1Parser::Role::kRequest, head_cap);
+        down_.parser.emplace(Http1Parser::Role::kResponse, head_cap);
+      }
+      break;
     default:
       break;
   }

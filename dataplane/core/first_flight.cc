@@ -120,6 +120,16 @@ std::string_view first_flight_name(FirstFlightKind kind) {
   return "unknown";
 }
 
+bool is_tls_port(uint16_t port) {
+  switch (port) {
+    case 443: case 465: case 563: case 636: case 853: case 989: case 990: case 992: case 993:
+    case 994: case 995: case 8443:
+      return true;
+    default:
+      return false;
+  }
+}
+
 FlightGuess guess_first_flight(ByteSpan stream) {
   if (stream.empty()) return FlightGuess::kNeedMore;
   bool prefix = false;

@@ -31,6 +31,11 @@ enum class FlightGuess : uint8_t {
   kNeedMore,  // too few bytes to tell
 };
 
+// Ports whose protocol is TLS from the first byte (IANA: https, smtps, nntps, ldaps, dns over
+// TLS, ftps, telnets, imaps, ircs, pop3s, and the common alternative https port). Plain HTTP on
+// one is judged as non_tls: that, not "a web request", is what policy for the port must see.
+bool is_tls_port(uint16_t port);
+
 // Guesses from the first bytes the client sent.
 FlightGuess guess_first_flight(ByteSpan stream);
 

@@ -33,18 +33,6 @@ uint32_t next_record_end(ByteSpan stream) {
   return static_cast<uint32_t>(std::max(pos + 5, stream.size() + 1));
 }
 
-// Ports whose protocol is TLS from the first byte (IANA: https, smtps, nntps, ldaps, dns over
-// TLS, ftps, telnets, imaps, ircs, pop3s, and the common alternative https port).
-bool is_tls_port(uint16_t port) {
-  switch (port) {
-    case 443: case 465: case 563: case 636: case 853: case 989: case 990: case 992: case 993:
-    case 994: case 995: case 8443:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // CRLF CRLF, or bare LF LF as servers also accept.
 bool contains_head_end(ByteSpan bytes) {
   const std::string_view s = as_string_view(bytes);

@@ -671,6 +671,21 @@ stats:
         self.assertEqual(after["head_limit_hits"], before["head_limit_hits"] + 1)
         self.assertEqual(after["malformed_http"], before["malformed_http"])
 
+    def test_plain_http_in_a_tunnel_is_inspected(self):
+        origin = self.ports["plain11"]
+        t = self.connect_tunnel(f"localhost:{origin}")
+        head, body = self.proxy_exchange(t, b"GET /blob.bin?tunnel=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertEqual(body, self.blob)
+        head, _ = self.proxy_exchange(t, b"GET /games/x.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 403"), head)
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/blob.bin?tunnel=1")
+        self.assertEqual((recs[0]["mode"], recs[0]["status"]), ("connect", 200))
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/games/x.html"
+                          and x.get("server_port") == origin)
+        self.assertEqual((recs[0]["verdict"], recs[0]["rule"]), ("block", "games"))
+
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head
         # waits whole in the buffer for its judgement.

@@ -46,7 +46,9 @@ class Connection {
     kRelay, kDraining, kClosed,
   };
   enum class Action : uint8_t { kNone, kSplice, kBump, kBlock, kPlain, kFailurePage };
-  enum class Io : uint8_t { kOk, kBlocked, kEof, kError };
+  // kEofUnsigned: TLS ended by a TCP close without close_notify (a truncation cannot be told
+  // from the end of the stream): passed on the same way, never as a close_notify of ours.
+  enum class Io : uint8_t { kOk, kBlocked, kEof, kEofUnsigned, kError };
 
   // One direction of the relay: bytes read from `from`, parsed (when inspected), written to the
   // other side. [sent, safe) may be written; [safe, size) wait for the parser.
@@ -55,6 +57,7 @@ class Connection {
     size_t sent = 0;
     size_t safe = 0;
     bool eof = false;        // the source side finished
+    bool eof_unsigned = false;  // ...its TLS without close_notify
     bool shut = false;       // we finished the destination's writing side
     bool hold = false;       // stop reading the source (blocked request, one-request plain proxy)
     std::optional<Http1Parser> parser;
@@ -121,7 +124,8 @@ class Connection {
 
   Io read_side(bool upstream, char* buf, size_t cap, size_t& n);
   Io write_side(bool upstream, const char* buf, size_t len, size_t& n);
-  void shut_side(bool upstream);
+  // Ends our writing toward a side: close_notify (when it is TLS and `close_notify`), then FIN.
+  void shut_side(bool upstream, bool close_notify = true);
   static void info_callback(const SSL* ssl, int where, int ret);
 
   Loop& loop_;

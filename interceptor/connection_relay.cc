@@ -60,7 +60,7 @@ Connection::Io Connection::read_side(bool upstream, char* buf, size_t cap, size_
     // A peer that closes TCP without close_notify is an ordinary end of stream on the web.
     if (err == SSL_ERROR_SYSCALL || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
       ERR_clear_error();
-      return errno == ECONNRESET ? Io::kError : Io::kEof;
+      return errno == ECONNRESET ? Io::kError : Io::kEofUnsigned;
     }
     // A fatal TLS error on the server's side after the handshake (an alert, a bad record): its
     // sessions are not resumed (RFC 5246 7.2.2).
@@ -98,10 +98,10 @@ Connection::Io Connection::write_side(bool upstream, const char* buf, size_t len
   return Io::kError;
 }
 
-void Connection::shut_side(bool upstream) {
+void Connection::shut_side(bool upstream, bool close_notify) {
   SSL* ssl = upstream ? ussl_.get() : cssl_.get();
   const int fd = upstream ? ufd_ : cfd_;
-  if (ssl != nullptr) {
+  if (ssl != nullptr && close_notify) {
     ERR_clear_error();
     SSL_shutdown(ssl);  // close_notify; the peer's answer is not waited for
     ERR_clear_error();
@@ -148,8 +148,9 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       continue;
     }
     if (io == Io::kBlocked) break;
-    if (io == Io::kEof) {
+    if (io == Io::kEof || io == Io::kEofUnsigned) {
       d.eof = true;
+      d.eof_unsigned = io == Io::kEofUnsigned;
       progress = true;
       if (!to_upstream && d.parser && !d.parser->opaque() && d.parser->finish() && !pending_.empty()) {
         pending_.front().bytes_down += d.msg_bytes;
@@ -178,7 +179,7 @@ bool Connection::pump(Direction& d, bool to_upstream) {
     return true;
   }
   if (has_dst && d.eof && !d.shut && d.sent == d.buf.size()) {
-    shut_side(to_upstream);
+    shut_side(to_upstream, /*close_notify=*/!d.eof_unsigned);
     d.shut = true;
     progress = true;
   }

@@ -231,6 +231,30 @@ class InterceptLive(unittest.TestCase):
         cls.mute.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         cls.mute.bind(("127.0.0.1", cls.ports["mute"]))
         cls.mute.listen(16)
+        # A TLS server whose answer ends at its TCP close, without close_notify (a truncation
+        # would look the same).
+        cls.ports["unsigned_eof"] = free_port_pair(27)
+        unsigned_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        unsigned_ctx.load_cert_chain(str(d / "good.pem"))
+        cls.unsigned = socket.socket()
+        cls.unsigned.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        cls.unsigned.bind(("127.0.0.1", cls.ports["unsigned_eof"]))
+        cls.unsigned.listen(16)
+
+        def serve_unsigned():
+            while True:
+                try:
+                    conn, _ = cls.unsigned.accept()
+                except OSError:
+                    return
+                try:
+                    t = unsigned_ctx.wrap_socket(conn, server_side=True)
+                    t.recv(65536)
+                    t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst half")
+                    t.close()  # Python sends no close_notify here
+                except OSError:
+                    conn.close()
+        threading.Thread(target=serve_unsigned, daemon=True).start()
         # The control plane's learning endpoint.
         cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
@@ -310,6 +334,7 @@ stats:
         cls.plain11.shutdown()
         cls.plain11.server_close()
         cls.mute.close()
+        cls.unsigned.close()
         for f in getattr(cls, "logs", []):
             f.close()
         if os.environ.get("KEEP") != "1":
@@ -670,6 +695,23 @@ stats:
         after = self.stats()
         self.assertEqual(after["head_limit_hits"], before["head_limit_hits"] + 1)
         self.assertEqual(after["malformed_http"], before["malformed_http"])
+
+    def test_a_servers_close_without_close_notify_is_not_turned_into_one(self):
+        # The client must be able to tell a truncated answer from a whole one, as it could
+        # without us: no close_notify from the server, none from the proxy.
+        port = self.ports["unsigned_eof"]
+        t = self.connect_tunnel(f"localhost:{port}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        c = ctx.wrap_socket(t, server_hostname="localhost", suppress_ragged_eofs=False)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        data = b""
+        with self.assertRaises(ssl.SSLEOFError):
+            while True:
+                chunk = c.recv(65536)
+                self.assertTrue(chunk, "a close_notify: the truncation is hidden")
+                data += chunk
+        self.assertTrue(data.endswith(b"first half"), data)
+        c.close()
 
     def test_plain_http_in_a_tunnel_is_inspected(self):
         origin = self.ports["plain11"]

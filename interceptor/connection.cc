@@ -301,10 +301,7 @@ void Connection::read_proxy_request() {
   const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
   if (!rule.empty()) {
     record_url_block(p, rule);
-    const std::string page = blocked_page_response(p.host, p.path, p.rule);
-    ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
-    ::shutdown(cfd_, SHUT_WR);
-    close("url_blocked", p.rule);
+    answer_and_close(blocked_page_response(p.host, p.path, p.rule), "url_blocked", p.rule);
     return;
   }
   pending_.push_back(std::move(p));
@@ -395,10 +392,7 @@ void Connection::route() {
       p.status = 403;
       write_request_record(p);
       pending_.clear();
-      const std::string page = blocked_page_response(p.host, p.path, verdict_.rule);
-      ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
-      ::shutdown(cfd_, SHUT_WR);
-      close("blocked", verdict_.rule);
+      answer_and_close(blocked_page_response(p.host, p.path, verdict_.rule), "blocked", verdict_.rule);
       return;
     }
     connect_upstream();
@@ -716,10 +710,14 @@ void Connection::record_url_block(Pending& p, std::string_view rule) {
 }
 
 void Connection::http_error_and_close(int status, const std::string& reason) {
-  const std::string page = proxy_error_response(status, reason);
-  ::send(cfd_, page.data(), page.size(), MSG_NOSIGNAL);
+  answer_and_close(proxy_error_response(status, reason), absl::StrCat("http_", status), reason);
+}
+
+void Connection::answer_and_close(const std::string& answer, const std::string& outcome,
+                                  const std::string& reason) {
+  ::send(cfd_, answer.data(), answer.size(), MSG_NOSIGNAL);
   ::shutdown(cfd_, SHUT_WR);
-  drain_then_close(absl::StrCat("http_", status), reason);
+  drain_then_close(outcome, reason);
 }
 
 void Connection::drain_then_close(const std::string& outcome, const std::string& reason) {

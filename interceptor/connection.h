@@ -114,6 +114,8 @@ class Connection {
   // A request a URL rule blocks: counted and audited with status 403.
   void record_url_block(Pending& p, std::string_view rule);
   void drain();  // after an error answer: read and drop until the client closes (no RST)
+  // Sends ANSWER (a page of our own) on the plain client socket, ends our writing, then drains.
+  void answer_and_close(const std::string& answer, const std::string& outcome, const std::string& reason);
   // After the last answer went out: the server's socket is closed and the client's drained
   // until it closes (or for two seconds), then the connection ends with OUTCOME and REASON.
   void drain_then_close(const std::string& outcome, const std::string& reason);

@@ -206,9 +206,10 @@ void Connection::relay() {
     return;
   }
   if (close_after_flush_ && down_.sent == down_.buf.size()) {
+    // The client may still be sending (a request body): drained, not reset under our answer.
     shut_side(false);
-    close(action_ == Action::kFailurePage ? "upstream_refused" : "answered",
-          action_ == Action::kFailurePage ? failure_reason_ : close_reason_);
+    drain_then_close(action_ == Action::kFailurePage ? "upstream_refused" : "answered",
+                     action_ == Action::kFailurePage ? failure_reason_ : close_reason_);
     return;
   }
   const bool up_done = up_.eof && (up_.shut || ufd_ < 0);

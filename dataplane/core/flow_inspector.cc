@@ -631,11 +631,17 @@ void FlowInspector::on_client_data(Flow& f, uint32_t seq, ByteSpan payload, cons
 
 // The judged bytes are kept until the server acknowledges them: a client segment that later
 // covers them with other bytes means the judged hello may not be what the server received (a
-// fake with a low TTL or a bad MD5 option went first). The flow then carries overlap_conflict,
-// which the close record reports and policy can act on.
+// fake the server never got went first, by a trick not caught as such). The flow then carries
+// overlap_conflict, which the close record reports, and inline such a segment is dropped: the
+// server gets no bytes but those judged (a client that insists on others stalls).
 void FlowInspector::check_after_verdict(Flow& f, uint32_t seq, ByteSpan payload) {
   StreamAssembler& stream = buffers_.at(f.buffer_slot).stream;
-  if (stream.add(seq, payload).conflict) f.anomalies.add(Anomaly::kOverlapConflict);
+  if (!stream.add(seq, payload).conflict) return;
+  f.anomalies.add(Anomaly::kOverlapConflict);
+  if (config_.enforcement == EnforcementMode::kInline) {
+    ++stats_.decoys_dropped;
+    current_action_ = PacketAction::kDrop;
+  }
 }
 
 void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {

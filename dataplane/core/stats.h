@@ -73,7 +73,7 @@ std::string_view malformed_name(Malformed m);
   X(frames_discarded, "inline: held frames dropped by a block verdict")                 \
   X(hold_exhausted, "inline: first-flight frames dropped because the hold pool was empty") \
   X(hold_flow_cap, "inline: first-flight frames dropped past the per-flow hold cap")    \
-  X(decoys_dropped, "inline: first-flight segments the server would not accept, dropped") \
+  X(decoys_dropped, "inline: first-flight segments the server would not accept, or that contradict judged bytes, dropped") \
   X(syn_data_stripped, "inline: client SYNs sent on without their data (TFO), resent after the handshake") \
   X(syn_data_dropped, "inline: client SYNs with data dropped whole (headers too long to copy)") \
   X(blocked_packets, "inline: later packets of blocked flows, dropped")                 \

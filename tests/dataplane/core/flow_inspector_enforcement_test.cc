@@ -658,6 +658,31 @@ TEST_F(EnforcementTest, AFinLeftOfTheServersWindowClosesNothing) {
   EXPECT_EQ(judge_.names, (std::vector<std::string>{"blocked.example"}));
 }
 
+// Whatever let a fake be judged (here the handshake's flow timed out, so the fake's low TTL had
+// no floor to fail), the real hello that follows contradicts the judged bytes: inline it is
+// dropped, so the server never gets a name that was not judged.
+TEST_F(EnforcementTest, BytesThatContradictTheJudgedOnesNeverReachTheServer) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = {"blocked.example"};
+  Connection c;
+  handshake(c);
+  now_ += 11 * kSecond;  // past timeouts.handshake: the flow is forgotten
+  while (inspector_->expire(now_) != 0) {
+  }
+  ASSERT_EQ(inspector_->active_flows(), 0u);
+  TcpSpec fake = c.client_spec(0, hello("allowed.example"));
+  fake.frame.ttl = 3;
+  EXPECT_EQ(from_client(build_tcp_frame(fake)), PacketAction::kHeld);  // judged, released
+  ASSERT_FALSE(judge_.names.empty());
+  EXPECT_EQ(judge_.names.back(), "allowed.example");
+  const uint64_t dropped = stats().decoys_dropped;
+  for (int attempt = 0; attempt < 3; ++attempt)  // the client's retransmissions
+    EXPECT_EQ(from_client(c.client(0, hello("blocked.example"))), PacketAction::kDrop) << attempt;
+  EXPECT_EQ(stats().decoys_dropped, dropped + 3);
+  // A copy of what was judged still goes on.
+  EXPECT_EQ(from_client(build_tcp_frame(fake)), PacketAction::kForward);
+}
+
 // --- caps -----------------------------------------------------------------------------------
 
 // Past the per-flow cap, frames are dropped unread: only bytes the server will get are judged.

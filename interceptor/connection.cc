@@ -375,8 +375,9 @@ void Connection::route() {
   // them only here.
   const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
   // A CONNECT host name other than the SNI is judged too: the stricter verdict stands.
-  const std::string_view connect_name =
-      !sni_.empty() && !connect_host_.empty() && !is_numeric(connect_host_) ? connect_host_ : "";
+  const std::string_view connect_name = !sni_.empty() && !connect_host_.empty() && !is_numeric(connect_host_)
+                                            ? std::string_view(connect_host_)
+                                            : std::string_view();
   verdict_ = ctx_.policy->decide_stricter(facts, connect_name, loop_.policy_scratch(), bypass.get());
   if (candidate_ == 0) {  // counted once a connection, not again for each address tried
     if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);

@@ -86,7 +86,8 @@ struct alignas(64) Flow {
   uint32_t client_fin_seq = 0;   // sequence number of the client's FIN (valid if client_fin)
 
   // What the handshake established, so later segments can be held to it.
-  uint8_t client_ttl = 0;        // highest TTL/hop limit of the client's SYNs (0: unknown)
+  uint8_t client_ttl = 0;        // highest TTL/hop limit of the client's SYNs, or of the QUIC
+                                 // datagrams its verdict read (0: unknown)
   uint8_t server_ttl = 0;        // TTL/hop limit of the server's SYN-ACK (0: unknown)
   bool client_signature = false; // the SYN carried MD5/TCP-AO (then later segments may too)
   bool timestamps = false;       // both SYNs carried timestamps (PAWS applies)
@@ -94,6 +95,7 @@ struct alignas(64) Flow {
   uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
   uint32_t judged_length = 0;    // first-flight bytes that were judged
   uint32_t quic_version = 0;     // UDP: version of the client's first QUIC Initial (0: none)
+  uint32_t quic_dcid_tag = 0;    // UDP: a hash of that Initial's DCID (0: none), see on_udp
   // What adoption by the interceptor needs beyond the above (handoff_message.h).
   uint16_t client_mss = 0;       // the client SYN's MSS option (0: none)
   bool sack_permitted = false;   // the client's SYN had it; after the SYN-ACK: both had it

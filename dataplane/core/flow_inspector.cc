@@ -33,6 +33,13 @@ uint32_t next_record_end(ByteSpan stream) {
   return static_cast<uint32_t>(std::max(pos + 5, stream.size() + 1));
 }
 
+// A 32-bit FNV-1a of a QUIC DCID, never 0 (0 means none).
+uint32_t quic_dcid_tag(ByteSpan dcid) {
+  uint32_t h = 2166136261u;
+  for (uint8_t b : dcid) h = (h ^ b) * 16777619u;
+  return h | 1;
+}
+
 // CRLF CRLF, or bare LF LF as servers also accept.
 bool contains_head_end(ByteSpan bytes) {
   const std::string_view s = as_string_view(bytes);
@@ -69,6 +76,7 @@ FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
 // else is counted and forwarded without checksum or sequence work (the bulk of a busy link).
 bool FlowInspector::still_watching(const Flow& f, const ParsedPacket& p) {
   if (tracking_sequence_space(f)) return true;
+  if (p.l4_protocol == kUdp) return f.quic_dcid_tag != 0 && looks_like_quic_long_header(p.payload);
   return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst));
 }
 
@@ -1100,7 +1108,9 @@ void FlowInspector::on_udp(uint32_t index, const ParsedPacket& p, bool from_clie
   Flow& f = flows_.at(index);
   if (!checksum_trusted(p)) {
     if (!f.judged) f.anomalies.add(Anomaly::kBadChecksumIgnored);
-  } else if (!f.judged && !p.payload.empty()) {
+  } else if (f.judged) {
+    if (from_client && f.quic_dcid_tag != 0) check_quic_after_verdict(f, p);
+  } else if (!p.payload.empty()) {
     if (from_client) {
       on_client_datagram(f, p, now_ns);
     } else if (f.buffer_slot == kNoSlot) {
@@ -1131,6 +1141,7 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
       judge(f, FirstFlightKind::kQuic, nullptr, now_ns);
       return;
     }
+    f.quic_dcid_tag = quic_dcid_tag(first.dcid);
     f.buffer_slot = buffers_.acquire(0);  // CRYPTO offsets start at 0
     if (f.buffer_slot == kNoSlot) {
       ++stats_.first_flight_buffers_exhausted;
@@ -1145,6 +1156,7 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
   // unread (the client sends its Initials again).
   if (config_.enforcement == EnforcementMode::kInline && !hold_current(f)) return;
 
+  f.client_ttl = std::max(f.client_ttl, p.ttl);
   FirstFlightPool::Slot& slot = buffers_.at(f.buffer_slot);
   const QuicDatagramResult r = quic_.read(p.payload, slot.quic, slot.stream);
   stats_.quic_initials_decrypted += r.initials;
@@ -1160,6 +1172,22 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
     return;
   }
   try_judge_quic(f, now_ns);
+}
+
+// A client Initial of the judged connection (the DCID its verdict read) that travels further
+// than every datagram that verdict read: those were fakes that die on the way (zapret's QUIC
+// fake with a low TTL), and this one would reach the server unjudged. It carries ttl_decoy and,
+// inline, goes nowhere; a client that insists stalls, and browsers then use TCP. Initials with
+// another DCID (the server's, after its first Initial: RFC 9000 7.2) are not this check's.
+void FlowInspector::check_quic_after_verdict(Flow& f, const ParsedPacket& p) {
+  QuicPacketView v;
+  if (parse_quic_packet(p.payload, v) != QuicParse::kOk || v.type != QuicPacketType::kInitial) return;
+  if (quic_dcid_tag(v.dcid) != f.quic_dcid_tag || p.ttl <= f.client_ttl) return;
+  f.anomalies.add(Anomaly::kTtlDecoy);
+  if (config_.enforcement == EnforcementMode::kInline) {
+    ++stats_.decoys_dropped;
+    current_action_ = PacketAction::kDrop;
+  }
 }
 
 // The ClientHello from the contiguous CRYPTO data, as soon as all of it is there. Undecryptable

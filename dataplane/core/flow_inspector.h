@@ -145,6 +145,7 @@ class FlowInspector {
   void on_udp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
   void on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t now_ns);
   void try_judge_quic(Flow& f, uint64_t now_ns);
+  void check_quic_after_verdict(Flow& f, const ParsedPacket& p);
   // `data_withheld`: the SYN's data did not go to the server (see forward_syn_without_data).
   void on_client_syn(Flow& f, const ParsedPacket& p, bool data_withheld, uint64_t now_ns);
   void forward_syn_without_data(const Flow& f, const ParsedPacket& p);

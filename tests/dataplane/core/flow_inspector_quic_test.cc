@@ -212,6 +212,45 @@ TEST_F(FlowInspectorQuicTest, PlainUdpIsNotQuic) {
   EXPECT_EQ(verdicts()[0].quic_version, 0u);
 }
 
+// zapret's QUIC fake: a whole Initial for another name with a TTL that dies before the server,
+// then the real one. What travels further than anything judged is not let through.
+TEST_F(FlowInspectorQuicTest, AnInitialThatOutrunsTheJudgedOnesIsADecoysTwin) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = "blocked.example";
+  auto with_ttl = [](const Bytes& frame, uint8_t ttl) {
+    Bytes f = frame;
+    f[14 + 8] = ttl;  // IPv4 TTL (the checksum below is recomputed)
+    f[14 + 10] = f[14 + 11] = 0;
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) sum += (f[14 + i] << 8) | f[14 + i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    f[14 + 10] = static_cast<uint8_t>(~sum >> 8);
+    f[14 + 11] = static_cast<uint8_t>(~sum);
+    return f;
+  };
+  EXPECT_EQ(send(with_ttl(initials("allowed.example", 1)[0], 3)), PacketAction::kHeld);
+  EXPECT_EQ(judge_.seen, (std::vector<std::string>{"allowed.example"}));
+  const Bytes real = initials("blocked.example", 1)[0];  // TTL 64, the same DCID
+  EXPECT_EQ(send(real), PacketAction::kDrop);
+  EXPECT_EQ(send(real), PacketAction::kDrop);
+  EXPECT_EQ(send(with_ttl(initials("allowed.example", 1)[0], 3)), PacketAction::kForward)
+      << "what was judged may go again";
+  EXPECT_EQ(send(datagram(Bytes(60, 0x42))), PacketAction::kForward) << "short headers";
+  inspector_->close_some(now_, UINT32_MAX);
+  ASSERT_EQ(events_.of(AuditKind::kClose).size(), 1u);
+  EXPECT_TRUE(events_.of(AuditKind::kClose)[0].anomalies.has(Anomaly::kTtlDecoy));
+}
+
+TEST_F(FlowInspectorQuicTest, ARetransmittedInitialAfterThePassGoesOn) {
+  make(EnforcementMode::kInline);
+  const auto d = initials("pass.example", 2);
+  send(d[0]);
+  send(d[1]);
+  ASSERT_EQ(verdicts().size(), 1u);
+  EXPECT_EQ(send(d[0]), PacketAction::kForward);
+  EXPECT_EQ(send(d[1]), PacketAction::kForward);
+}
+
 TEST_F(FlowInspectorQuicTest, ConflictingRetransmissionIsAnAnomaly) {
   make(EnforcementMode::kAuditOnly);
   const auto two = initials("real.example", 2);

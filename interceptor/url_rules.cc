@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "dataplane/core/first_flight.h"
 #include "dataplane/policy/absl_text.h"
 
 namespace sluice::intercept {
@@ -75,31 +77,10 @@ std::string_view UrlRules::match(std::string_view url, Scratch& scratch) const {
 
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
+  c = absl::ascii_tolower(static_cast<unsigned char>(c));
   return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-// Splits an absolute-form target ("http://host:port/path") into its authority and the rest;
-// false for any other form.
-bool split_absolute_form(std::string_view target, std::string_view& authority, std::string_view& rest) {
-  size_t scheme = 0;
-  for (std::string_view prefix : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() < prefix.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < prefix.size(); ++i) same = same && lower(target[i]) == prefix[i];
-    if (same) scheme = prefix.size();
-  }
-  if (scheme == 0) return false;
-  target.remove_prefix(scheme);
-  const size_t end = target.find_first_of("/?#");
-  authority = target.substr(0, end);
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-  rest = end == std::string_view::npos ? std::string_view() : target.substr(end);
-  return true;
 }
 
 // The path as a server resolves it: escapes decoded, a backslash as '/', one slash for many, "." and
@@ -155,7 +136,7 @@ std::string url_for_rules(std::string_view host, std::string_view target) {
   const size_t query = target.find_first_of("?#");
   std::string url;
   url.reserve(host.size() + target.size() + 1);
-  for (char c : host) url += lower(c);
+  for (char c : host) url += absl::ascii_tolower(static_cast<unsigned char>(c));
   url += normalised_path(target.substr(0, query));
   if (query != std::string_view::npos) url.append(target.substr(query));
   return url;

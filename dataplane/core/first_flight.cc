@@ -90,19 +90,9 @@ std::string_view absolute_form_authority(std::string_view request_line) {
   const size_t sp = request_line.find(' ');
   if (sp == std::string_view::npos) return {};
   std::string_view target = request_line.substr(sp + 1);
-  target = target.substr(0, target.find(' '));
-  size_t scheme = 0;
-  for (std::string_view prefix : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() < prefix.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < prefix.size(); ++i) same = same && lower(static_cast<uint8_t>(target[i])) == prefix[i];
-    if (same) scheme = prefix.size();
-  }
-  if (scheme == 0) return {};
-  std::string_view authority = target.substr(scheme);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-  return authority;
+  std::string_view authority, rest;
+  return split_absolute_form(target.substr(0, target.find(' ')), authority, rest) ? authority
+                                                                                 : std::string_view();
 }
 
 }  // namespace
@@ -118,6 +108,23 @@ std::string_view first_flight_name(FirstFlightKind kind) {
     case FirstFlightKind::kServerFirst: return "server_first";
   }
   return "unknown";
+}
+
+bool split_absolute_form(std::string_view target, std::string_view& authority, std::string_view& rest) {
+  size_t scheme = 0;
+  for (std::string_view prefix : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() < prefix.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < prefix.size(); ++i) same = same && lower(static_cast<uint8_t>(target[i])) == prefix[i];
+    if (same) scheme = prefix.size();
+  }
+  if (scheme == 0) return false;
+  target.remove_prefix(scheme);
+  const size_t end = target.find_first_of("/?#");
+  authority = target.substr(0, end);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  rest = end == std::string_view::npos ? std::string_view() : target.substr(end);
+  return true;
 }
 
 bool is_tls_port(uint16_t port) {

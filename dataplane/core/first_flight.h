@@ -31,6 +31,12 @@ enum class FlightGuess : uint8_t {
   kNeedMore,  // too few bytes to tell
 };
 
+// An absolute-form request target ("http://user@host:port/path?q"; http or https, the scheme
+// in any case): its authority, userinfo removed and port kept, and the rest from the path on
+// (empty when there is none). False for any other form. The authority, not Host, names the
+// server (RFC 9112 3.2.2).
+bool split_absolute_form(std::string_view target, std::string_view& authority, std::string_view& rest);
+
 // Ports whose protocol is TLS from the first byte (IANA: https, smtps, nntps, ldaps, dns over
 // TLS, ftps, telnets, imaps, ircs, pop3s, and the common alternative https port). Plain HTTP on
 // one is judged as non_tls: that, not "a web request", is what policy for the port must see.

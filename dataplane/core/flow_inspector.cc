@@ -384,8 +384,7 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
     // The server would drop this segment, so neither its bytes nor its flags are truth.
     if (!f.judged && !p.payload.empty()) f.anomalies.add(Anomaly::kBadChecksumIgnored);
     if (holding) {
-      ++stats_.decoys_dropped;
-      current_action_ = PacketAction::kDrop;
+      drop_current_as_decoy();
     }
     touch(index, now_ns);
     return;
@@ -410,8 +409,7 @@ void FlowInspector::on_tcp(uint32_t index, const ParsedPacket& p, bool from_clie
     if (holding && !(flags & kTcpRst)) {
       // A decoy meant to be judged but never received (low TTL, bad ACK, out of window, ...):
       // while the first flight is held it goes nowhere, so the server cannot get it either.
-      ++stats_.decoys_dropped;
-      current_action_ = PacketAction::kDrop;
+      drop_current_as_decoy();
     }
     touch(index, now_ns);
     return;
@@ -646,10 +644,7 @@ void FlowInspector::check_after_verdict(Flow& f, uint32_t seq, ByteSpan payload)
   StreamAssembler& stream = buffers_.at(f.buffer_slot).stream;
   if (!stream.add(seq, payload).conflict) return;
   f.anomalies.add(Anomaly::kOverlapConflict);
-  if (config_.enforcement == EnforcementMode::kInline) {
-    ++stats_.decoys_dropped;
-    current_action_ = PacketAction::kDrop;
-  }
+  if (config_.enforcement == EnforcementMode::kInline) drop_current_as_decoy();
 }
 
 void FlowInspector::try_judge(Flow& f, uint64_t now_ns) {
@@ -1184,10 +1179,7 @@ void FlowInspector::check_quic_after_verdict(Flow& f, const ParsedPacket& p) {
   if (parse_quic_packet(p.payload, v) != QuicParse::kOk || v.type != QuicPacketType::kInitial) return;
   if (quic_dcid_tag(v.dcid) != f.quic_dcid_tag || p.ttl <= f.client_ttl) return;
   f.anomalies.add(Anomaly::kTtlDecoy);
-  if (config_.enforcement == EnforcementMode::kInline) {
-    ++stats_.decoys_dropped;
-    current_action_ = PacketAction::kDrop;
-  }
+  if (config_.enforcement == EnforcementMode::kInline) drop_current_as_decoy();
 }
 
 // The ClientHello from the contiguous CRYPTO data, as soon as all of it is there. Undecryptable

@@ -146,6 +146,12 @@ class FlowInspector {
   void on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t now_ns);
   void try_judge_quic(Flow& f, uint64_t now_ns);
   void check_quic_after_verdict(Flow& f, const ParsedPacket& p);
+  // Inline: the packet being processed goes nowhere (decoys_dropped): it is a segment the server
+  // would not accept, or one that contradicts what was judged.
+  void drop_current_as_decoy() {
+    ++stats_.decoys_dropped;
+    current_action_ = PacketAction::kDrop;
+  }
   // `data_withheld`: the SYN's data did not go to the server (see forward_syn_without_data).
   void on_client_syn(Flow& f, const ParsedPacket& p, bool data_withheld, uint64_t now_ns);
   void forward_syn_without_data(const Flow& f, const ParsedPacket& p);

@@ -76,7 +76,9 @@ FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
 // else is counted and forwarded without checksum or sequence work (the bulk of a busy link).
 bool FlowInspector::still_watching(const Flow& f, const ParsedPacket& p) {
   if (tracking_sequence_space(f)) return true;
-  if (p.l4_protocol == kUdp) return f.quic_dcid_tag != 0 && looks_like_quic_long_header(p.payload);
+  // A QUIC long header may be the judged connection's, or the first Initial of another one on
+  // the same addresses and ports (starts_new_quic_connection); short headers never are.
+  if (p.l4_protocol == kUdp) return looks_like_quic_long_header(p.payload);
   return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst));
 }
 
@@ -264,7 +266,9 @@ PacketAction FlowInspector::process(Packet& pk, uint64_t now_ns) {
   uint32_t index = flows_.find(pk.key, pk.hash);
   const bool watching = index == kNoFlow || still_watching(flows_.at(index), p);
   if (watching) check_checksum(pk);
-  if (index != kNoFlow && watching && starts_new_connection(flows_.at(index), p, pk.src_is_lo)) {
+  if (index != kNoFlow && watching &&
+      (starts_new_connection(flows_.at(index), p, pk.src_is_lo) ||
+       starts_new_quic_connection(flows_.at(index), p, pk.src_is_lo))) {
     const Flow& old = flows_.at(index);
     close_flow(index, old.client_fin && old.server_fin ? CloseReason::kFin : CloseReason::kReused,
                now_ns);
@@ -329,6 +333,29 @@ bool FlowInspector::starts_new_connection(const Flow& f, const ParsedPacket& p,
   return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpAck | kTcpRst)) == kTcpSyn &&
          src_is_lo == f.client_is_lo && f.client_isn_known && p.seq != f.client_isn &&
          (f.client_fin || f.server_fin) && checksum_trusted(p);
+}
+
+// A client QUIC Initial with another DCID than the one this flow's first flight was read
+// from, which opens under keys derived from its own DCID: the first Initial of another
+// connection on the same addresses and ports (a new connection, the client's answer to a Retry,
+// or the real hello behind a fake for another name that the client sent first). It is judged on
+// its own, as a new flow; a verdict taken on other bytes must not carry it. An Initial of the
+// judged connection after the client switched to the server's connection ID (RFC 9000 7.2)
+// does not open so (RFC 9001 5.2) and stays with its flow. Costs one key schedule and one
+// decryption per such Initial, about what a new flow's first Initial costs.
+bool FlowInspector::starts_new_quic_connection(const Flow& f, const ParsedPacket& p,
+                                               bool src_is_lo) {
+  if (p.l4_protocol != kUdp || src_is_lo != f.client_is_lo) return false;
+  if (!f.judged && f.quic_dcid_tag == 0) return false;  // nothing read yet: its first datagram
+  // Servers drop Initials in smaller datagrams (RFC 9000 14.1), so those start nothing.
+  if (p.payload.size() < kQuicMinInitialDatagram || !checksum_trusted(p)) return false;
+  QuicPacketView v;
+  if (parse_quic_packet(p.payload, v) != QuicParse::kOk || v.type != QuicPacketType::kInitial ||
+      v.info == nullptr || quic_dcid_tag(v.dcid) == f.quic_dcid_tag)
+    return false;
+  if (!quic_.opens_under_own_keys(v)) return false;
+  ++stats_.quic_new_connections_on_flow;
+  return true;
 }
 
 uint32_t FlowInspector::find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
@@ -1130,8 +1157,9 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
     if (parse_quic_packet(p.payload, first) != QuicParse::kOk || first.info == nullptr ||
         first.type != QuicPacketType::kInitial) {
       // Version Negotiation, a version we cannot read, or no Initial first: QUIC by its look,
-      // without a name. A server answers an unknown version with Version Negotiation, and
-      // the client's next Initial starts a new judgement only on a new flow.
+      // without a name. A server answers an unknown version with Version Negotiation; the
+      // client's next Initial, in a version we read, is judged as a connection of its own
+      // (starts_new_quic_connection).
       f.quic_version = first.version;
       judge(f, FirstFlightKind::kQuic, nullptr, now_ns);
       return;
@@ -1173,7 +1201,8 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
 // than every datagram that verdict read: those were fakes that die on the way (zapret's QUIC
 // fake with a low TTL), and this one would reach the server unjudged. It carries ttl_decoy and,
 // inline, goes nowhere; a client that insists stalls, and browsers then use TCP. Initials with
-// another DCID (the server's, after its first Initial: RFC 9000 7.2) are not this check's.
+// another DCID are not this check's: the server's (after its first Initial, RFC 9000 7.2) stay
+// with the flow, another connection's start a flow of their own (starts_new_quic_connection).
 void FlowInspector::check_quic_after_verdict(Flow& f, const ParsedPacket& p) {
   QuicPacketView v;
   if (parse_quic_packet(p.payload, v) != QuicParse::kOk || v.type != QuicPacketType::kInitial) return;

@@ -139,6 +139,7 @@ class FlowInspector {
   static bool still_watching(const Flow& f, const ParsedPacket& p);
   void check_checksum(Packet& pk);
   bool starts_new_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo) const;
+  bool starts_new_quic_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo);
   uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                           bool src_is_lo, uint64_t now_ns);
   void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);

@@ -51,6 +51,14 @@ QuicDatagramResult QuicInitialReader::read(ByteSpan datagram, QuicFlightState& s
   return result;
 }
 
+bool QuicInitialReader::opens_under_own_keys(const QuicPacketView& packet) {
+  if (packet.type != QuicPacketType::kInitial || packet.info == nullptr) return false;
+  if (!crypto_.derive_client_keys(*packet.info, packet.dcid, trial_keys_)) return false;
+  ByteSpan payload;
+  uint32_t packet_number = 0;
+  return crypto_.open(trial_keys_, packet, plain_, payload, packet_number) == QuicOpen::kOk;
+}
+
 void QuicInitialReader::read_initial(const QuicPacketView& packet, QuicFlightState& state,
                                      StreamAssembler& crypto, QuicDatagramResult& result) {
   if (!state.keys_ready) {

@@ -49,6 +49,12 @@ class QuicInitialReader {
   // Reads the packets of one client datagram (the UDP payload).
   QuicDatagramResult read(ByteSpan datagram, QuicFlightState& state, StreamAssembler& crypto);
 
+  // Whether `packet` (an Initial) opens under keys derived from its own DCID, as the first
+  // Initial of a connection does (and the first after a Retry). An Initial of a connection whose
+  // client has switched to the server's connection ID does not: its keys stay those of the
+  // first DCID (RFC 9001 5.2). So a different DCID that opens is another connection.
+  bool opens_under_own_keys(const QuicPacketView& packet);
+
   QuicInitialCrypto& crypto() { return crypto_; }
 
  private:
@@ -56,6 +62,7 @@ class QuicInitialReader {
                     QuicDatagramResult& result);
 
   QuicInitialCrypto crypto_;
+  QuicInitialKeys trial_keys_;  // opens_under_own_keys()'s, so a flow's own keys stay as they are
   std::vector<uint8_t> plain_;  // one packet, decrypted: at most one UDP payload
 };
 

@@ -81,6 +81,7 @@ std::string_view malformed_name(Malformed m);
   X(resets_unsent, "blocks whose reset could not be built (no client frame or SYN-ACK seen)") \
   X(quic_initials_decrypted, "QUIC client Initial packets decrypted")                  \
   X(quic_initials_undecryptable, "QUIC client Initial packets that failed to open or parse") \
+  X(quic_new_connections_on_flow, "QUIC client Initials of another connection on a flow's addresses and ports (new DCID, own keys): judged as a new flow") \
   X(quic_initials_small_datagram, "QUIC client Initials in datagrams under 1200 bytes, not read (servers drop them)") \
   X(quic_other_packets, "QUIC packets other than Initials in client first flights, skipped") \
   X(handoffs_sent, "intercept: connections handed to the interceptor (datagram into the TAP)") \

@@ -61,8 +61,10 @@ Bytes datagram(const Bytes& payload, bool from_client = true) {
   return build_udp_frame(u);
 }
 
-// A ClientHello for `sni` over `parts` Initials (each in its own datagram).
-std::vector<Bytes> initials(const std::string& sni, size_t parts, uint32_t version = kQuicVersion1) {
+// A ClientHello for `sni` over `parts` Initials (each in its own datagram), of the connection
+// whose first DCID is `dcid` (default: the RFC example's); `key_dcid` as in QuicInitialSpec.
+std::vector<Bytes> initials(const std::string& sni, size_t parts, uint32_t version = kQuicVersion1,
+                            const Bytes& dcid = {}, const Bytes& key_dcid = {}) {
   const Bytes ch = test::quic_client_hello(sni, {"h3"}, parts > 1 ? 1100 * parts : 0);
   std::vector<Bytes> out;
   const size_t each = (ch.size() + parts - 1) / parts;
@@ -70,6 +72,8 @@ std::vector<Bytes> initials(const std::string& sni, size_t parts, uint32_t versi
     QuicInitialSpec spec;
     spec.version = version;
     spec.packet_number = static_cast<uint32_t>(i);
+    if (!dcid.empty()) spec.dcid = dcid;
+    spec.key_dcid = key_dcid;
     const size_t from = i * each;
     const size_t to = std::min(ch.size(), from + each);
     spec.frames = test::quic_crypto_frame(from, Bytes(ch.begin() + from, ch.begin() + to));
@@ -77,6 +81,22 @@ std::vector<Bytes> initials(const std::string& sni, size_t parts, uint32_t versi
   }
   return out;
 }
+
+// `frame` (IPv4) with another TTL and its header checksum recomputed.
+Bytes with_ttl(const Bytes& frame, uint8_t ttl) {
+  Bytes f = frame;
+  f[14 + 8] = ttl;
+  f[14 + 10] = f[14 + 11] = 0;
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += (f[14 + i] << 8) | f[14 + i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  f[14 + 10] = static_cast<uint8_t>(~sum >> 8);
+  f[14 + 11] = static_cast<uint8_t>(~sum);
+  return f;
+}
+
+const Bytes kOtherDcid = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99};
+const Bytes kServerCid = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8};
 
 class FlowInspectorQuicTest : public ::testing::Test {
  protected:
@@ -217,17 +237,6 @@ TEST_F(FlowInspectorQuicTest, PlainUdpIsNotQuic) {
 TEST_F(FlowInspectorQuicTest, AnInitialThatOutrunsTheJudgedOnesIsADecoysTwin) {
   make(EnforcementMode::kInline);
   judge_.blocked = "blocked.example";
-  auto with_ttl = [](const Bytes& frame, uint8_t ttl) {
-    Bytes f = frame;
-    f[14 + 8] = ttl;  // IPv4 TTL (the checksum below is recomputed)
-    f[14 + 10] = f[14 + 11] = 0;
-    uint32_t sum = 0;
-    for (int i = 0; i < 20; i += 2) sum += (f[14 + i] << 8) | f[14 + i + 1];
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    f[14 + 10] = static_cast<uint8_t>(~sum >> 8);
-    f[14 + 11] = static_cast<uint8_t>(~sum);
-    return f;
-  };
   EXPECT_EQ(send(with_ttl(initials("allowed.example", 1)[0], 3)), PacketAction::kHeld);
   EXPECT_EQ(judge_.seen, (std::vector<std::string>{"allowed.example"}));
   const Bytes real = initials("blocked.example", 1)[0];  // TTL 64, the same DCID
@@ -239,6 +248,100 @@ TEST_F(FlowInspectorQuicTest, AnInitialThatOutrunsTheJudgedOnesIsADecoysTwin) {
   inspector_->close_some(now_, UINT32_MAX);
   ASSERT_EQ(events_.of(AuditKind::kClose).size(), 1u);
   EXPECT_TRUE(events_.of(AuditKind::kClose)[0].anomalies.has(Anomaly::kTtlDecoy));
+}
+
+// zapret's QUIC fake carries a connection ID of its own: the real Initial behind it opens
+// under its own DCID's keys, so it is another connection, judged on its own name.
+TEST_F(FlowInspectorQuicTest, AnotherConnectionsInitialAfterThePassIsJudgedOnItsOwn) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = "blocked.example";
+  EXPECT_EQ(send(with_ttl(initials("allowed.example", 1)[0], 3)), PacketAction::kHeld);
+  ASSERT_EQ(verdicts().size(), 1u);
+  const auto real = initials("blocked.example", 2, kQuicVersion1, kOtherDcid);
+  EXPECT_EQ(send(real[0]), PacketAction::kHeld) << "a first flight of its own, held";
+  EXPECT_EQ(send(real[1]), PacketAction::kHeld);
+  EXPECT_EQ(judge_.seen, (std::vector<std::string>{"allowed.example", "blocked.example"}));
+  const auto v = verdicts();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[1].verdict, Verdict::kBlock);
+  EXPECT_EQ(v[1].server_name(), "blocked.example");
+  EXPECT_NE(v[0].flow_id, v[1].flow_id);
+  const auto closes = events_.of(AuditKind::kClose);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].flow_id, v[0].flow_id);
+  EXPECT_EQ(closes[0].close_reason, CloseReason::kReused);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{1})) << "the fake, judged and passed";
+  EXPECT_EQ(sink_.discarded, (std::vector<uintptr_t>{2, 3})) << "held, then discarded";
+  EXPECT_EQ(inspector_->stats().quic_new_connections_on_flow, 1u);
+  EXPECT_EQ(send(real[0]), PacketAction::kDrop) << "the blocked connection stays blocked";
+}
+
+// After the server's first Initial the client sends to the server's connection ID, still under
+// the keys of its first DCID (RFC 9001 5.2): the same connection, forwarded, not judged again.
+TEST_F(FlowInspectorQuicTest, TheJudgedConnectionUnderTheServersConnectionIdGoesOn) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = "blocked.example";
+  send(initials("allowed.example", 1)[0]);
+  const Bytes first_dcid(std::begin(test::kRfcExampleDcid), std::end(test::kRfcExampleDcid));
+  QuicInitialSpec ack;
+  ack.dcid = kServerCid;
+  ack.key_dcid = first_dcid;
+  ack.packet_number = 2;
+  ack.frames = test::quic_ack(0);
+  EXPECT_EQ(send(datagram(build_quic_initial(ack))), PacketAction::kForward);
+  // Even a hello for another name there: the server cannot open it either.
+  const auto other = initials("blocked.example", 1, kQuicVersion1, kServerCid, first_dcid);
+  EXPECT_EQ(send(other[0]), PacketAction::kForward);
+  EXPECT_EQ(verdicts().size(), 1u);
+  EXPECT_EQ(inspector_->stats().quic_new_connections_on_flow, 0u);
+}
+
+// While a hello is read, another connection's Initial ends that first flight (judged as far as
+// it got: incomplete) and starts its own; neither goes to the server unjudged.
+TEST_F(FlowInspectorQuicTest, AnotherConnectionMidFirstFlightEndsItAsIncomplete) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = "blocked.example";
+  EXPECT_EQ(send(initials("half.example", 2)[0]), PacketAction::kHeld);
+  EXPECT_EQ(send(initials("blocked.example", 1, kQuicVersion1, kOtherDcid)[0]),
+            PacketAction::kHeld);
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{1})) << "incomplete passes here";
+  EXPECT_EQ(sink_.discarded, (std::vector<uintptr_t>{2}));
+  const auto v = verdicts();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].first_flight, FirstFlightKind::kIncomplete);
+  EXPECT_EQ(v[1].server_name(), "blocked.example");
+  EXPECT_EQ(v[1].verdict, Verdict::kBlock);
+}
+
+// A datagram that is not QUIC first judges the flow non-TLS; a QUIC Initial after it is a
+// connection of its own, not carried by that verdict.
+TEST_F(FlowInspectorQuicTest, AQuicInitialAfterJunkIsJudgedByItsName) {
+  make(EnforcementMode::kInline);
+  judge_.blocked = "blocked.example";
+  EXPECT_EQ(send(datagram(Bytes(100, 0x11))), PacketAction::kForward);
+  EXPECT_EQ(send(initials("blocked.example", 1)[0]), PacketAction::kHeld);
+  EXPECT_EQ(sink_.discarded, (std::vector<uintptr_t>{2}));
+  const auto v = verdicts();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].first_flight, FirstFlightKind::kNonTls);
+  EXPECT_EQ(v[1].server_name(), "blocked.example");
+}
+
+// A monitor cannot drop it, but the audit names the second connection.
+TEST_F(FlowInspectorQuicTest, AuditNamesEachConnectionOnTheSameAddresses) {
+  make(EnforcementMode::kAuditOnly);
+  send(initials("first.example", 1)[0]);
+  send(initials("second.example", 1, kQuicVersion1, kOtherDcid)[0]);
+  send(initials("first.example", 1)[0]);  // the first connection's retransmission: a third flow
+  EXPECT_EQ(judge_.seen,
+            (std::vector<std::string>{"first.example", "second.example", "first.example"}));
+  // An Initial under 1200 bytes starts nothing: a server drops it.
+  QuicInitialSpec small;
+  small.dcid = kServerCid;
+  small.frames = test::quic_crypto_frame(0, test::quic_client_hello("small.example"));
+  small.pad_packet_to = 0;
+  send(datagram(build_quic_initial(small)));
+  EXPECT_EQ(judge_.seen.size(), 3u);
 }
 
 TEST_F(FlowInspectorQuicTest, ARetransmittedInitialAfterThePassGoesOn) {

@@ -42,6 +42,7 @@ namespace sluice {
   X(kDuplicateExtension, "duplicate_extension")   /* an extension type appears twice */        \
   X(kSslv2Hello, "sslv2_hello")                   /* SSLv2-style compatible hello */           \
   X(kHelloAfterData, "trailing_data")             /* bytes after the hello in the flight */    \
+  X(kTlsAlertBeforeHello, "tls_alert_before_hello")/* warning alerts before or in the hello */ \
   /* QUIC */                                                                                   \
   X(kQuicUndecryptable, "quic_undecryptable")     /* an Initial failed to open or to parse */  \
   X(kQuicUnexpectedFrame, "quic_unexpected_frame")/* a frame type not allowed in an Initial */
@@ -62,18 +63,18 @@ class AnomalySet {
   void merge(AnomalySet other) { bits_ |= other.bits_; }
   bool has(Anomaly a) const { return (bits_ & bit(a)) != 0; }
   bool empty() const { return bits_ == 0; }
-  uint32_t bits() const { return bits_; }
+  uint64_t bits() const { return bits_; }
   // Calls fn(Anomaly) for each member, in declaration order.
   template <typename Fn>
   void for_each(Fn&& fn) const {
     for (uint8_t i = 0; i < static_cast<uint8_t>(Anomaly::kCount); ++i)
-      if (bits_ & (1u << i)) fn(static_cast<Anomaly>(i));
+      if (bits_ & (uint64_t{1} << i)) fn(static_cast<Anomaly>(i));
   }
 
  private:
-  static constexpr uint32_t bit(Anomaly a) { return 1u << static_cast<uint8_t>(a); }
-  uint32_t bits_ = 0;
+  static constexpr uint64_t bit(Anomaly a) { return uint64_t{1} << static_cast<uint8_t>(a); }
+  uint64_t bits_ = 0;
 };
-static_assert(static_cast<int>(Anomaly::kCount) <= 32, "AnomalySet holds 32 anomalies");
+static_assert(static_cast<int>(Anomaly::kCount) <= 64, "AnomalySet holds 64 anomalies");
 
 }  // namespace sluice

@@ -25,6 +25,28 @@ constexpr size_t kMaxPlainRecord = 16384;
 constexpr size_t kMaxCipherRecord = 16384 + 2048;
 // OpenSSL gives up after this many empty records in a row; so do we.
 constexpr size_t kMaxEmptyRecords = 32;
+constexpr uint8_t kContentAlert = 21;
+// Go's crypto/tls (Caddy, Traefik, many backends) skips warning alerts before and inside the
+// ClientHello, up to 16 in a row before each handshake record (maxUselessRecords; measured with
+// Go 1.19: the 17th is refused). OpenSSL 3.0 and GnuTLS 3.7 refuse the first. So a first flight
+// that opens with a warning alert is still a hello to some servers, and is read as one.
+constexpr size_t kMaxWarningAlertsInARow = 16;
+
+// A warning alert other than close_notify (which ends the connection): [21][3][x][0][2][1][d].
+bool is_skipped_warning_alert(const uint8_t* p, size_t avail) {
+  return avail >= kRecordHeader + 2 && p[0] == kContentAlert && p[1] == 3 &&
+         load_be16(p + 3) == 2 && p[kRecordHeader] == 1 && p[kRecordHeader + 1] != 0;
+}
+
+// Whether the first `n` bytes of a record header may still become a skipped warning alert.
+bool warning_alert_prefix_ok(const uint8_t* p, size_t n) {
+  if (n >= 1 && p[0] != kContentAlert) return false;
+  if (n >= 2 && p[1] != 3) return false;
+  if (n >= 5 && load_be16(p + 3) != 2) return false;
+  if (n >= 6 && p[kRecordHeader] != 1) return false;
+  if (n >= 7 && p[kRecordHeader + 1] == 0) return false;
+  return true;
+}
 // Extension types remembered for duplicate detection and JA4 (real hellos have ~25).
 constexpr size_t kMaxTrackedExtensions = kJa4MaxListValues;
 
@@ -75,19 +97,27 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
   uint8_t header[kHandshakeHeader] = {};
   size_t payload = 0;  // handshake bytes seen so far
   size_t empty_run = 0;
+  size_t alert_run = 0;
   size_t pos = 0;
   for (;;) {
     size_t avail = stream.size() - pos;
     const uint8_t* p = stream.data() + pos;
+    if (is_skipped_warning_alert(p, avail)) {
+      info.anomalies.add(Anomaly::kTlsAlertBeforeHello);
+      if (++alert_run > kMaxWarningAlertsInARow) return HelloStatus::kMalformed;
+      pos += kRecordHeader + 2;
+      continue;
+    }
+    if (avail < kRecordHeader + 2 && warning_alert_prefix_ok(p, avail)) return HelloStatus::kNeedMore;
     if (avail < kRecordHeader) {
       if (handshake_header_prefix_ok(p, avail)) return HelloStatus::kNeedMore;
       return pos == 0 ? HelloStatus::kNotTls : HelloStatus::kMalformed;
     }
     if (!handshake_header_prefix_ok(p, kRecordHeader)) {
-      // Another content type (alert, CCS, data) before the hello is complete.
+      // Another content type (a fatal alert, CCS, data) before the hello is complete.
       return pos == 0 ? HelloStatus::kNotTls : HelloStatus::kMalformed;
     }
-    if (pos == 0) {
+    if (f.records == 0) {
       info.record_version = load_be16(p + 1);
       if (p[2] > 4) info.anomalies.add(Anomaly::kTlsRecordVersion);
     }
@@ -101,6 +131,7 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
       continue;
     }
     empty_run = 0;
+    alert_run = 0;
     size_t have = std::min(len, avail - kRecordHeader);
     const uint8_t* data = p + kRecordHeader;
     if (payload == 0) f.offset = pos + kRecordHeader;
@@ -131,6 +162,10 @@ void gather_message(ByteSpan stream, const Framing& f, uint8_t* out) {
   size_t pos = 0, copied = 0;
   while (copied < f.message_length) {
     size_t len = load_be16(stream.data() + pos + 3);
+    if (stream[pos] != kContentHandshake) {  // a warning alert frame_hello skipped
+      pos += kRecordHeader + len;
+      continue;
+    }
     size_t n = std::min(len, f.message_length - copied);
     std::memcpy(out + copied, stream.data() + pos + kRecordHeader, n);
     copied += n;

@@ -168,6 +168,22 @@ TEST_F(FlowInspectorTest, JudgesAClientHelloAsSoonAsItIsComplete) {
   EXPECT_NE(verdicts[0].hello.ja4_view(), "");
 }
 
+// A warning alert in front of the hello, sent on its own: Go's servers skip it, so the flow is
+// not non-TLS; it waits for the hello and is judged by its name.
+TEST_F(FlowInspectorTest, AWarningAlertBeforeTheHelloDoesNotHideIt) {
+  Conversation c;
+  feed(c.handshake());
+  const Bytes alert = {0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70};
+  feed(c.client(0, alert));
+  EXPECT_TRUE(sink_.of(AuditKind::kVerdict).empty());
+  feed(c.client(alert.size(), hello_records("www.example.com")));
+  auto verdicts = sink_.of(AuditKind::kVerdict);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].first_flight, FirstFlightKind::kTls);
+  EXPECT_EQ(sni_of(verdicts[0]), "www.example.com");
+  EXPECT_TRUE(verdicts[0].anomalies.has(Anomaly::kTlsAlertBeforeHello));
+}
+
 TEST_F(FlowInspectorTest, CloseEventCarriesTotals) {
   Conversation c;
   feed(c.handshake());

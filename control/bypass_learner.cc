@@ -44,11 +44,17 @@ absl::StatusOr<LearnResult> BypassLearner::report(const CertificateFailure& fail
   }
   Key& key = it->second;
   // Only reports within the window count; the oldest are let go.
-  std::erase_if(key.times, [&](absl::Time t) { return t <= now - options_.window; });
-  if (key.times.size() >= options_.failures) key.times.erase(key.times.begin());
-  key.times.push_back(now);
-  if (key.times.size() == 1) key.evidence = BypassEvidence{.first_seen = now};
-  key.evidence.failures = static_cast<uint32_t>(key.times.size());
+  std::erase_if(key.reports, [&](const Report& r) { return r.time <= now - options_.window; });
+  key.reports.push_back({now, failure.client});
+  if (key.reports.size() > size_t{options_.failures} + options_.distinct_clients) {
+    auto repeated = std::find_if(key.reports.begin(), key.reports.end(), [&](const Report& r) {
+      return std::count_if(key.reports.begin(), key.reports.end(),
+                           [&](const Report& o) { return o.client == r.client; }) > 1;
+    });
+    key.reports.erase(repeated != key.reports.end() ? repeated : key.reports.begin());
+  }
+  if (key.reports.size() == 1) key.evidence = BypassEvidence{.first_seen = now};
+  key.evidence.failures = static_cast<uint32_t>(key.reports.size());
   key.evidence.last_seen = now;
   add_distinct(key.evidence.reasons, failure.reason.empty() ? "unspecified" : failure.reason);
   add_distinct(key.evidence.clients, failure.client);
@@ -56,12 +62,16 @@ absl::StatusOr<LearnResult> BypassLearner::report(const CertificateFailure& fail
 
   LearnResult result;
   result.failures = key.evidence.failures;
-  if (result.failures >= options_.failures) {
+  result.clients = distinct_clients(key.reports);
+  if (result.failures >= options_.failures && result.clients >= options_.distinct_clients) {
     BypassRequest r;
     r.name = name->name;
     r.ja4 = failure.ja4;
-    r.reason = absl::StrCat("learned: ", result.failures, " certificate rejections within ",
-                            absl::FormatDuration(options_.window), " (",
+    r.reason = absl::StrCat("learned: ", result.failures, " certificate rejections",
+                            options_.distinct_clients > 1
+                                ? absl::StrCat(" from ", result.clients, " clients")
+                                : std::string(),
+                            " within ", absl::FormatDuration(options_.window), " (",
                             absl::StrJoin(key.evidence.reasons, ", "), ")");
     r.ttl = options_.ttl;
     r.source = "learned";
@@ -71,6 +81,16 @@ absl::StatusOr<LearnResult> BypassLearner::report(const CertificateFailure& fail
     keys_.erase(it);
   }
   return result;
+}
+
+uint32_t BypassLearner::distinct_clients(const std::vector<Report>& reports) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    bool first = true;
+    for (size_t j = 0; j < i && first; ++j) first = reports[j].client != reports[i].client;
+    n += first;
+  }
+  return n;
 }
 
 void BypassLearner::evict_one(absl::Time now) {

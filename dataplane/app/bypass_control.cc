@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<BypassControl>> BypassControl::open(const BypassC
   if (config.learning.enabled) {
     LearningOptions options;
     options.failures = config.learning.failures;
+    options.distinct_clients = config.learning.distinct_clients;
     options.window = absl::Nanoseconds(config.learning.window_ns);
     options.ttl = absl::Nanoseconds(config.learning.ttl_ns);
     options.max_keys = config.learning.max_tracked;

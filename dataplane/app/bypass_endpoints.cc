@@ -94,6 +94,7 @@ json learning_json(const BypassControl& bypass) {
   const LearningOptions& o = learner->options();
   return {{"enabled", true},
           {"failures", o.failures},
+          {"distinct_clients", o.distinct_clients},
           {"window_seconds", absl::ToInt64Seconds(o.window)},
           {"ttl_seconds", absl::ToInt64Seconds(o.ttl)},
           {"max_tracked", o.max_keys},

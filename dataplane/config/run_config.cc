@@ -1062,11 +1062,18 @@ void Parser::parse_bypass(const YAML::Node& n, RunConfig& c) {
   }
   number(n["max_entries"], "bypass.max_entries", 1, 1'000'000, c.bypass.max_entries);
   const YAML::Node l = n["learning"];
-  if (!l || !map(l, "bypass.learning", {"enabled", "failures", "window", "ttl", "max_tracked"}))
+  if (!l || !map(l, "bypass.learning",
+                 {"enabled", "failures", "distinct_clients", "window", "ttl", "max_tracked"}))
     return;
   BypassLearningConfig& learning = c.bypass.learning;
   boolean(l["enabled"], "bypass.learning.enabled", learning.enabled);
   number(l["failures"], "bypass.learning.failures", 1, 1000, learning.failures);
+  if (number(l["distinct_clients"], "bypass.learning.distinct_clients", 1, 1000,
+             learning.distinct_clients) &&
+      learning.distinct_clients > learning.failures)
+    error(l["distinct_clients"].Mark(), "bypass.learning.distinct_clients",
+          absl::StrCat("at most bypass.learning.failures (", learning.failures,
+                       "): each client counted must have reported a failure"));
   duration(l["window"], "bypass.learning.window", 1'000'000'000ULL, 7 * 86'400'000'000'000ULL,
            learning.window_ns);
   duration(l["ttl"], "bypass.learning.ttl", 60'000'000'000ULL, 365 * 86'400'000'000'000ULL,

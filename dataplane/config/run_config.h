@@ -175,6 +175,7 @@ struct StatsConfig {
 struct BypassLearningConfig {
   bool enabled = true;
   uint32_t failures = 3;
+  uint32_t distinct_clients = 1;            // client addresses among those failures, at least
   uint64_t window_ns = 600'000'000'000ULL;  // 10 minutes
   uint64_t ttl_ns = 86'400'000'000'000ULL;  // a day
   uint32_t max_tracked = 10000;             // (name, JA4) keys counted at once

@@ -45,7 +45,8 @@ namespace sluice {
   X(kTlsAlertBeforeHello, "tls_alert_before_hello")/* warning alerts before or in the hello */ \
   /* QUIC */                                                                                   \
   X(kQuicUndecryptable, "quic_undecryptable")     /* an Initial failed to open or to parse */  \
-  X(kQuicUnexpectedFrame, "quic_unexpected_frame")/* a frame type not allowed in an Initial */
+  X(kQuicUnexpectedFrame, "quic_unexpected_frame")/* a frame type not allowed in an Initial */ \
+  X(kQuicOtherConnection, "quic_other_connection")/* another connection's Initial mid-hello */
 
 enum class Anomaly : uint8_t {
 #define SLUICE_ANOMALY_ENUM(name, str) name,

@@ -95,7 +95,7 @@ struct alignas(64) Flow {
   uint16_t tfo_syn_bytes = 0;    // data on a TFO SYN, trusted once the SYN-ACK acknowledges it
   uint32_t judged_length = 0;    // first-flight bytes that were judged
   uint32_t quic_version = 0;     // UDP: version of the client's first QUIC Initial (0: none)
-  uint32_t quic_dcid_tag = 0;    // UDP: a hash of that Initial's DCID (0: none), see on_udp
+  uint64_t quic_dcid_tag = 0;    // UDP: a keyed hash of that Initial's DCID (0: none), see on_udp
   // What adoption by the interceptor needs beyond the above (handoff_message.h).
   uint16_t client_mss = 0;       // the client SYN's MSS option (0: none)
   bool sack_permitted = false;   // the client's SYN had it; after the SYN-ACK: both had it

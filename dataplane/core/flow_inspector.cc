@@ -33,11 +33,20 @@ uint32_t next_record_end(ByteSpan stream) {
   return static_cast<uint32_t>(std::max(pos + 5, stream.size() + 1));
 }
 
-// A 32-bit FNV-1a of a QUIC DCID, never 0 (0 means none).
-uint32_t quic_dcid_tag(ByteSpan dcid) {
-  uint32_t h = 2166136261u;
-  for (uint8_t b : dcid) h = (h ^ b) * 16777619u;
-  return h | 1;
+uint64_t random_seed() { return std::random_device{}() | (uint64_t{std::random_device{}()} << 32); }
+
+// A 64-bit hash of a QUIC DCID (at most 20 bytes) keyed by `seed`, never 0 (0 means none).
+uint64_t quic_dcid_tag(ByteSpan dcid, uint64_t seed) {
+  uint64_t w[3] = {0, 0, 0};
+  std::memcpy(w, dcid.data(), std::min(dcid.size(), sizeof w - 1));
+  reinterpret_cast<uint8_t*>(w)[sizeof w - 1] = static_cast<uint8_t>(dcid.size());
+  auto mum = [](uint64_t a, uint64_t b) {
+    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+  };
+  const uint64_t h = mum(w[0] ^ (seed + 0xa0761d6478bd642fULL), w[1] ^ (seed ^ 0xe7037ed1a0b428dbULL)) ^
+                     mum(w[2] ^ (seed + 0x8ebc6af09c88c6e3ULL), (seed ^ 0x9e3779b97f4a7c15ULL) | 1);
+  return mum(h ^ 0xff51afd7ed558ccdULL, (seed + 0xc4ceb9fe1a85ec53ULL) | 1) | 1;
 }
 
 // CRLF CRLF, or bare LF LF as servers also accept.
@@ -58,15 +67,15 @@ void copy_name(std::array<char, N>& dst, std::string_view src) {
 FlowInspector::FlowInspector(const InspectorConfig& config, AuditSink& sink)
     : config_(config),
       sink_(sink),
-      flows_(config.flow_capacity, config.flow_hash_seed != 0 ? config.flow_hash_seed
-                                                             : std::random_device{}() | (uint64_t{std::random_device{}()} << 32)),
+      flows_(config.flow_capacity, config.flow_hash_seed != 0 ? config.flow_hash_seed : random_seed()),
       buffers_(config.first_flight_buffers, config.first_flight_byte_cap),
       fragments_(config.ip_reassembly),
       held_(config.enforcement == EnforcementMode::kInline ? config.held_frames : 0),
       handoff_scratch_(config.intercept.enabled
                            ? handoff::kHandoffHeaderBytes + config.first_flight_byte_cap
                            : 0),
-      hello_scratch_(config.first_flight_byte_cap) {
+      hello_scratch_(config.first_flight_byte_cap),
+      dcid_seed_(random_seed()) {
   parse_options_.verify_checksums = config.checksum_mode != ChecksumMode::kOff;
   parse_options_.verify_l4_checksums = false;  // checked below, only where it matters
 }
@@ -78,7 +87,9 @@ bool FlowInspector::still_watching(const Flow& f, const ParsedPacket& p) {
   if (tracking_sequence_space(f)) return true;
   // A QUIC long header may be the judged connection's, or the first Initial of another one on
   // the same addresses and ports (starts_new_quic_connection); short headers never are.
-  if (p.l4_protocol == kUdp) return looks_like_quic_long_header(p.payload);
+  if (p.l4_protocol == kUdp)
+    return looks_like_quic_long_header(p.payload) &&
+           quic_version_info(load_be32(p.payload.data() + 1)) != nullptr;
   return p.l4_protocol == kTcp && (p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst));
 }
 
@@ -335,25 +346,35 @@ bool FlowInspector::starts_new_connection(const Flow& f, const ParsedPacket& p,
          (f.client_fin || f.server_fin) && checksum_trusted(p);
 }
 
-// A client QUIC Initial with another DCID than the one this flow's first flight was read
-// from, which opens under keys derived from its own DCID: the first Initial of another
+// Whether `v`, a client Initial, has another DCID than the one this flow's first flight was
+// read from and opens under keys derived from its own DCID: the first Initial of another
 // connection on the same addresses and ports (a new connection, the client's answer to a Retry,
-// or the real hello behind a fake for another name that the client sent first). It is judged on
-// its own, as a new flow; a verdict taken on other bytes must not carry it. An Initial of the
-// judged connection after the client switched to the server's connection ID (RFC 9000 7.2)
-// does not open so (RFC 9001 5.2) and stays with its flow. Costs one key schedule and one
-// decryption per such Initial, about what a new flow's first Initial costs.
+// or the real hello behind a fake for another name that the client sent first). An Initial of
+// the same connection after the client switched to the server's connection ID (RFC 9000 7.2)
+// does not open so (RFC 9001 5.2). Costs one key schedule and one decryption, about what a new
+// flow's first Initial costs; nothing is remembered of a failed trial, since an Initial that
+// fails proves nothing about the next one with that DCID.
+bool FlowInspector::is_other_connections_initial(const Flow& f, const QuicPacketView& v) {
+  return v.type == QuicPacketType::kInitial && v.info != nullptr &&
+         quic_dcid_tag(v.dcid, dcid_seed_) != f.quic_dcid_tag && quic_.opens_under_own_keys(v);
+}
+
+// A judged flow meeting another connection's first Initial closes, and the Initial is judged on
+// its own as a new flow: a verdict taken on other bytes must not carry it. While a first flight
+// is read, inline, such an Initial is dropped instead (on_client_datagram): closing the flow
+// then would judge its held part `incomplete` and let it go, and the rest of its hello after
+// it, unjudged. A monitor, which holds nothing, starts the new flow at once so that its name is
+// audited (a server's Retry mid-hello, which only a monitor sees, is such an Initial).
 bool FlowInspector::starts_new_quic_connection(const Flow& f, const ParsedPacket& p,
                                                bool src_is_lo) {
   if (p.l4_protocol != kUdp || src_is_lo != f.client_is_lo) return false;
-  if (!f.judged && f.quic_dcid_tag == 0) return false;  // nothing read yet: its first datagram
+  if (!f.judged && (f.quic_dcid_tag == 0 || config_.enforcement == EnforcementMode::kInline))
+    return false;
   // Servers drop Initials in smaller datagrams (RFC 9000 14.1), so those start nothing.
   if (p.payload.size() < kQuicMinInitialDatagram || !checksum_trusted(p)) return false;
   QuicPacketView v;
-  if (parse_quic_packet(p.payload, v) != QuicParse::kOk || v.type != QuicPacketType::kInitial ||
-      v.info == nullptr || quic_dcid_tag(v.dcid) == f.quic_dcid_tag)
+  if (parse_quic_packet(p.payload, v) != QuicParse::kOk || !is_other_connections_initial(f, v))
     return false;
-  if (!quic_.opens_under_own_keys(v)) return false;
   ++stats_.quic_new_connections_on_flow;
   return true;
 }
@@ -1164,7 +1185,7 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
       judge(f, FirstFlightKind::kQuic, nullptr, now_ns);
       return;
     }
-    f.quic_dcid_tag = quic_dcid_tag(first.dcid);
+    f.quic_dcid_tag = quic_dcid_tag(first.dcid, dcid_seed_);
     f.buffer_slot = buffers_.acquire(0);  // CRYPTO offsets start at 0
     if (f.buffer_slot == kNoSlot) {
       ++stats_.first_flight_buffers_exhausted;
@@ -1174,6 +1195,16 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
       return;
     }
     f.first_payload_ns = now_ns;
+  }
+  if (config_.enforcement == EnforcementMode::kInline && p.payload.size() >= kQuicMinInitialDatagram) {
+    // Another connection's first Initial while this hello is read: it goes nowhere (its client
+    // sends it again, and after this flow's verdict it starts a flow of its own).
+    QuicPacketView v;
+    if (parse_quic_packet(p.payload, v) == QuicParse::kOk && is_other_connections_initial(f, v)) {
+      f.anomalies.add(Anomaly::kQuicOtherConnection);
+      drop_current_as_decoy();
+      return;
+    }
   }
   // Inline, every client datagram waits for the verdict; one that cannot be held is dropped
   // unread (the client sends its Initials again).
@@ -1206,7 +1237,7 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
 void FlowInspector::check_quic_after_verdict(Flow& f, const ParsedPacket& p) {
   QuicPacketView v;
   if (parse_quic_packet(p.payload, v) != QuicParse::kOk || v.type != QuicPacketType::kInitial) return;
-  if (quic_dcid_tag(v.dcid) != f.quic_dcid_tag || p.ttl <= f.client_ttl) return;
+  if (quic_dcid_tag(v.dcid, dcid_seed_) != f.quic_dcid_tag || p.ttl <= f.client_ttl) return;
   f.anomalies.add(Anomaly::kTtlDecoy);
   if (config_.enforcement == EnforcementMode::kInline) drop_current_as_decoy();
 }

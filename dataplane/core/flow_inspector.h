@@ -140,6 +140,7 @@ class FlowInspector {
   void check_checksum(Packet& pk);
   bool starts_new_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo) const;
   bool starts_new_quic_connection(const Flow& f, const ParsedPacket& p, bool src_is_lo);
+  bool is_other_connections_initial(const Flow& f, const QuicPacketView& v);
   uint32_t find_or_create(const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                           bool src_is_lo, uint64_t now_ns);
   void on_tcp(uint32_t index, const ParsedPacket& p, bool from_client, uint64_t now_ns);
@@ -217,6 +218,9 @@ class FlowInspector {
 
   // Scratch reused for every judgement: no allocation per flow.
   std::vector<uint8_t> hello_scratch_;
+  // Keys the DCID tags (Flow::quic_dcid_tag): a client must not be able to choose a decoy's
+  // connection ID so that its tag equals the real one's.
+  const uint64_t dcid_seed_;
   ClientHelloInfo hello_;
   AuditEvent event_;
   // JA4 digests of the cipher and extension lists this worker has seen (ja4_cache.h).

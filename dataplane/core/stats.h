@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dataplane/core/anomaly.h"
+
 namespace sluice {
 
 #define SLUICE_MALFORMED_REASONS(X)                   \
@@ -108,9 +110,9 @@ struct WorkerStats {
 #undef SLUICE_COUNTER_FIELD
   std::array<uint64_t, static_cast<size_t>(Malformed::kCount)> malformed_by_reason{};
   // Flows judged, by verdict carried out (index: Verdict), and flows closed, by each anomaly they
-  // carried (index: Anomaly; anomaly.h holds at most 32).
+  // carried (index: Anomaly).
   std::array<uint64_t, 3> flows_by_verdict{};
-  std::array<uint64_t, 32> flows_by_anomaly{};
+  std::array<uint64_t, static_cast<size_t>(Anomaly::kCount)> flows_by_anomaly{};
 
   void count_malformed(Malformed reason) {
     ++malformed;

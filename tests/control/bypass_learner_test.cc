@@ -104,6 +104,29 @@ TEST_F(BypassLearnerTest, BadReportsAreRefusedSayingWhatToFix) {
   EXPECT_EQ(learner.counters().reports, 0u);
 }
 
+// One device failing again and again (a pupil's client dressed in a browser's JA4) teaches
+// nothing while distinct_clients asks for more than one; a second device's report then does,
+// however many times the first one reported.
+TEST_F(BypassLearnerTest, DistinctClientsKeepsOneDeviceFromTeachingABypass) {
+  BypassLearner learner({.failures = 3, .distinct_clients = 2, .window = absl::Minutes(10)});
+  for (int i = 0; i < 10; ++i) {
+    LearnResult r = report(learner, failure("exams.example", kBrowser, "10.0.2.15"));
+    EXPECT_FALSE(r.learned) << i;
+    EXPECT_EQ(r.clients, 1u);
+  }
+  now_ += absl::Minutes(1);
+  LearnResult r = report(learner, failure("exams.example", kBrowser, "10.0.2.99"));
+  ASSERT_TRUE(r.learned);
+  EXPECT_EQ(r.clients, 2u);
+  EXPECT_EQ(r.learned->evidence->clients, (std::vector<std::string>{"10.0.2.15", "10.0.2.99"}));
+  EXPECT_EQ(r.learned->reason,
+            "learned: 5 certificate rejections from 2 clients within 10m (alert unknown_ca)");
+  // The first device's reports age out of the window like any others.
+  report(learner, failure("other.example", kBrowser, "10.0.2.15"));
+  now_ += absl::Minutes(11);
+  EXPECT_FALSE(report(learner, failure("other.example", kBrowser, "10.0.2.16")).learned);
+}
+
 TEST_F(BypassLearnerTest, AFullTableForgetsTheLeastRecentKey) {
   BypassLearner learner({.failures = 2, .window = absl::Hours(1), .max_keys = 2});
   report(learner, failure("a.example"));

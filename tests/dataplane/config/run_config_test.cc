@@ -126,12 +126,18 @@ TEST(RunConfig, BypassStateFile) {
   EXPECT_TRUE(c->bypass.learning.enabled) << "learning is on by default";
   EXPECT_EQ(c->bypass.learning.failures, 3u);
   auto learned = parse_run_config(std::string(test::kMinimalConfig) +
-                       "bypass: {learning: {failures: 5, window: 2m, ttl: 168h, max_tracked: 20}}\n", "test.yaml");
+                       "bypass: {learning: {failures: 5, distinct_clients: 2, window: 2m, ttl: 168h, max_tracked: 20}}\n", "test.yaml");
   ASSERT_TRUE(learned.ok()) << learned.status();
   EXPECT_EQ(learned->bypass.learning.failures, 5u);
   EXPECT_EQ(learned->bypass.learning.window_ns, 120'000'000'000ULL);
   EXPECT_EQ(learned->bypass.learning.ttl_ns, 7 * 86'400'000'000'000ULL);
   EXPECT_EQ(learned->bypass.learning.max_tracked, 20u);
+  EXPECT_EQ(learned->bypass.learning.distinct_clients, 2u);
+  EXPECT_EQ(c->bypass.learning.distinct_clients, 1u) << "one client may teach it by default";
+  EXPECT_EQ(error_of(std::string(test::kMinimalConfig) +
+                     "bypass: {learning: {failures: 2, distinct_clients: 3}}\n"),
+            "test.yaml:11:52: bypass.learning.distinct_clients: at most bypass.learning.failures "
+            "(2): each client counted must have reported a failure");
   EXPECT_EQ(error_of(std::string(test::kMinimalConfig) + "bypass: {learning: {ttl: 0s}}\n"),
             "test.yaml:11:26: bypass.learning.ttl: 0s is out of range (1m to 8760h)");
 }

@@ -296,21 +296,45 @@ TEST_F(FlowInspectorQuicTest, TheJudgedConnectionUnderTheServersConnectionIdGoes
   EXPECT_EQ(inspector_->stats().quic_new_connections_on_flow, 0u);
 }
 
-// While a hello is read, another connection's Initial ends that first flight (judged as far as
-// it got: incomplete) and starts its own; neither goes to the server unjudged.
-TEST_F(FlowInspectorQuicTest, AnotherConnectionMidFirstFlightEndsItAsIncomplete) {
+// While a hello is read, inline, another connection's first Initial goes nowhere: closing the
+// flow would let its held part go as `incomplete`, and the rest of its hello after it unjudged
+// (A1, B, A2). Sent again after the verdict, it is judged as a flow of its own.
+TEST_F(FlowInspectorQuicTest, AnotherConnectionMidFirstFlightIsDroppedInline) {
   make(EnforcementMode::kInline);
   judge_.blocked = "blocked.example";
-  EXPECT_EQ(send(initials("half.example", 2)[0]), PacketAction::kHeld);
-  EXPECT_EQ(send(initials("blocked.example", 1, kQuicVersion1, kOtherDcid)[0]),
-            PacketAction::kHeld);
-  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{1})) << "incomplete passes here";
-  EXPECT_EQ(sink_.discarded, (std::vector<uintptr_t>{2}));
+  const auto a = initials("blocked.example", 2);
+  const Bytes b = initials("allowed.example", 1, kQuicVersion1, kOtherDcid)[0];
+  EXPECT_EQ(send(a[0]), PacketAction::kHeld);
+  EXPECT_EQ(send(b), PacketAction::kDrop);
+  EXPECT_TRUE(verdicts().empty());
+  EXPECT_EQ(send(a[1]), PacketAction::kHeld);
+  auto v = verdicts();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].server_name(), "blocked.example");
+  EXPECT_EQ(v[0].verdict, Verdict::kBlock);
+  EXPECT_TRUE(v[0].anomalies.has(Anomaly::kQuicOtherConnection));
+  EXPECT_TRUE(sink_.released.empty()) << "nothing of the blocked hello left";
+  EXPECT_EQ(send(b), PacketAction::kHeld) << "now a flow of its own";
+  v = verdicts();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[1].server_name(), "allowed.example");
+  EXPECT_EQ(sink_.released, (std::vector<uintptr_t>{4}));
+  inspector_->close_some(now_, UINT32_MAX);
+  static_assert(static_cast<size_t>(Anomaly::kQuicOtherConnection) >= 32, "past 32 bits");
+  EXPECT_EQ(inspector_->stats().flows_by_anomaly[static_cast<size_t>(Anomaly::kQuicOtherConnection)],
+            1u);
+}
+
+// A monitor holds nothing: the other connection starts its own flow at once, so it is audited
+// by name (a Retry mid-hello, which only a monitor sees, looks just like this).
+TEST_F(FlowInspectorQuicTest, AMonitorAuditsAnotherConnectionMidFirstFlight) {
+  make(EnforcementMode::kAuditOnly);
+  send(initials("half.example", 2)[0]);
+  send(initials("second.example", 1, kQuicVersion1, kOtherDcid)[0]);
   const auto v = verdicts();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].first_flight, FirstFlightKind::kIncomplete);
-  EXPECT_EQ(v[1].server_name(), "blocked.example");
-  EXPECT_EQ(v[1].verdict, Verdict::kBlock);
+  EXPECT_EQ(v[1].server_name(), "second.example");
 }
 
 // A datagram that is not QUIC first judges the flow non-TLS; a QUIC Initial after it is a

@@ -70,6 +70,7 @@ absl::StatusOr<BypassControl::Learned> BypassControl::report_failure(
   if (!result.ok()) return result.status();
   Learned learned;
   learned.failures = result->failures;
+  learned.clients = result->clients;
   if (!result->learned) return learned;
   absl::StatusOr<BypassRecord> added = add(*result->learned, now);
   // Someone already bypasses exactly this key (by hand, or a report raced this one): nothing

@@ -38,6 +38,7 @@ class BypassControl {
   // FailedPrecondition when learning is turned off; InvalidArgument for a bad report.
   struct Learned {
     uint32_t failures = 0;               // reports of this key within the window
+    uint32_t clients = 0;                // distinct client addresses among them
     std::optional<BypassRecord> added;   // the entry this report made
   };
   absl::StatusOr<Learned> report_failure(const CertificateFailure& failure, absl::Time now);

@@ -134,6 +134,8 @@ void add_bypass_endpoints(ApiRouter& router, BypassControl& bypass, uint64_t max
     }
     json j = {{"failures", learned->failures},
               {"threshold", bypass.learner()->options().failures},
+              {"clients", learned->clients},
+              {"clients_needed", bypass.learner()->options().distinct_clients},
               {"learned", nullptr}};
     if (learned->added) j["learned"] = bypass_record_json(*learned->added);
     return json_response(learned->added ? 201 : 200, dump_json(j));

@@ -108,6 +108,8 @@ TEST_F(BypassEndpointsTest, RejectionsReportedByTheInterceptorAreLearned) {
   nlohmann::json j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["failures"], 1);
   EXPECT_EQ(j["threshold"], 3);
+  EXPECT_EQ(j["clients"], 1);
+  EXPECT_EQ(j["clients_needed"], 1);
   EXPECT_TRUE(j["learned"].is_null());
   ASSERT_EQ(call("POST", "/v1/bypass/failures", report).status, 200);
   r = call("POST", "/v1/bypass/failures", report);

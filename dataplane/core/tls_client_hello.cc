@@ -83,6 +83,16 @@ bool looks_like_records(ByteSpan rest) {
   return true;
 }
 
+}  // namespace
+
+size_t leading_warning_alert_bytes(ByteSpan stream) {
+  size_t pos = 0;
+  while (is_skipped_warning_alert(stream.data() + pos, stream.size() - pos)) pos += kRecordHeader + 2;
+  return pos;
+}
+
+namespace {
+
 // Where the handshake message is, once framing has found all of it.
 struct Framing {
   size_t records = 0;         // records read, up to the one completing the message

@@ -728,6 +728,51 @@ stats:
                           and x.get("server_port") == origin)
         self.assertEqual((recs[0]["verdict"], recs[0]["rule"]), ("block", "games"))
 
+    def handshake_behind_alerts(self, sock, inside):
+        """TLS over `sock` with warning alerts (unsupported_extension) written before the
+        ClientHello, or between two records of it when `inside`; True if the handshake completes
+        with a certificate of the school CA."""
+        warning = bytes.fromhex("1503010002016e")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        first = True
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                data = outgoing.read()
+                if first and data:
+                    first = False
+                    body = data[5:5 + int.from_bytes(data[3:5], "big")]
+                    record = lambda b: b"\x16\x03\x01" + len(b).to_bytes(2, "big") + b
+                    hello = record(body[:40]) + warning + record(body[40:]) if inside else record(body)
+                    data = warning * 2 + hello + data[5 + len(body):]
+                try:
+                    if data:
+                        sock.sendall(data)
+                    chunk = sock.recv(65536)
+                except OSError:  # a reset
+                    return False
+                if not chunk:
+                    return False
+                incoming.write(chunk)
+            except ssl.SSLError:
+                return False
+        return "Test School CA" in str(tls.getpeercert()["issuer"])
+
+    def test_warning_alerts_before_the_hello_are_read_off_and_the_flow_bumped(self):
+        # Go's servers skip warning alerts before a ClientHello, so the dataplane reads the hello
+        # behind them; the interceptor must too, although OpenSSL itself would refuse them.
+        port = self.ports["good"]
+        self.assertTrue(self.handshake_behind_alerts(self.connect_tunnel(f"localhost:{port}"), False))
+        # Between the hello's records they cannot be read off: not bumped, and not spliced either.
+        self.assertFalse(self.handshake_behind_alerts(self.connect_tunnel(f"localhost:{port}"), True))
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
+                          and "warning alerts" in str(x.get("reason", "")))
+        self.assertEqual(recs[0]["action"], "block", recs)
+
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head
         # waits whole in the buffer for its judgement.

@@ -32,16 +32,20 @@ constexpr uint8_t kContentAlert = 21;
 // that opens with a warning alert is still a hello to some servers, and is read as one.
 constexpr size_t kMaxWarningAlertsInARow = 16;
 
+// Whether a record's version (as much of it as `n` bytes hold) may be a first flight's: see
+// handshake_header_prefix_ok.
+bool record_version_ok(const uint8_t* p, size_t n) { return n < 2 || p[1] < 0x10; }
+
 // A warning alert other than close_notify (which ends the connection): [21][3][x][0][2][1][d].
 bool is_skipped_warning_alert(const uint8_t* p, size_t avail) {
-  return avail >= kRecordHeader + 2 && p[0] == kContentAlert && p[1] == 3 &&
+  return avail >= kRecordHeader + 2 && p[0] == kContentAlert && record_version_ok(p, avail) &&
          load_be16(p + 3) == 2 && p[kRecordHeader] == 1 && p[kRecordHeader + 1] != 0;
 }
 
 // Whether the first `n` bytes of a record header may still become a skipped warning alert.
 bool warning_alert_prefix_ok(const uint8_t* p, size_t n) {
   if (n >= 1 && p[0] != kContentAlert) return false;
-  if (n >= 2 && p[1] != 3) return false;
+  if (!record_version_ok(p, n)) return false;
   if (n >= 5 && load_be16(p + 3) != 2) return false;
   if (n >= 6 && p[kRecordHeader] != 1) return false;
   if (n >= 7 && p[kRecordHeader + 1] == 0) return false;
@@ -58,12 +62,13 @@ constexpr uint16_t kExtEch = 0xfe0d;
 
 // Checks as much of a handshake record header as is available (fewer than 5 bytes at the end of
 // the stream are checked byte by byte, so a bad prefix is caught without waiting).
-// Servers check only the major version of a record (OpenSSL and BoringSSL accept 0x0305 or
-// 0x03ff on the first record), so any 3.x is a hello here too; an unusual minor is flagged.
+// Servers check little of a first-flight record's version: OpenSSL and BoringSSL only the major
+// byte (0x0305 and 0x03ff are accepted), Go's crypto/tls only that it is below 0x1000 (0x0000
+// and 0x0fff complete a handshake with a Go 1.19 server). So any version below 0x1000 may be a
+// hello; one outside 3.0-3.4 is flagged (tls_record_version).
 bool handshake_header_prefix_ok(const uint8_t* p, size_t n) {
   if (n >= 1 && p[0] != kContentHandshake) return false;
-  if (n >= 2 && p[1] != 3) return false;
-  return true;
+  return record_version_ok(p, n);
 }
 
 // True if `rest` (the bytes after the hello's last record) reads as a sequence of TLS records,
@@ -129,7 +134,7 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
     }
     if (f.records == 0) {
       info.record_version = load_be16(p + 1);
-      if (p[2] > 4) info.anomalies.add(Anomaly::kTlsRecordVersion);
+      if (p[1] != 3 || p[2] > 4) info.anomalies.add(Anomaly::kTlsRecordVersion);
     }
     size_t len = load_be16(p + 3);
     if (len > kMaxPlainRecord) return HelloStatus::kMalformed;

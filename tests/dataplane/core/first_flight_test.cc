@@ -33,7 +33,11 @@ TEST(FirstFlightTest, TlsRecords) {
   // Servers accept any 3.x record version on the first record, so it is TLS to us too.
   EXPECT_EQ(guess("\x16\x03\x05"), FlightGuess::kTls);
   EXPECT_EQ(guess("\x16\x03\xff"), FlightGuess::kTls);
-  EXPECT_EQ(guess("\x16\x02\x01"), FlightGuess::kNonTls);
+  // Go's servers accept any version below 0x1000 (tls_client_hello.cc).
+  EXPECT_EQ(guess("\x16\x02\x01"), FlightGuess::kTls);
+  EXPECT_EQ(guess("\x16\x10\x01"), FlightGuess::kNonTls);
+  // A warning alert may come first (Go's servers skip it).
+  EXPECT_EQ(guess("\x15\x03\x01"), FlightGuess::kTls);
   EXPECT_EQ(guess("\x17\x03\x03"), FlightGuess::kNonTls);
   EXPECT_EQ(guess("\x16"), FlightGuess::kNeedMore);
   EXPECT_EQ(guess("\x16\x03"), FlightGuess::kNeedMore);

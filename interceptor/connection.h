@@ -159,10 +159,11 @@ class Connection {
   uint16_t connect_port_ = 0;
   std::string sni_, ja4_;
   FirstFlightKind hello_kind_ = FirstFlightKind::kNone;
-  // Warning alerts before the hello (tls_client_hello.cc), read off before OpenSSL takes the
-  // socket; alerts between its records cannot be, so such a hello is not bumped.
-  size_t leading_alert_bytes_ = 0;
-  bool alerts_inside_hello_ = false;
+  // Records servers may ignore before the hello (warning alerts, ChangeCipherSpec:
+  // tls_client_hello.cc), read off before OpenSSL, which refuses them, takes the socket; those
+  // between its records cannot be, so such a hello is not bumped.
+  size_t leading_ignored_bytes_ = 0;
+  bool ignored_inside_hello_ = false;
   FlowVerdict verdict_;
   std::string failure_reason_;  // why the upstream was refused (failure page)
   std::string upstream_sni_, verify_name_;  // bump: the SNI sent to the server, the name checked

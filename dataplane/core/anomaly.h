@@ -42,7 +42,7 @@ namespace sluice {
   X(kDuplicateExtension, "duplicate_extension")   /* an extension type appears twice */        \
   X(kSslv2Hello, "sslv2_hello")                   /* SSLv2-style compatible hello */           \
   X(kHelloAfterData, "trailing_data")             /* bytes after the hello in the flight */    \
-  X(kTlsAlertBeforeHello, "tls_alert_before_hello")/* warning alerts before or in the hello */ \
+  X(kTlsIgnoredRecords, "tls_ignored_records")   /* alerts/CCS before or inside the hello */  \
   /* QUIC */                                                                                   \
   X(kQuicUndecryptable, "quic_undecryptable")     /* an Initial failed to open or to parse */  \
   X(kQuicUnexpectedFrame, "quic_unexpected_frame")/* a frame type not allowed in an Initial */ \

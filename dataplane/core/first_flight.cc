@@ -19,10 +19,10 @@ Match starts_with(ByteSpan stream, std::string_view pattern) {
   return n == pattern.size() ? Match::kYes : Match::kPrefix;
 }
 
-// Any record version below 0x1000, and a warning alert first: some servers take a hello so
-// (record_version_ok and is_skipped_warning_alert in tls_client_hello.cc).
+// Any record version below 0x1000, and a warning alert or ChangeCipherSpec first: some servers
+// take a hello so (record_version_ok and ignored_record_prefix_ok in tls_client_hello.cc).
 Match tls_record_start(ByteSpan s) {
-  if (s[0] != 0x16 && s[0] != 0x15) return Match::kNo;
+  if (s[0] != 0x16 && s[0] != 0x15 && s[0] != 0x14) return Match::kNo;
   if (s.size() >= 2 && s[1] >= 0x10) return Match::kNo;
   return s.size() >= 3 ? Match::kYes : Match::kPrefix;
 }

@@ -25,31 +25,41 @@ constexpr size_t kMaxPlainRecord = 16384;
 constexpr size_t kMaxCipherRecord = 16384 + 2048;
 // OpenSSL gives up after this many empty records in a row; so do we.
 constexpr size_t kMaxEmptyRecords = 32;
+constexpr uint8_t kContentChangeCipherSpec = 20;
 constexpr uint8_t kContentAlert = 21;
-// Go's crypto/tls (Caddy, Traefik, many backends) skips warning alerts before and inside the
-// ClientHello, up to 16 in a row before each handshake record (maxUselessRecords; measured with
-// Go 1.19: the 17th is refused). OpenSSL 3.0 and GnuTLS 3.7 refuse the first. So a first flight
-// that opens with a warning alert is still a hello to some servers, and is read as one.
-constexpr size_t kMaxWarningAlertsInARow = 16;
+// Records some servers ignore before and between the ClientHello's records, so a first flight
+// that opens with them is still a hello to those servers, and is read as one (measured with a
+// Python client against each server on Debian 12):
+//   warning alerts (not close_notify): Go 1.19's crypto/tls (Caddy, Traefik, many back ends)
+//     skips up to 16 in a row before each handshake record; OpenSSL 3.0 and GnuTLS 3.7 refuse one;
+//   ChangeCipherSpec [1]: GnuTLS 3.7 skips about 200; OpenSSL 3.0 and Go refuse one.
+// Skipping more than a server would costs nothing (it refuses a hello we read); fewer would let
+// a hello past unread. So one generous bound, which also keeps re-parsing bounded.
+constexpr size_t kMaxIgnoredRecordsInARow = 256;
 
 // Whether a record's version (as much of it as `n` bytes hold) may be a first flight's: see
 // handshake_header_prefix_ok.
 bool record_version_ok(const uint8_t* p, size_t n) { return n < 2 || p[1] < 0x10; }
 
-// A warning alert other than close_notify (which ends the connection): [21][3][x][0][2][1][d].
-bool is_skipped_warning_alert(const uint8_t* p, size_t avail) {
-  return avail >= kRecordHeader + 2 && p[0] == kContentAlert && record_version_ok(p, avail) &&
-         load_be16(p + 3) == 2 && p[kRecordHeader] == 1 && p[kRecordHeader + 1] != 0;
+// Whether the first `n` bytes at `p` are (n == its size), or may still become, a record some
+// server ignores before a hello: a warning alert other than close_notify (which ends the
+// connection), [21][v][v][0][2][1][d], or a ChangeCipherSpec, [20][v][v][0][1][1].
+bool ignored_record_prefix_ok(const uint8_t* p, size_t n) {
+  if (n == 0) return true;
+  const bool alert = p[0] == kContentAlert;
+  if (!alert && p[0] != kContentChangeCipherSpec) return false;
+  if (!record_version_ok(p, n)) return false;
+  if (n >= 5 && load_be16(p + 3) != (alert ? 2 : 1)) return false;
+  if (n >= 6 && p[kRecordHeader] != 1) return false;
+  if (n >= 7 && alert && p[kRecordHeader + 1] == 0) return false;
+  return true;
 }
 
-// Whether the first `n` bytes of a record header may still become a skipped warning alert.
-bool warning_alert_prefix_ok(const uint8_t* p, size_t n) {
-  if (n >= 1 && p[0] != kContentAlert) return false;
-  if (!record_version_ok(p, n)) return false;
-  if (n >= 5 && load_be16(p + 3) != 2) return false;
-  if (n >= 6 && p[kRecordHeader] != 1) return false;
-  if (n >= 7 && p[kRecordHeader + 1] == 0) return false;
-  return true;
+// The size of the ignored record at `p` (ignored_record_prefix_ok), or 0 if there is none whole.
+size_t ignored_record_size(const uint8_t* p, size_t avail) {
+  if (avail < kRecordHeader + 1) return 0;
+  const size_t size = kRecordHeader + (p[0] == kContentAlert ? 2 : 1);
+  return avail >= size && ignored_record_prefix_ok(p, size) ? size : 0;
 }
 // Extension types remembered for duplicate detection and JA4 (real hellos have ~25).
 constexpr size_t kMaxTrackedExtensions = kJa4MaxListValues;
@@ -90,9 +100,9 @@ bool looks_like_records(ByteSpan rest) {
 
 }  // namespace
 
-size_t leading_warning_alert_bytes(ByteSpan stream) {
+size_t leading_ignored_record_bytes(ByteSpan stream) {
   size_t pos = 0;
-  while (is_skipped_warning_alert(stream.data() + pos, stream.size() - pos)) pos += kRecordHeader + 2;
+  while (const size_t size = ignored_record_size(stream.data() + pos, stream.size() - pos)) pos += size;
   return pos;
 }
 
@@ -112,18 +122,18 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
   uint8_t header[kHandshakeHeader] = {};
   size_t payload = 0;  // handshake bytes seen so far
   size_t empty_run = 0;
-  size_t alert_run = 0;
+  size_t ignored_run = 0;
   size_t pos = 0;
   for (;;) {
     size_t avail = stream.size() - pos;
     const uint8_t* p = stream.data() + pos;
-    if (is_skipped_warning_alert(p, avail)) {
-      info.anomalies.add(Anomaly::kTlsAlertBeforeHello);
-      if (++alert_run > kMaxWarningAlertsInARow) return HelloStatus::kMalformed;
-      pos += kRecordHeader + 2;
+    if (const size_t ignored = ignored_record_size(p, avail)) {
+      info.anomalies.add(Anomaly::kTlsIgnoredRecords);
+      if (++ignored_run > kMaxIgnoredRecordsInARow) return HelloStatus::kMalformed;
+      pos += ignored;
       continue;
     }
-    if (avail < kRecordHeader + 2 && warning_alert_prefix_ok(p, avail)) return HelloStatus::kNeedMore;
+    if (avail < kRecordHeader + 2 && ignored_record_prefix_ok(p, avail)) return HelloStatus::kNeedMore;
     if (avail < kRecordHeader) {
       if (handshake_header_prefix_ok(p, avail)) return HelloStatus::kNeedMore;
       return pos == 0 ? HelloStatus::kNotTls : HelloStatus::kMalformed;
@@ -146,7 +156,7 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
       continue;
     }
     empty_run = 0;
-    alert_run = 0;
+    ignored_run = 0;
     size_t have = std::min(len, avail - kRecordHeader);
     const uint8_t* data = p + kRecordHeader;
     if (payload == 0) f.offset = pos + kRecordHeader;
@@ -177,7 +187,7 @@ void gather_message(ByteSpan stream, const Framing& f, uint8_t* out) {
   size_t pos = 0, copied = 0;
   while (copied < f.message_length) {
     size_t len = load_be16(stream.data() + pos + 3);
-    if (stream[pos] != kContentHandshake) {  // a warning alert frame_hello skipped
+    if (stream[pos] != kContentHandshake) {  // a record frame_hello skipped
       pos += kRecordHeader + len;
       continue;
     }

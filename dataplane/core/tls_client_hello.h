@@ -64,10 +64,10 @@ enum class HelloStatus : uint8_t {
 HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientHelloInfo& info,
                                Ja4Cache* ja4_cache = nullptr);
 
-// Bytes of the warning alerts that parse_client_hello() skips at the start of `stream` (0 when
-// it starts otherwise). A proxy that hands the socket to OpenSSL, which refuses them, reads these
-// off first.
-size_t leading_warning_alert_bytes(ByteSpan stream);
+// Bytes of the records that parse_client_hello() skips at the start of `stream` (warning alerts,
+// ChangeCipherSpec; 0 when it starts otherwise). A proxy that hands the socket to OpenSSL, which
+// refuses them, reads these off first.
+size_t leading_ignored_record_bytes(ByteSpan stream);
 
 // The same for QUIC (RFC 9001 4): `crypto_stream` is the client's Initial CRYPTO stream from
 // offset 0, contiguous, which carries the handshake message without TLS records. The JA4

@@ -729,9 +729,9 @@ stats:
         self.assertEqual((recs[0]["verdict"], recs[0]["rule"]), ("block", "games"))
 
     def handshake_behind_alerts(self, sock, inside):
-        """TLS over `sock` with warning alerts (unsupported_extension) written before the
-        ClientHello, or between two records of it when `inside`; True if the handshake completes
-        with a certificate of the school CA."""
+        """TLS over `sock` with warning alerts and a ChangeCipherSpec written before the
+        ClientHello, and an alert between two records of it when `inside`; True if the handshake
+        completes with a certificate of the school CA."""
         warning = bytes.fromhex("1503010002016e")
         ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -748,7 +748,8 @@ stats:
                     body = data[5:5 + int.from_bytes(data[3:5], "big")]
                     record = lambda b: b"\x16\x03\x01" + len(b).to_bytes(2, "big") + b
                     hello = record(body[:40]) + warning + record(body[40:]) if inside else record(body)
-                    data = warning * 2 + hello + data[5 + len(body):]
+                    ccs = bytes.fromhex("140303000101")
+                    data = warning + ccs + warning + hello + data[5 + len(body):]
                 try:
                     if data:
                         sock.sendall(data)
@@ -762,15 +763,16 @@ stats:
                 return False
         return "Test School CA" in str(tls.getpeercert()["issuer"])
 
-    def test_warning_alerts_before_the_hello_are_read_off_and_the_flow_bumped(self):
-        # Go's servers skip warning alerts before a ClientHello, so the dataplane reads the hello
-        # behind them; the interceptor must too, although OpenSSL itself would refuse them.
+    def test_records_servers_ignore_before_the_hello_are_read_off_and_the_flow_bumped(self):
+        # Go's servers skip warning alerts before a ClientHello, GnuTLS ChangeCipherSpec, so the
+        # dataplane reads the hello behind them; the interceptor must too, although OpenSSL itself
+        # would refuse them.
         port = self.ports["good"]
         self.assertTrue(self.handshake_behind_alerts(self.connect_tunnel(f"localhost:{port}"), False))
         # Between the hello's records they cannot be read off: not bumped, and not spliced either.
         self.assertFalse(self.handshake_behind_alerts(self.connect_tunnel(f"localhost:{port}"), True))
         recs = self.audit(lambda x: x.get("type") == "connection" and x.get("server_port") == port
-                          and "warning alerts" in str(x.get("reason", "")))
+                          and "between the ClientHello's records" in str(x.get("reason", "")))
         self.assertEqual(recs[0]["action"], "block", recs)
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):

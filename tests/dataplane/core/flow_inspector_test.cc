@@ -181,7 +181,7 @@ TEST_F(FlowInspectorTest, AWarningAlertBeforeTheHelloDoesNotHideIt) {
   ASSERT_EQ(verdicts.size(), 1u);
   EXPECT_EQ(verdicts[0].first_flight, FirstFlightKind::kTls);
   EXPECT_EQ(sni_of(verdicts[0]), "www.example.com");
-  EXPECT_TRUE(verdicts[0].anomalies.has(Anomaly::kTlsAlertBeforeHello));
+  EXPECT_TRUE(verdicts[0].anomalies.has(Anomaly::kTlsIgnoredRecords));
 }
 
 TEST_F(FlowInspectorTest, CloseEventCarriesTotals) {

@@ -455,7 +455,8 @@ TEST(ClientHelloTest, OtherRecordBeforeTheHelloCompletesIsMalformed) {
   Bytes first(message.begin(), message.begin() + 50);
   Bytes rest(message.begin() + 50, message.end());
   for (uint8_t type : {20, 21, 23}) {
-    Bytes stream = wrap_in_records(first) + wrap_in_records({0x01}, 0x0301, 16384, type) +
+    // (A ChangeCipherSpec of 1 is skipped, as GnuTLS does: see the test below.)
+    Bytes stream = wrap_in_records(first) + wrap_in_records({0x02}, 0x0301, 16384, type) +
                    wrap_in_records(rest);
     auto p = parse(stream);
     EXPECT_EQ(p.status, HelloStatus::kMalformed) << int{type};
@@ -463,37 +464,45 @@ TEST(ClientHelloTest, OtherRecordBeforeTheHelloCompletesIsMalformed) {
   }
 }
 
-// Go's crypto/tls skips warning alerts before and between the hello's records, up to 16 in a
-// row (measured against a Go 1.19 server: 16 then the hello completes the handshake, 17 is
-// refused); so a hello behind them is read, not called non-TLS, and the trick is named.
-TEST(ClientHelloTest, WarningAlertsBeforeAndInsideTheHelloAreSkippedAsGoDoes) {
+// Some servers ignore records before and between the hello's records: Go's crypto/tls warning
+// alerts (16 in a row; measured against Go 1.19), GnuTLS ChangeCipherSpec (about 200). So a
+// hello behind them is read, not called non-TLS, and the trick is named.
+TEST(ClientHelloTest, IgnoredRecordsBeforeAndInsideTheHelloAreSkipped) {
   HelloSpec spec;
   spec.sni = "behind.example";
   const Bytes message = build_client_hello_message(spec);
   const Bytes first(message.begin(), message.begin() + 50);
   const Bytes rest(message.begin() + 50, message.end());
   const Bytes warning = {0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70};  // unsupported_extension
-  auto alerts = [&](int n) {
+  const Bytes ccs = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01};
+  auto repeat = [&](const Bytes& record, int n) {
     Bytes out;
-    for (int i = 0; i < n; ++i) out = out + warning;
+    for (int i = 0; i < n; ++i) out = out + record;
     return out;
   };
-  for (const Bytes& stream : {alerts(1) + wrap_in_records(message),
-                              alerts(16) + wrap_in_records(first) + alerts(16) + wrap_in_records(rest)}) {
+  for (const Bytes& stream :
+       {warning + wrap_in_records(message), repeat(ccs, 200) + wrap_in_records(message),
+        repeat(warning, 16) + wrap_in_records(first) + ccs + warning + wrap_in_records(rest)}) {
     auto p = parse(stream);
     ASSERT_EQ(p.status, HelloStatus::kComplete);
     EXPECT_EQ(p.info.sni_view(), "behind.example");
-    EXPECT_TRUE(p.info.anomalies.has(Anomaly::kTlsAlertBeforeHello));
+    EXPECT_TRUE(p.info.anomalies.has(Anomaly::kTlsIgnoredRecords));
   }
-  EXPECT_EQ(parse(alerts(17) + wrap_in_records(message)).status, HelloStatus::kMalformed);
-  // A prefix of a warning alert, or alerts alone, may still become a hello.
-  const Bytes lone = alerts(2);
+  EXPECT_EQ(leading_ignored_record_bytes(repeat(ccs, 2) + warning + wrap_in_records(message)),
+            2 * ccs.size() + warning.size());
+  EXPECT_EQ(leading_ignored_record_bytes(wrap_in_records(message)), 0u);
+  // More in a row than any server skips: not a hello anyone reads.
+  EXPECT_EQ(parse(repeat(ccs, 257) + wrap_in_records(message)).status, HelloStatus::kMalformed);
+  // A prefix of such records, or such records alone, may still become a hello.
+  const Bytes lone = warning + ccs;
   for (size_t cut = 0; cut <= lone.size(); ++cut)
     EXPECT_EQ(parse(Bytes(lone.begin(), lone.begin() + cut)).status, HelloStatus::kNeedMore) << cut;
-  // What no server skips: a fatal alert, close_notify, an alert of another length.
+  // What no server skips: a fatal alert, close_notify, an alert or CCS of another length or value.
   for (const Bytes& head : {Bytes{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28},
                             Bytes{0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00},
-                            Bytes{0x15, 0x03, 0x01, 0x00, 0x03, 0x01, 0x70, 0x00}})
+                            Bytes{0x15, 0x03, 0x01, 0x00, 0x03, 0x01, 0x70, 0x00},
+                            Bytes{0x14, 0x03, 0x01, 0x00, 0x01, 0x02},
+                            Bytes{0x14, 0x03, 0x01, 0x00, 0x02, 0x01, 0x01}})
     EXPECT_EQ(parse(head + wrap_in_records(message)).status, HelloStatus::kNotTls);
 }
 

@@ -214,6 +214,20 @@ void Connection::on_deadline(uint64_t now_ns) {
       deadline_ns_ = now_ns + ctx_.config.handshake_timeout_ns;  // for the client's handshake
       advance();
       return;
+    case Phase::kPeekHello:
+      if (std::exchange(server_first_armed_, false)) {
+        deadline_ns_ = hello_deadline_ns_;
+        char b;
+        if (::recv(cfd_, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;  // it spoke: wait on
+        // Nothing from the client on a port where TLS does not belong: its server speaks first
+        // (SMTP, IMAP, FTP). Judged by the CONNECT host, and spliced if the policy lets it pass.
+        bump(ctx_.stats.server_first_tunnels);
+        hello_kind_ = FirstFlightKind::kServerFirst;
+        route();
+        advance();
+        return;
+      }
+      [[fallthrough]];
     default:
       bump(ctx_.stats.handshake_timeouts);
       close("handshake_timeout", "no ClientHello or handshake within limits.handshake_timeout");
@@ -260,6 +274,12 @@ void Connection::read_proxy_request() {
       address_text(server_addr_, server_ip_, server_port_);
     }
     phase_ = Phase::kPeekHello;
+    const uint64_t wait = ctx_.config.server_first_wait_ns;
+    if (wait > 0 && !is_tls_port(connect_port_) && deadline_ns_ - monotonic_ns() > wait) {
+      server_first_armed_ = true;
+      hello_deadline_ns_ = deadline_ns_;
+      deadline_ns_ = monotonic_ns() + wait;
+    }
     return;
   }
   // A plain HTTP proxy request: absolute URI, http only.
@@ -335,6 +355,10 @@ void Connection::peek_hello() {
     hello_kind_ = FirstFlightKind::kTls;
     sni_ = std::string(info.sni_view());
     ja4_ = std::string(info.ja4_view());
+    anomalies_ = info.anomalies;
+    // A record version other than 3.x: some servers take it (tls_client_hello.cc), OpenSSL does
+    // not, and the record is on the socket OpenSSL would read.
+    unbumpable_record_version_ = info.record_version >> 8 != 3;
     if (info.anomalies.has(Anomaly::kTlsIgnoredRecords)) {
       leading_ignored_bytes_ = leading_ignored_record_bytes(ByteSpan(buf.data(), n));
       ClientHelloInfo rest;
@@ -378,11 +402,13 @@ void Connection::route() {
   if (name.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) name = connect_host_;
   facts.server_name = name;
   facts.ja4 = ja4_;
+  facts.anomalies = anomalies_;  // the hello's, so the policy's anomaly defaults apply here too
   // Flows the dataplane handed over met its bypass entries already; explicit-proxy flows meet
   // them only here.
   const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
-  // A CONNECT host name other than the SNI is judged too: the stricter verdict stands.
-  const std::string_view connect_name = !sni_.empty() && !connect_host_.empty() && !is_numeric(connect_host_)
+  // A CONNECT host name is judged too, beside the SNI or whatever the tunnel carries: the
+  // stricter verdict stands.
+  const std::string_view connect_name = !connect_host_.empty() && !is_numeric(connect_host_)
                                             ? std::string_view(connect_host_)
                                             : std::string_view();
   verdict_ = ctx_.policy->decide_stricter(facts, connect_name, loop_.policy_scratch(), bypass.get());
@@ -418,11 +444,13 @@ void Connection::route() {
     case Verdict::kIntercept:
       // Only a complete TLS ClientHello can be bumped; anything else passes as it is.
       action_ = hello_kind_ == FirstFlightKind::kTls ? Action::kBump : Action::kSplice;
-      if (action_ == Action::kBump && ignored_inside_hello_) {
-        // OpenSSL would refuse the alerts, and splicing would sell inspection for a trick.
+      if (action_ == Action::kBump && (ignored_inside_hello_ || unbumpable_record_version_)) {
+        // OpenSSL would refuse the hello as sent, and splicing would sell inspection for a trick.
         bump(ctx_.stats.blocked);
         action_ = Action::kBlock;
-        close("blocked", "alerts or ChangeCipherSpec between the ClientHello's records: cannot be intercepted");
+        close("blocked", ignored_inside_hello_
+                             ? "alerts or ChangeCipherSpec between the ClientHello's records: cannot be intercepted"
+                             : "a ClientHello in records of a version other than 3.x: cannot be intercepted");
         return;
       }
       break;

@@ -144,6 +144,10 @@ class Connection {
   uint64_t started_ns_ = 0;
   uint64_t started_unix_ns_ = 0;
   uint64_t deadline_ns_ = 0;
+  // CONNECT to a port where TLS does not belong: when the wait for the client's first bytes
+  // ends early (limits.server_first_wait), and when it would end for good.
+  bool server_first_armed_ = false;
+  uint64_t hello_deadline_ns_ = 0;
 
   sockaddr_storage client_addr_{};
   std::string client_ip_, server_ip_;
@@ -164,6 +168,8 @@ class Connection {
   // between its records cannot be, so such a hello is not bumped.
   size_t leading_ignored_bytes_ = 0;
   bool ignored_inside_hello_ = false;
+  bool unbumpable_record_version_ = false;
+  AnomalySet anomalies_;  // the peeked hello's
   FlowVerdict verdict_;
   std::string failure_reason_;  // why the upstream was refused (failure page)
   std::string upstream_sni_, verify_name_;  // bump: the SNI sent to the server, the name checked

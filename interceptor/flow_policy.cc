@@ -89,8 +89,10 @@ FlowVerdict FlowPolicy::decide(const FlowFacts& facts, Scratch& scratch,
 FlowVerdict FlowPolicy::decide_stricter(FlowFacts facts, std::string_view other_name,
                                         Scratch& scratch, const BypassSet* bypass) const {
   FlowVerdict first = decide(facts, scratch, bypass);
-  if (other_name.empty() || other_name == facts.server_name) return first;
+  const bool named = names_its_server(facts.first_flight);
+  if (other_name.empty() || (other_name == facts.server_name && named)) return first;
   facts.server_name = other_name;
+  if (!named) facts.first_flight = FirstFlightKind::kHttp;  // a proxy request: it names its host
   FlowVerdict second = decide(facts, scratch, bypass);
   const auto strictness = [](Verdict v) {
     return v == Verdict::kBlock ? 2 : v == Verdict::kIntercept ? 1 : 0;

@@ -47,7 +47,10 @@ class FlowPolicy {
   // SNI (facts.server_name). Both are judged and the stricter verdict stands (block, then
   // intercept, then pass), so that a client cannot reach a host the policy blocks, or keep one
   // it intercepts from being bumped, by writing another name in its SNI (an allowed one, or one
-  // of the never-intercept list).
+  // of the never-intercept list). The request names its server whatever the tunnel carries (the
+  // proxy itself connects there), so `other_name` is judged as a name even when the bytes inside
+  // name nothing (SSH, a protocol whose server speaks first): a blocked host is blocked on any
+  // port and with any payload.
   FlowVerdict decide_stricter(FlowFacts facts, std::string_view other_name, Scratch& scratch,
                               const BypassSet* bypass = nullptr) const;
   std::string summary() const;

@@ -189,10 +189,11 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
     duration(u["verify_cache_ttl"], "upstream.verify_cache_ttl", c.verify_cache_ttl_ns, 1'000'000'000);
   }
   if (const YAML::Node l = root["limits"];
-      l && map(l, "limits", {"max_connections", "handshake_timeout", "idle_timeout", "max_head_bytes",
+      l && map(l, "limits", {"max_connections", "handshake_timeout", "server_first_wait", "idle_timeout", "max_head_bytes",
                              "max_client_hello_bytes", "buffer_bytes", "cert_cache_entries"})) {
     number(l["max_connections"], "limits.max_connections", c.max_connections, 1, 1'000'000);
     duration(l["handshake_timeout"], "limits.handshake_timeout", c.handshake_timeout_ns, 100'000'000);
+    duration(l["server_first_wait"], "limits.server_first_wait", c.server_first_wait_ns, 0);
     duration(l["idle_timeout"], "limits.idle_timeout", c.idle_timeout_ns, 1'000'000'000);
     bytes(l["max_head_bytes"], "limits.max_head_bytes", c.max_head_bytes, 1024, 1 << 20);
     bytes(l["max_client_hello_bytes"], "limits.max_client_hello_bytes", c.max_client_hello_bytes,

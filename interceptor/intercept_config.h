@@ -38,6 +38,9 @@ struct InterceptConfig {
   uint64_t verify_cache_ttl_ns = 300'000'000'000ULL;  // how long a verified chain is trusted again
   uint32_t max_connections = 10000;
   uint64_t handshake_timeout_ns = 10'000'000'000ULL;
+  // A CONNECT to a port where TLS does not belong whose client sends nothing for this long is a
+  // protocol whose server speaks first (SMTP, IMAP, FTP): judged by its host and spliced. 0: off.
+  uint64_t server_first_wait_ns = 1'000'000'000ULL;
   uint64_t idle_timeout_ns = 300'000'000'000ULL;
   uint64_t max_head_bytes = 32 * 1024;
   uint64_t max_client_hello_bytes = 16 * 1024;

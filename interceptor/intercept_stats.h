@@ -20,6 +20,7 @@ namespace sluice::intercept {
   X(head_limit_hits, "a proxy request or HTTP head over limits.max_head_bytes")                    \
   X(client_hello_limit_hits, "a ClientHello over limits.max_client_hello_bytes")                   \
   X(not_tls, "CONNECT or transparent flows whose first bytes were not TLS")                       \
+  X(server_first_tunnels, "CONNECTs to non-TLS ports whose client sent nothing within limits.server_first_wait") \
   X(spliced, "flows passed through untouched (policy pass, never-intercept, not TLS)")           \
   X(bumped, "flows decrypted and inspected")                                                      \
   X(blocked, "flows blocked by policy")                                                           \

@@ -116,6 +116,10 @@ struct Framing {
   size_t spare = 0;           // payload bytes after the message in that record
   bool in_place = false;      // the whole message lies in one record's payload...
   size_t offset = 0;          // ...starting at this stream offset
+  // The flight opened as clients send a hello: a handshake record of version 3.x first. Other
+  // starts (another record version, ignored records first) are read for the servers that take
+  // them, but one that then fails to frame is more likely another protocol than a broken hello.
+  bool classic_start = false;
 };
 
 HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
@@ -143,6 +147,7 @@ HelloStatus frame_hello(ByteSpan stream, Framing& f, ClientHelloInfo& info) {
       return pos == 0 ? HelloStatus::kNotTls : HelloStatus::kMalformed;
     }
     if (f.records == 0) {
+      f.classic_start = p[1] == 3 && ignored_run == 0;
       info.record_version = load_be16(p + 1);
       if (p[1] != 3 || p[2] > 4) info.anomalies.add(Anomaly::kTlsRecordVersion);
     }
@@ -407,7 +412,7 @@ HelloStatus parse_client_hello(ByteSpan stream, MutableByteSpan scratch, ClientH
 
   Framing f;
   HelloStatus framed = frame_hello(stream, f, info);
-  if (framed == HelloStatus::kMalformed) return malformed(info);
+  if (framed == HelloStatus::kMalformed) return f.classic_start ? malformed(info) : HelloStatus::kNotTls;
   if (framed != HelloStatus::kComplete) return framed;
 
   ByteSpan message;

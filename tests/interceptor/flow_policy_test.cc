@@ -59,6 +59,16 @@ TEST(FlowPolicyTest, AConnectIsJudgedByItsHostAndItsSniTheStricterWinning) {
   const FlowVerdict v = (*p)->decide_stricter(tls_to("adminwebservice.microsoftonline.com"), "www.example.org", *s);
   EXPECT_EQ(v.verdict, Verdict::kIntercept);
   EXPECT_FALSE(v.never_intercept);
+  // A tunnel whose bytes name nothing (SSH, a server that speaks first) is still judged by the
+  // host its CONNECT names, on any port.
+  FlowFacts ssh;
+  ssh.first_flight = FirstFlightKind::kNonTls;
+  ssh.server_name = "blocked.example";
+  ssh.server_port = 22;
+  EXPECT_EQ((*p)->decide(ssh, *s).rule, "default_non_tls") << "the payload alone names nothing";
+  EXPECT_EQ((*p)->decide_stricter(ssh, "blocked.example", *s).verdict, Verdict::kBlock);
+  ssh.first_flight = FirstFlightKind::kServerFirst;
+  EXPECT_EQ((*p)->decide_stricter(ssh, "blocked.example", *s).verdict, Verdict::kBlock);
   // The same name twice is one judgement.
   EXPECT_TRUE((*p)->decide_stricter(tls_to("adminwebservice.microsoftonline.com"),
                                     "adminwebservice.microsoftonline.com", *s).never_intercept);

@@ -255,6 +255,30 @@ class InterceptLive(unittest.TestCase):
                 except OSError:
                     conn.close()
         threading.Thread(target=serve_unsigned, daemon=True).start()
+        # A server that speaks first (an SMTP-like banner), then echoes one line.
+        cls.ports["banner"] = free_port_pair(28)
+        cls.banner = socket.socket()
+        cls.banner.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        cls.banner.bind(("127.0.0.1", cls.ports["banner"]))
+        cls.banner.listen(16)
+
+        def banner_session(conn):
+            try:
+                conn.sendall(b"220 mail.example ESMTP\r\n")
+                conn.sendall(b"250 " + conn.recv(1024))
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+        def serve_banner():  # a thread a connection: a port probe that stays open blocks none
+            while True:
+                try:
+                    conn, _ = cls.banner.accept()
+                except OSError:
+                    return
+                threading.Thread(target=banner_session, args=(conn,), daemon=True).start()
+        threading.Thread(target=serve_banner, daemon=True).start()
         # The control plane's learning endpoint.
         cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
@@ -333,6 +357,7 @@ stats:
         cls.keepalive.server_close()
         cls.plain11.shutdown()
         cls.plain11.server_close()
+        cls.banner.close()
         cls.mute.close()
         cls.unsigned.close()
         for f in getattr(cls, "logs", []):
@@ -775,6 +800,27 @@ stats:
                           and "between the ClientHello's records" in str(x.get("reason", "")))
         self.assertEqual(recs[0]["action"], "block", recs)
 
+    def test_a_tunnel_whose_server_speaks_first_is_judged_by_its_host_and_spliced(self):
+        # SMTP, IMAP, FTP: the client waits for the server's banner. After
+        # limits.server_first_wait (1s) of silence on a port where TLS does not belong, the
+        # CONNECT host is judged and the tunnel spliced, instead of waiting for a ClientHello
+        # until limits.handshake_timeout.
+        before = self.stats()
+        t = self.connect_tunnel(f"localhost:{self.ports['banner']}")
+        t.settimeout(4)
+        self.assertEqual(t.recv(100), b"220 mail.example ESMTP\r\n")
+        t.sendall(b"EHLO client\r\n")
+        self.assertEqual(t.recv(100), b"250 EHLO client\r\n")
+        t.close()
+        after = self.stats()
+        self.assertEqual(after["server_first_tunnels"], before["server_first_tunnels"] + 1)
+        recs = self.audit(lambda x: x.get("type") == "connection"
+                          and x.get("server_port") == self.ports["banner"])
+        self.assertEqual(recs[0]["action"], "splice", recs)
+        # (That its host is judged whatever the tunnel carries, so a blocked name stays blocked,
+        # is FlowPolicyTest.AConnectIsJudgedByItsHostAndItsSniTheStricterWinning: a blocked name
+        # here would not resolve, and names are resolved before they are judged.)
+
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head
         # waits whole in the buffer for its judgement.
@@ -793,8 +839,9 @@ stats:
         s.sendall(b"GET http://localhost/ HTTP/1.1\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
         self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 431"))
         s.close()
-        # A tunnel that never sends its ClientHello: closed after limits.handshake_timeout (5s).
-        t = self.connect_tunnel(f"127.0.0.1:{self.ports['good']}")
+        # A tunnel to a TLS port that never sends its ClientHello: closed after
+        # limits.handshake_timeout (5s). (Nothing listens on 443 here; nothing is connected.)
+        t = self.connect_tunnel("127.0.0.1:443")
         t.settimeout(10)
         started = time.time()
         self.assertEqual(t.recv(1), b"")

@@ -491,12 +491,17 @@ TEST(ClientHelloTest, IgnoredRecordsBeforeAndInsideTheHelloAreSkipped) {
   EXPECT_EQ(leading_ignored_record_bytes(repeat(ccs, 2) + warning + wrap_in_records(message)),
             2 * ccs.size() + warning.size());
   EXPECT_EQ(leading_ignored_record_bytes(wrap_in_records(message)), 0u);
-  // More in a row than any server skips: not a hello anyone reads.
-  EXPECT_EQ(parse(repeat(ccs, 257) + wrap_in_records(message)).status, HelloStatus::kMalformed);
+  // More in a row than any server skips: not a hello anyone reads (nor TLS as servers see it).
+  EXPECT_EQ(parse(repeat(ccs, 257) + wrap_in_records(message)).status, HelloStatus::kNotTls);
   // A prefix of such records, or such records alone, may still become a hello.
   const Bytes lone = warning + ccs;
   for (size_t cut = 0; cut <= lone.size(); ++cut)
     EXPECT_EQ(parse(Bytes(lone.begin(), lone.begin() + cut)).status, HelloStatus::kNeedMore) << cut;
+  // Another protocol that merely starts like one of these lenient forms (a little-endian length
+  // prefix 0x0116, a CCS then junk) is not TLS, rather than a malformed hello.
+  EXPECT_EQ(parse({0x16, 0x01, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}).status,
+            HelloStatus::kNotTls);
+  EXPECT_EQ(parse(ccs + Bytes{0x17, 0x03, 0x03, 0x00, 0x10}).status, HelloStatus::kNotTls);
   // What no server skips: a fatal alert, close_notify, an alert or CCS of another length or value.
   for (const Bytes& head : {Bytes{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28},
                             Bytes{0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00},

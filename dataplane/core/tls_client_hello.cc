@@ -89,7 +89,7 @@ bool looks_like_records(ByteSpan rest) {
     const uint8_t* p = rest.data() + pos;
     size_t n = std::min(rest.size() - pos, kRecordHeader);
     if (p[0] < 20 || p[0] > 24) return false;
-    if (n >= 2 && p[1] != 3) return false;
+    if (!record_version_ok(p, n)) return false;
     if (n < kRecordHeader) return true;
     size_t len = load_be16(p + 3);
     if (len > kMaxCipherRecord) return false;

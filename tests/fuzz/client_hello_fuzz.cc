@@ -57,6 +57,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(prefix != sluice::HelloStatus::kNotTls);
   }
 
+  // The interceptor reads the records a hello may open with off the socket and lets OpenSSL
+  // read the rest: that rest must be the same hello.
+  if (status == sluice::HelloStatus::kComplete) {
+    const size_t lead = sluice::leading_ignored_record_bytes(stream);
+    check(lead <= size);
+    sluice::ClientHelloInfo rest;
+    check(sluice::parse_client_hello(stream.subspan(lead), g_scratch, rest) == status);
+    check(rest.sni_view() == info.sni_view());
+  }
+
   std::array<char, 8> buf;
   uint16_t version = size >= 2 ? static_cast<uint16_t>(data[0] << 8 | data[1]) : 0;
   check(!sluice::tls_version_name(version, buf).empty());

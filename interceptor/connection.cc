@@ -378,7 +378,7 @@ void Connection::peek_hello() {
 }
 
 void Connection::route() {
-  if (server_len_ == 0) {
+  if (server_len_ == 0 && resolve_error_.empty()) {
     phase_ = Phase::kResolving;
     Loop* loop = &loop_;
     const uint64_t id = id_;
@@ -417,6 +417,15 @@ void Connection::route() {
     if (verdict_.bypassed) bump(ctx_.stats.bypass_hits);
   }
 
+  if (server_len_ == 0 && verdict_.verdict != Verdict::kBlock) {
+    // The name did not resolve (on_resolved): nowhere to connect. A block needs no address.
+    if (action_ == Action::kPlain) {
+      http_error_and_close(502, resolve_error_);
+    } else {
+      close("resolve_failed", resolve_error_);
+    }
+    return;
+  }
   if (action_ == Action::kPlain) {
     if (verdict_.verdict == Verdict::kBlock) {
       bump(ctx_.stats.blocked);
@@ -461,13 +470,11 @@ void Connection::route() {
 void Connection::on_resolved(const Resolved& r) {
   if (phase_ != Phase::kResolving) return;
   if (!r.ok) {
+    // Judged all the same, by the name alone (with no address, no address rule can match): a
+    // blocked name is audited and answered as blocked, whether it resolves or not.
     bump(ctx_.stats.resolve_failures);
-    const std::string why = absl::StrCat("cannot resolve ", connect_host_, ": ", r.error);
-    if (action_ == Action::kPlain) {
-      http_error_and_close(502, why);
-    } else {
-      close("resolve_failed", why);
-    }
+    resolve_error_ = absl::StrCat("cannot resolve ", connect_host_, ": ", r.error);
+    route();
     return;
   }
   candidates_ = r.addresses;

@@ -157,6 +157,7 @@ class Connection {
   // A resolved name's addresses (explicit proxy): tried in order until one connects.
   std::vector<Endpoint> candidates_;
   size_t candidate_ = 0;
+  std::string resolve_error_;     // why the CONNECT or proxy host name did not resolve
   std::string earlier_attempts_;  // why the addresses before this one failed ("...; ")
   uint64_t connect_started_ns_ = 0;  // the first connect attempt: upstream.connect_timeout runs from it
   std::string connect_host_;  // CONNECT or proxy-request host; empty for transparent

@@ -817,9 +817,17 @@ stats:
         recs = self.audit(lambda x: x.get("type") == "connection"
                           and x.get("server_port") == self.ports["banner"])
         self.assertEqual(recs[0]["action"], "splice", recs)
-        # (That its host is judged whatever the tunnel carries, so a blocked name stays blocked,
-        # is FlowPolicyTest.AConnectIsJudgedByItsHostAndItsSniTheStricterWinning: a blocked name
-        # here would not resolve, and names are resolved before they are judged.)
+        # Its host is judged whatever the tunnel carries: a blocked name stays blocked (and is
+        # audited as blocked although it does not resolve here).
+        t = self.connect_tunnel(f"blocked.example:{self.ports['banner']}")
+        t.settimeout(4)
+        try:
+            self.assertEqual(t.recv(100), b"")
+        except ConnectionResetError:
+            pass  # a block resets
+        recs = self.audit(lambda x: x.get("type") == "connection"
+                          and x.get("connect_host") == "blocked.example" and x.get("action") == "block")
+        self.assertEqual(recs[0]["rule"], "block_blocked", recs)
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head

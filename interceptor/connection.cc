@@ -218,9 +218,16 @@ void Connection::on_deadline(uint64_t now_ns) {
       if (std::exchange(server_first_armed_, false)) {
         deadline_ns_ = hello_deadline_ns_;
         char b;
-        if (::recv(cfd_, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;  // it spoke: wait on
+        const ssize_t r = ::recv(cfd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r > 0) return;  // it spoke: wait on
+        if (r == 0) {
+          close("client_closed", "closed before sending anything through its tunnel");
+          return;
+        }
         // Nothing from the client on a port where TLS does not belong: its server speaks first
-        // (SMTP, IMAP, FTP). Judged by the CONNECT host, and spliced if the policy lets it pass.
+        // (SMTP, IMAP, FTP). Judged by the CONNECT host, and spliced if the policy lets it pass;
+        // the client's first bytes are still looked at (pump): TLS or HTTP there, after the
+        // silence, is a way around inspection and ends the tunnel.
         bump(ctx_.stats.server_first_tunnels);
         hello_kind_ = FirstFlightKind::kServerFirst;
         route();
@@ -358,7 +365,7 @@ void Connection::peek_hello() {
     anomalies_ = info.anomalies;
     // A record version other than 3.x: some servers take it (tls_client_hello.cc), OpenSSL does
     // not, and the record is on the socket OpenSSL would read.
-    unbumpable_record_version_ = info.record_version >> 8 != 3;
+    unbumpable_record_version_ = !info.sslv2 && info.record_version >> 8 != 3;
     if (info.anomalies.has(Anomaly::kTlsIgnoredRecords)) {
       leading_ignored_bytes_ = leading_ignored_record_bytes(ByteSpan(buf.data(), n));
       ClientHelloInfo rest;
@@ -378,6 +385,8 @@ void Connection::peek_hello() {
 }
 
 void Connection::route() {
+  // The client spoke in time: the wait for a server-first protocol is over, the full deadline back.
+  if (std::exchange(server_first_armed_, false)) deadline_ns_ = hello_deadline_ns_;
   if (server_len_ == 0 && resolve_error_.empty()) {
     phase_ = Phase::kResolving;
     Loop* loop = &loop_;
@@ -392,9 +401,11 @@ void Connection::route() {
   FlowFacts facts;
   facts.client_ip = ip_of(client_addr_);
   facts.server_ip = ip_of(server_addr_);
-  facts.server_port = server_port_;
+  // A name that did not resolve has no address: its port is the CONNECT's.
+  const uint16_t port = server_len_ != 0 ? server_port_ : connect_port_;
+  facts.server_port = port;
   // As the dataplane judges it: plain HTTP where TLS belongs is non_tls.
-  facts.first_flight = hello_kind_ == FirstFlightKind::kHttp && is_tls_port(server_port_)
+  facts.first_flight = hello_kind_ == FirstFlightKind::kHttp && is_tls_port(port)
                            ? FirstFlightKind::kNonTls
                            : hello_kind_;
   // The SNI names the server; a CONNECT or proxy host name stands in when there is none.

@@ -147,6 +147,7 @@ class Connection {
   // CONNECT to a port where TLS does not belong: when the wait for the client's first bytes
   // ends early (limits.server_first_wait), and when it would end for good.
   bool server_first_armed_ = false;
+  bool client_spoke_ = false;  // a server-first tunnel's first client bytes were told apart
   uint64_t hello_deadline_ns_ = 0;
 
   sockaddr_storage client_addr_{};

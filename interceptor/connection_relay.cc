@@ -142,6 +142,24 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       if (d.parser) {
         parse_new_bytes(d, to_upstream, old);
         if (phase_ != Phase::kRelay) return true;
+      } else if (to_upstream && hello_kind_ == FirstFlightKind::kServerFirst && !client_spoke_) {
+        // A tunnel spliced as server-first (limits.server_first_wait): the client's first bytes
+        // wait here until they can be told. A ClientHello or an HTTP request after the silence
+        // would go uninspected, so either ends the tunnel; anything else goes on.
+        const FlightGuess guess = guess_first_flight(ByteSpan(
+            reinterpret_cast<const uint8_t*>(d.buf.data()), d.buf.size()));
+        if (guess == FlightGuess::kTls || guess == FlightGuess::kHttp) {
+          bump(ctx_.stats.blocked);
+          action_ = Action::kBlock;
+          close("blocked", guess == FlightGuess::kTls
+                               ? "a ClientHello after the silence of a server-first tunnel"
+                               : "an HTTP request after the silence of a server-first tunnel");
+          return true;
+        }
+        if (guess != FlightGuess::kNeedMore || d.buf.size() >= cap) {
+          client_spoke_ = true;
+          d.safe = d.buf.size();
+        }
       } else {
         d.safe = d.buf.size();
       }

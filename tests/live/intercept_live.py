@@ -817,6 +817,19 @@ stats:
         recs = self.audit(lambda x: x.get("type") == "connection"
                           and x.get("server_port") == self.ports["banner"])
         self.assertEqual(recs[0]["action"], "splice", recs)
+        # A client that keeps silent, then sends a ClientHello (or an HTTP request), would get
+        # past inspection: the tunnel ends instead, and the bytes never reach the server.
+        t = self.connect_tunnel(f"localhost:{self.ports['banner']}")
+        t.settimeout(4)
+        self.assertEqual(t.recv(100), b"220 mail.example ESMTP\r\n")
+        t.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        try:
+            self.assertEqual(t.recv(100), b"", "the server's echo would mean it got the hello")
+        except ConnectionResetError:
+            pass
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("action") == "block"
+                          and "after the silence" in x.get("reason", ""))
+        self.assertEqual(recs[0]["server_port"], self.ports["banner"], recs)
         # Its host is judged whatever the tunnel carries: a blocked name stays blocked (and is
         # audited as blocked although it does not resolve here).
         t = self.connect_tunnel(f"blocked.example:{self.ports['banner']}")

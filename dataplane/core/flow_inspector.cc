@@ -40,10 +40,6 @@ uint64_t quic_dcid_tag(ByteSpan dcid, uint64_t seed) {
   uint64_t w[3] = {0, 0, 0};
   std::memcpy(w, dcid.data(), std::min(dcid.size(), sizeof w - 1));
   reinterpret_cast<uint8_t*>(w)[sizeof w - 1] = static_cast<uint8_t>(dcid.size());
-  auto mum = [](uint64_t a, uint64_t b) {
-    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-  };
   const uint64_t h = mum(w[0] ^ (seed + 0xa0761d6478bd642fULL), w[1] ^ (seed ^ 0xe7037ed1a0b428dbULL)) ^
                      mum(w[2] ^ (seed + 0x8ebc6af09c88c6e3ULL), (seed ^ 0x9e3779b97f4a7c15ULL) | 1);
   return mum(h ^ 0xff51afd7ed558ccdULL, (seed + 0xc4ceb9fe1a85ec53ULL) | 1) | 1;
@@ -1195,8 +1191,8 @@ void FlowInspector::on_client_datagram(Flow& f, const ParsedPacket& p, uint64_t 
       return;
     }
     f.first_payload_ns = now_ns;
-  }
-  if (config_.enforcement == EnforcementMode::kInline && p.payload.size() >= kQuicMinInitialDatagram) {
+  } else if (config_.enforcement == EnforcementMode::kInline &&
+             p.payload.size() >= kQuicMinInitialDatagram) {
     // Another connection's first Initial while this hello is read: it goes nowhere (its client
     // sends it again, and after this flow's verdict it starts a flow of its own).
     QuicPacketView v;

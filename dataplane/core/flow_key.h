@@ -69,11 +69,14 @@ struct FlowKey {
 // nobody can compute, offline, 5-tuples that share a bucket. Every packet pays for it, so the
 // key's five words are mixed by three independent 64x64->128-bit multiplies (which run side by
 // side, not one after another) and one more to spread the result over all 64 bits.
+// The 64x64->128 multiply folded to 64 bits: the mixing step of the keyed hashes here and of
+// the QUIC DCID tags (flow_inspector.cc).
+inline uint64_t mum(uint64_t a, uint64_t b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
 inline uint64_t hash_flow_key(const FlowKey& k, uint64_t seed = 0) {
-  auto mum = [](uint64_t a, uint64_t b) {
-    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-  };
   uint64_t w[4];
   std::memcpy(w, k.lo.ip.bytes.data(), 16);
   std::memcpy(w + 2, k.hi.ip.bytes.data(), 16);

@@ -175,6 +175,7 @@ void Connection::advance() {
       case Phase::kUpstreamHandshake: upstream_handshake(); break;
       case Phase::kClientHandshake: client_handshake(); break;
       case Phase::kRelay: relay(); break;
+      case Phase::kResetting: reset_when_sent(); break;
       case Phase::kDraining: drain(); break;
       case Phase::kResolving:
       case Phase::kClosed: break;
@@ -191,6 +192,9 @@ void Connection::on_deadline(uint64_t now_ns) {
       return;
     case Phase::kDraining:
       close(drain_outcome_, drain_reason_);
+      return;
+    case Phase::kResetting:
+      reset_when_sent();
       return;
     case Phase::kConnecting: {
       const std::string timed_out = absl::StrCat("connect to ", server_ip_, ":", server_port_,
@@ -857,7 +861,7 @@ void Connection::write_request_record(const Pending& p) {
 
 void Connection::close(const std::string& outcome, const std::string& reason) {
   if (phase_ == Phase::kClosed) return;
-  const bool reset = action_ == Action::kBlock;
+  const bool reset = action_ == Action::kBlock || reset_on_close_;
   phase_ = Phase::kClosed;
   for (const Pending& p : pending_) write_request_record(p);  // unanswered: status 0 or partial
   pending_.clear();
@@ -865,7 +869,11 @@ void Connection::close(const std::string& outcome, const std::string& reason) {
   ussl_.reset();
   if (ufd_ >= 0) {
     loop_.unwatch(ufd_);
-    ::close(ufd_);
+    if (reset_on_close_) {
+      reset_and_close(ufd_);
+    } else {
+      ::close(ufd_);
+    }
     ufd_ = -1;
   }
   if (cfd_ >= 0) {

@@ -43,7 +43,7 @@ class Connection {
  private:
   enum class Phase : uint8_t {
     kProxyRequest, kPeekHello, kResolving, kConnecting, kUpstreamHandshake, kClientHandshake,
-    kRelay, kDraining, kClosed,
+    kRelay, kResetting, kDraining, kClosed,
   };
   enum class Action : uint8_t { kNone, kSplice, kBump, kBlock, kPlain, kFailurePage };
   // kEofUnsigned: TLS ended by a TCP close without close_notify (a truncation cannot be told
@@ -120,6 +120,14 @@ class Connection {
   // until it closes (or for two seconds), then the connection ends with OUTCOME and REASON.
   void drain_then_close(const std::string& outcome, const std::string& reason);
   void close(const std::string& outcome, const std::string& reason = "");
+  // One side reset (a read or a write on it failed): the bytes it sent before are still
+  // delivered to the other side, which is then reset too, as it would have been without us.
+  // True once the side's failure is noted; called from pump() for the side named.
+  void note_reset(bool server_side, const char* reason);
+  // The relay after a reset: waits until the reset side's bytes are read and handed to the
+  // other socket, then (phase kResetting) until that socket has sent them, then closes both.
+  void end_after_reset();
+  void reset_when_sent();
   void write_request_record(const Pending& p);
   // The fields every record shares, as an unclosed JSON object ("{...", no closing brace).
   std::string base_record(const char* type, uint64_t ts_ns = 0) const;
@@ -178,6 +186,14 @@ class Connection {
   std::string session_key_;  // bump: the server's key in the loop's UpstreamSessions
 
   SslPtr cssl_, ussl_;
+  // A side that reset, why, and (kResetting) how long the other side's socket may take to
+  // send what it was given before it is reset as well.
+  bool client_reset_ = false;
+  bool server_reset_ = false;
+  std::string reset_reason_;
+  uint64_t reset_give_up_ns_ = 0;
+  bool reset_on_close_ = false;  // close() resets both sockets (after a reset was relayed)
+
   bool cert_sent_ = false;
   int alert_received_ = -1;  // fatal alert description the client sent, or -1
 

@@ -1,7 +1,9 @@
 // The relay half of Connection: moving bytes both ways once the handshakes are done (raw for a
 // splice, through OpenSSL for a bump), and the HTTP/1.1 inspection of bumped and plain-proxy
 // flows (audit records, URL rules, the pages sluice-intercept answers with itself).
+#include <linux/sockios.h>
 #include <openssl/err.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -12,6 +14,11 @@
 #include "interceptor/http1_forwarding.h"
 
 namespace sluice::intercept {
+
+namespace {
+// How long a socket may take to send what a reset side left for it before it is reset too.
+constexpr uint64_t kResetFlushNs = 2'000'000'000ULL;
+}  // namespace
 
 // ---- relay ---------------------------------------------------------------------------------
 
@@ -110,6 +117,10 @@ void Connection::shut_side(bool upstream, bool close_notify) {
 }
 
 bool Connection::pump(Direction& d, bool to_upstream) {
+  if (to_upstream ? server_reset_ : client_reset_) {
+    d.sent = d.safe = d.buf.size();  // its destination reset: nothing more can reach it
+    return false;
+  }
   bool progress = false;
   const bool has_src = to_upstream || ufd_ >= 0;
   const bool has_dst = !to_upstream || ufd_ >= 0;
@@ -178,8 +189,12 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       }
       break;
     }
-    close("reset", to_upstream ? "the client reset the connection" : "the server reset the connection");
-    return true;
+    // The source reset (or its TLS failed): what it sent before still goes on, below.
+    note_reset(!to_upstream, to_upstream ? "the client reset the connection"
+                                         : "the server reset the connection");
+    d.eof = true;
+    progress = true;
+    break;
   }
   if (!has_dst) {
     d.sent = d.safe;  // nowhere to send (the failure page answers locally)
@@ -193,10 +208,13 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       continue;
     }
     if (io == Io::kBlocked) break;
-    close("reset", to_upstream ? "the server stopped reading" : "the client stopped reading");
+    note_reset(to_upstream, to_upstream ? "the server stopped reading" : "the client stopped reading");
+    d.sent = d.safe = d.buf.size();
     return true;
   }
-  if (has_dst && d.eof && !d.shut && d.sent == d.buf.size()) {
+  // A source that reset is not ended with a FIN (or a close_notify): its peer is reset too.
+  const bool source_reset = to_upstream ? client_reset_ : server_reset_;
+  if (has_dst && d.eof && !source_reset && !d.shut && d.sent == d.buf.size()) {
     shut_side(to_upstream, /*close_notify=*/!d.eof_unsigned);
     d.shut = true;
     progress = true;
@@ -213,6 +231,10 @@ void Connection::relay() {
     progress = pump(down_, false) || progress;
   }
   if (phase_ != Phase::kRelay) return;
+  if (client_reset_) {
+    end_after_reset();
+    return;
+  }
   if (plain_answered_ && down_.sent == down_.buf.size()) {
     if (client_keep_alive_) {
       await_next_request();
@@ -230,6 +252,10 @@ void Connection::relay() {
                      action_ == Action::kFailurePage ? failure_reason_ : close_reason_);
     return;
   }
+  if (server_reset_) {  // after the checks above: a plain answer read in full still counts
+    end_after_reset();
+    return;
+  }
   const bool up_done = up_.eof && (up_.shut || ufd_ < 0);
   const bool down_done = ufd_ < 0 ? up_done : down_.eof && down_.shut;
   if (up_done && down_done) {
@@ -237,6 +263,46 @@ void Connection::relay() {
   } else if (down_done && action_ == Action::kPlain) {
     close("closed");  // the answer is complete, and the client's connection is not kept
   }
+}
+
+void Connection::note_reset(bool server_side, const char* reason) {
+  (server_side ? server_reset_ : client_reset_) = true;
+  if (reset_reason_.empty()) reset_reason_ = reason;
+}
+
+void Connection::end_after_reset() {
+  // A proxy that dropped what it had read when one side reset would turn a server's answer
+  // followed by a reset (a 413 before the upload ends, an abort after the last bytes) into a
+  // reset alone, and one that ended the other side with a FIN would make a truncated stream
+  // look whole. So the reset side's bytes go on, and then its peer is reset.
+  const bool to_server = client_reset_;
+  const Direction& d = to_server ? up_ : down_;
+  const bool survivor_open = to_server ? ufd_ >= 0 : cfd_ >= 0;
+  if ((client_reset_ && server_reset_) || !survivor_open) {
+    bump(ctx_.stats.resets_relayed);
+    reset_on_close_ = true;
+    close("reset", reset_reason_);
+    return;
+  }
+  if (!(d.eof || d.hold) || d.sent < d.safe) return;  // still reading it, or handing it over
+  phase_ = Phase::kResetting;
+  reset_give_up_ns_ = monotonic_ns() + kResetFlushNs;
+  reset_when_sent();
+}
+
+void Connection::reset_when_sent() {
+  // A reset discards whatever the socket has not sent yet: it waits until the peer has
+  // acknowledged everything (or kResetFlushNs, for a peer that stopped reading).
+  const int fd = client_reset_ ? ufd_ : cfd_;
+  int queued = 0;
+  const uint64_t now = monotonic_ns();
+  if (::ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0 && now < reset_give_up_ns_) {
+    deadline_ns_ = now;  // looked at again at the loop's next sweep, or the socket's next event
+    return;
+  }
+  bump(ctx_.stats.resets_relayed);
+  reset_on_close_ = true;
+  close("reset", reset_reason_);
 }
 
 void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
@@ -380,6 +446,8 @@ void Connection::await_next_request() {
     ufd_ = -1;
   }
   uwatch_.fd = -1;
+  server_reset_ = false;  // the answer was whole; how the server's connection ended is moot
+  reset_reason_.clear();
   up_ = Direction{};
   down_ = Direction{};
   // The next request names its own server and is judged afresh.

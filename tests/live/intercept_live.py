@@ -11,6 +11,7 @@ discipline anyway).
 """
 
 import datetime
+import fcntl
 import hashlib
 import http.server
 import json
@@ -18,7 +19,9 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
+import termios
 import sys
 import tempfile
 import threading
@@ -150,6 +153,40 @@ class PlainOrigin(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+RESET_BODY_BYTES = 4_000_000
+
+
+def serve_then_reset(listener, tls_ctx, body):
+    """For each connection: read one request head, answer it with BODY (Content-Length), wait
+    until the peer has acknowledged every byte, then reset the connection."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        s = conn
+        try:
+            if tls_ctx:
+                s = tls_ctx.wrap_socket(conn, server_side=True)  # conn is detached: s owns the socket
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise OSError("closed before its request")
+                head += chunk
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            deadline = time.time() + 5
+            while time.time() < deadline:  # TIOCOUTQ: bytes not yet acknowledged
+                if struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+                    break
+                time.sleep(0.01)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+
 class InterceptLive(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -279,6 +316,21 @@ class InterceptLive(unittest.TestCase):
                     return
                 threading.Thread(target=banner_session, args=(conn,), daemon=True).start()
         threading.Thread(target=serve_banner, daemon=True).start()
+        # Servers that answer one request and then reset the connection (SO_LINGER 0) once the
+        # answer has left their socket, in plain text and in TLS: a proxy must still deliver it.
+        reset_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        reset_ctx.load_cert_chain(str(d / "good.pem"))
+        cls.reset_body = os.urandom(RESET_BODY_BYTES)
+        cls.resetters = []
+        for label, offset, tls in (("reset_plain", 29, False), ("reset_tls", 30, True)):
+            cls.ports[label] = free_port_pair(offset)
+            srv = socket.socket()
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("127.0.0.1", cls.ports[label]))
+            srv.listen(16)
+            cls.resetters.append(srv)
+            threading.Thread(target=serve_then_reset, args=(srv, reset_ctx if tls else None,
+                                                            cls.reset_body), daemon=True).start()
         # The control plane's learning endpoint.
         cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
@@ -360,6 +412,8 @@ stats:
         cls.banner.close()
         cls.mute.close()
         cls.unsigned.close()
+        for srv in cls.resetters:
+            srv.close()
         for f in getattr(cls, "logs", []):
             f.close()
         if os.environ.get("KEEP") != "1":
@@ -841,6 +895,59 @@ stats:
         recs = self.audit(lambda x: x.get("type") == "connection"
                           and x.get("connect_host") == "blocked.example" and x.get("action") == "block")
         self.assertEqual(recs[0]["rule"], "block_blocked", recs)
+
+    def read_until_reset(self, sock, want):
+        """Reads SOCK until it fails; returns what was read and whether it ended in a failure
+        (a reset, or TLS ending without close_notify) rather than a clean end of stream."""
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLEOFError):
+                return data, True
+            if not chunk:
+                return data, False
+            data += chunk
+            if len(data) == len(want):  # wait for how it ends only once it is all here
+                sock.settimeout(5)
+
+    def test_a_server_reset_after_its_answer_still_delivers_the_answer_then_resets(self):
+        # The server answers, then resets (a 413 before an upload ends, an abort at the end):
+        # the client gets every byte the server sent, then a reset, as without a proxy, not a
+        # reset in place of the answer, nor a clean close that would hide a truncation.
+        before = self.stats()
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % RESET_BODY_BYTES
+        want = head + self.reset_body
+        # Plain HTTP in a tunnel: relayed and inspected.
+        t = self.connect_tunnel(f"localhost:{self.ports['reset_plain']}")
+        t.sendall(b"GET /reset HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        time.sleep(0.5)  # the answer and the reset both wait in the proxy's socket
+        data, failed = self.read_until_reset(t, want)
+        self.assertEqual(len(data), len(want))
+        self.assertEqual(data, want)
+        self.assertTrue(failed, "a clean close: the server's reset was hidden")
+        t.close()
+        # Bumped TLS.
+        t = self.connect_tunnel(f"localhost:{self.ports['reset_tls']}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        c = ctx.wrap_socket(t, server_hostname="localhost", suppress_ragged_eofs=False)
+        c.sendall(b"GET /reset HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        time.sleep(0.5)
+        data, failed = self.read_until_reset(c, want)
+        self.assertEqual(len(data), len(want))
+        self.assertEqual(data, want)
+        self.assertTrue(failed, "a close_notify: the server's reset was hidden")
+        c.close()
+        for label in ("reset_plain", "reset_tls"):
+            recs = self.audit(lambda x: x.get("type") == "connection"
+                              and x.get("server_port") == self.ports[label])
+            self.assertEqual((recs[0]["outcome"], recs[0]["reason"]),
+                             ("reset", "the server reset the connection"), recs)
+            recs = self.audit(lambda x: x.get("type") == "http"
+                              and x.get("server_port") == self.ports[label])
+            self.assertEqual((recs[0]["status"], recs[0]["path"]), (200, "/reset"), recs)
+        after = self.stats()
+        self.assertEqual(after["resets_relayed"], before["resets_relayed"] + 2)
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head

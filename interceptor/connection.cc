@@ -388,10 +388,48 @@ void Connection::peek_hello() {
   route();
 }
 
+FlowFacts Connection::route_facts() const {
+  FlowFacts facts;
+  facts.client_ip = ip_of(client_addr_);
+  if (server_len_ != 0) facts.server_ip = ip_of(server_addr_);
+  // A name that did not resolve (or is not looked up yet) has no address: its port is the
+  // CONNECT's.
+  const uint16_t port = server_len_ != 0 ? server_port_ : connect_port_;
+  facts.server_port = port;
+  // As the dataplane judges it: plain HTTP where TLS belongs is non_tls.
+  facts.first_flight = hello_kind_ == FirstFlightKind::kHttp && is_tls_port(port)
+                           ? FirstFlightKind::kNonTls
+                           : hello_kind_;
+  // The SNI names the server; a CONNECT or proxy host name stands in when there is none.
+  facts.server_name = sni_;
+  if (sni_.empty()) facts.server_name = connect_name();
+  facts.ja4 = ja4_;
+  facts.anomalies = anomalies_;  // the hello's, so the policy's anomaly defaults apply here too
+  return facts;
+}
+
+std::string_view Connection::connect_name() const {
+  return !connect_host_.empty() && !is_numeric(connect_host_) ? std::string_view(connect_host_)
+                                                              : std::string_view();
+}
+
 void Connection::route() {
   // The client spoke in time: the wait for a server-first protocol is over, the full deadline back.
   if (std::exchange(server_first_armed_, false)) deadline_ns_ = hello_deadline_ns_;
+  // Flows the dataplane handed over met its bypass entries already; explicit-proxy flows meet
+  // them only here.
+  const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
   if (server_len_ == 0 && resolve_error_.empty()) {
+    // A name blocked whatever its address is refused without being looked up: the lookup
+    // would tell the resolver, and whoever watches it, of a name the school blocks.
+    FlowVerdict blocked;
+    if (ctx_.policy->blocked_whatever_address(route_facts(), connect_name(), loop_.policy_scratch(),
+                                              bypass.get(), blocked)) {
+      bump(ctx_.stats.blocked_unresolved);
+      verdict_ = std::move(blocked);
+      refuse_blocked();
+      return;
+    }
     phase_ = Phase::kResolving;
     Loop* loop = &loop_;
     const uint64_t id = id_;
@@ -402,31 +440,10 @@ void Connection::route() {
     });
     return;
   }
-  FlowFacts facts;
-  facts.client_ip = ip_of(client_addr_);
-  facts.server_ip = ip_of(server_addr_);
-  // A name that did not resolve has no address: its port is the CONNECT's.
-  const uint16_t port = server_len_ != 0 ? server_port_ : connect_port_;
-  facts.server_port = port;
-  // As the dataplane judges it: plain HTTP where TLS belongs is non_tls.
-  facts.first_flight = hello_kind_ == FirstFlightKind::kHttp && is_tls_port(port)
-                           ? FirstFlightKind::kNonTls
-                           : hello_kind_;
-  // The SNI names the server; a CONNECT or proxy host name stands in when there is none.
-  std::string name = sni_;
-  if (name.empty() && !connect_host_.empty() && !is_numeric(connect_host_)) name = connect_host_;
-  facts.server_name = name;
-  facts.ja4 = ja4_;
-  facts.anomalies = anomalies_;  // the hello's, so the policy's anomaly defaults apply here too
-  // Flows the dataplane handed over met its bypass entries already; explicit-proxy flows meet
-  // them only here.
-  const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
   // A CONNECT host name is judged too, beside the SNI or whatever the tunnel carries: the
   // stricter verdict stands.
-  const std::string_view connect_name = !connect_host_.empty() && !is_numeric(connect_host_)
-                                            ? std::string_view(connect_host_)
-                                            : std::string_view();
-  verdict_ = ctx_.policy->decide_stricter(facts, connect_name, loop_.policy_scratch(), bypass.get());
+  verdict_ = ctx_.policy->decide_stricter(route_facts(), connect_name(), loop_.policy_scratch(),
+                                          bypass.get());
   if (candidate_ == 0) {  // counted once a connection, not again for each address tried
     if (verdict_.never_intercept) bump(ctx_.stats.never_intercept_hits);
     if (verdict_.bypassed) bump(ctx_.stats.bypass_hits);
@@ -441,27 +458,17 @@ void Connection::route() {
     }
     return;
   }
+  if (verdict_.verdict == Verdict::kBlock) {
+    refuse_blocked();
+    return;
+  }
   if (action_ == Action::kPlain) {
-    if (verdict_.verdict == Verdict::kBlock) {
-      bump(ctx_.stats.blocked);
-      Pending& p = pending_.front();
-      p.verdict = "block";
-      p.rule = verdict_.rule;
-      p.status = 403;
-      write_request_record(p);
-      pending_.clear();
-      answer_and_close(blocked_page_response(p.host, p.path, verdict_.rule), "blocked", verdict_.rule);
-      return;
-    }
     connect_upstream();
     return;
   }
   switch (verdict_.verdict) {
     case Verdict::kBlock:
-      bump(ctx_.stats.blocked);
-      action_ = Action::kBlock;
-      close("blocked", verdict_.rule);
-      return;
+      return;  // refused above
     case Verdict::kPass:
       action_ = Action::kSplice;
       break;
@@ -480,6 +487,23 @@ void Connection::route() {
       break;
   }
   connect_upstream();
+}
+
+void Connection::refuse_blocked() {
+  bump(ctx_.stats.blocked);
+  if (action_ == Action::kPlain) {  // a plain proxy request: the page, in the request's place
+    Pending& p = pending_.front();
+    p.verdict = "block";
+    p.rule = verdict_.rule;
+    p.status = 403;
+    write_request_record(p);
+    const std::string page = blocked_page_response(p.host, p.path, verdict_.rule);
+    pending_.clear();
+    answer_and_close(page, "blocked", verdict_.rule);
+    return;
+  }
+  action_ = Action::kBlock;
+  close("blocked", verdict_.rule);
 }
 
 void Connection::on_resolved(const Resolved& r) {

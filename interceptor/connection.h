@@ -74,6 +74,12 @@ class Connection {
   void read_proxy_request();
   void peek_hello();
   void route();
+  // The facts the policy judges this flow on (no server address before the name is resolved).
+  FlowFacts route_facts() const;
+  // The CONNECT or proxy host when it is a name (not an address literal), else empty.
+  std::string_view connect_name() const;
+  // verdict_ is block: a plain proxy request gets the blocked page, anything else is reset.
+  void refuse_blocked();
   void on_resolved(const Resolved& r);
   void connect_upstream();
   void finish_connect();

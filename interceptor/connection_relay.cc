@@ -463,6 +463,11 @@ void Connection::await_next_request() {
   server_ip_.clear();
   server_port_ = 0;
   hello_kind_ = FirstFlightKind::kNone;
+  resolve_error_.clear();
+  sni_.clear();
+  ja4_.clear();
+  anomalies_ = AnomalySet{};
+  client_spoke_ = false;
   plain_head_.clear();
   request_complete_ = false;
   phase_ = Phase::kProxyRequest;

@@ -89,15 +89,35 @@ FlowVerdict FlowPolicy::decide(const FlowFacts& facts, Scratch& scratch,
 FlowVerdict FlowPolicy::decide_stricter(FlowFacts facts, std::string_view other_name,
                                         Scratch& scratch, const BypassSet* bypass) const {
   FlowVerdict first = decide(facts, scratch, bypass);
-  const bool named = names_its_server(facts.first_flight);
-  if (other_name.empty() || (other_name == facts.server_name && named)) return first;
-  facts.server_name = other_name;
-  if (!named) facts.first_flight = FirstFlightKind::kHttp;  // a proxy request: it names its host
+  if (!judge_other_name(facts, other_name)) return first;
   FlowVerdict second = decide(facts, scratch, bypass);
   const auto strictness = [](Verdict v) {
     return v == Verdict::kBlock ? 2 : v == Verdict::kIntercept ? 1 : 0;
   };
   return strictness(second.verdict) > strictness(first.verdict) ? second : first;
+}
+
+bool FlowPolicy::judge_other_name(FlowFacts& facts, std::string_view other_name) {
+  const bool named = names_its_server(facts.first_flight);
+  if (other_name.empty() || (other_name == facts.server_name && named)) return false;
+  facts.server_name = other_name;
+  if (!named) facts.first_flight = FirstFlightKind::kHttp;  // a proxy request: it names its host
+  return true;
+}
+
+bool FlowPolicy::blocked_whatever_address(FlowFacts facts, std::string_view other_name,
+                                          Scratch& scratch, const BypassSet* bypass,
+                                          FlowVerdict& verdict) const {
+  if (!policy_) return false;  // no rules: nothing is blocked
+  // Block is the strictest verdict: either judgement blocking settles decide_stricter.
+  const auto settled_block = [&](const FlowFacts& f) {
+    FlowVerdict v = decide(f, scratch, bypass);
+    if (v.verdict != Verdict::kBlock || policy_->address_may_matter(f, *scratch.policy)) return false;
+    verdict = std::move(v);
+    return true;
+  };
+  if (settled_block(facts)) return true;
+  return judge_other_name(facts, other_name) && settled_block(facts);
 }
 
 std::string FlowPolicy::summary() const {

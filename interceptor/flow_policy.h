@@ -53,9 +53,20 @@ class FlowPolicy {
   // port and with any payload.
   FlowVerdict decide_stricter(FlowFacts facts, std::string_view other_name, Scratch& scratch,
                               const BypassSet* bypass = nullptr) const;
+  // Before a CONNECT or proxy host name is looked up: true, with `verdict` set, when the flow is
+  // blocked whatever address the name has (decide_stricter's block, reached without consulting
+  // any address list), so the proxy refuses it without resolving the name, which would tell
+  // the resolver (and whoever watches it) about a name the school blocks. facts.server_ip is
+  // unknown here.
+  bool blocked_whatever_address(FlowFacts facts, std::string_view other_name, Scratch& scratch,
+                                const BypassSet* bypass, FlowVerdict& verdict) const;
   std::string summary() const;
 
  private:
+  // decide_stricter's second judgement: `facts` becomes the flow as `other_name` names it;
+  // false when there is none to make (no other name, or the one already judged).
+  static bool judge_other_name(FlowFacts& facts, std::string_view other_name);
+
   std::unique_ptr<const PolicySnapshot> policy_;  // null: intercept everything
   std::unique_ptr<const PolicySnapshot> never_;
 };

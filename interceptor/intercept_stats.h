@@ -25,6 +25,7 @@ namespace sluice::intercept {
   X(spliced, "flows passed through untouched (policy pass, never-intercept, not TLS)")           \
   X(bumped, "flows decrypted and inspected")                                                      \
   X(blocked, "flows blocked by policy")                                                           \
+  X(blocked_unresolved, "blocked names refused before any lookup: no address rule could pass them") \
   X(never_intercept_hits, "intercept verdicts turned into splice by the built-in list")           \
   X(upstream_refused, "bumped flows whose server failed validation or the TLS floor")             \
   X(upstream_resumed, "server handshakes that resumed a cached session (upstream.session_cache_entries)") \

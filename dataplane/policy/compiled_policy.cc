@@ -83,6 +83,22 @@ Decision CompiledPolicy::decide_flow(const FlowFacts& facts, PolicyScratch& scra
   return from_default(defaults_.final_default);
 }
 
+bool CompiledPolicy::address_may_matter(const FlowFacts& facts, PolicyScratch& scratch) const {
+  // decide()'s walk, stopping at the first address list it would consult (any address could
+  // match it) or at whatever decides without one.
+  if (quic_block(facts) != nullptr || default_before_rules(facts) != nullptr) return false;
+  const bool named = !facts.server_name.empty() && names_its_server(facts.first_flight);
+  for (const CompiledRule& rule : rules_) {
+    if (!rule.client_subnets.empty() && !rule.client_subnets.contains(facts.client_ip)) continue;
+    for (uint32_t index : rule.lists) {
+      const CompiledList& list = lists_[index];
+      if (list.format == ListFormat::kAddresses) return true;
+      if (list_matches(list, facts, named, scratch)) return false;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<PolicyScratch>> CompiledPolicy::allocate_scratch() const {
   auto scratch = std::make_unique<PolicyScratch>();
   for (const CompiledList& list : lists_) {

@@ -50,6 +50,7 @@ class CompiledPolicy final : public PolicySnapshot {
   bool rules_apply(const FlowFacts& facts) const override {
     return quic_block(facts) == nullptr && default_before_rules(facts) == nullptr;
   }
+  bool address_may_matter(const FlowFacts& facts, PolicyScratch& scratch) const override;
   void prefetch_name(std::string_view server_name) const override {
     for (const NameSet* names : name_sets_) names->prefetch(server_name);
   }

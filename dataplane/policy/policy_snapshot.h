@@ -47,6 +47,13 @@ class PolicySnapshot {
   // default), so nothing matched by name — a rule or a bypass entry — may decide it.
   virtual bool rules_apply(const FlowFacts& facts) const = 0;
 
+  // Control path (the explicit proxy, before it looks a name up): whether decide() could answer
+  // otherwise for some server address than for `facts`, whose server_ip is unknown: true when
+  // a rule that applies to the client consults an address list before the rule that decides
+  // (or, when none does, before the defaults after the rules). False lets a proxy refuse a
+  // blocked name without resolving it.
+  virtual bool address_may_matter(const FlowFacts& facts, PolicyScratch& scratch) const = 0;
+
   // Packet path: a hint that decide() will soon be asked about a flow naming `server_name`
   // (normalised); see NameSet::prefetch. Decides nothing.
   virtual void prefetch_name(std::string_view /*server_name*/) const {}

@@ -74,6 +74,60 @@ TEST(FlowPolicyTest, AConnectIsJudgedByItsHostAndItsSniTheStricterWinning) {
                                     "adminwebservice.microsoftonline.com", *s).never_intercept);
 }
 
+// A policy file with one block rule for blocked.example, behind an address rule for the
+// 10.40.0.0/16 clients when `address_rule_first`.
+absl::StatusOr<std::unique_ptr<FlowPolicy>> block_policy(bool address_rule_first) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("sluice-flow-policy-addr-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "blocked.domains") << "blocked.example\n";
+  std::ofstream(dir / "app.addresses") << "198.51.100.0/24\n";
+  std::string rules = "policy:\n  rules:\n";
+  if (address_rule_first) {
+    rules += "    - name: app\n      kind: cidrs\n      files: [app.addresses]\n"
+             "      clients: [10.40.0.0/16]\n      action: pass\n";
+  }
+  rules += "    - name: block_blocked\n      kind: domains\n      files: [blocked.domains]\n"
+           "      action: block\n  defaults:\n    final: intercept\n";
+  std::ofstream(dir / "sluice.yaml")
+      << "ports:\n  - name: in\n    device: \"0000:3b:00.0\"\n  - name: out\n    device: \"0000:3b:00.1\"\n"
+         "pairs:\n  - inside: in\n    outside: out\nlcores:\n  workers: [1]\n"
+      << rules;
+  absl::StatusOr<std::unique_ptr<FlowPolicy>> p = FlowPolicy::load((dir / "sluice.yaml").string());
+  std::filesystem::remove_all(dir);
+  return p;
+}
+
+TEST(FlowPolicyTest, ABlockedNameIsRefusedBeforeItsLookupUnlessAnAddressRuleComesFirst) {
+  absl::StatusOr<std::unique_ptr<FlowPolicy>> p = block_policy(false);
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<FlowPolicy::Scratch> s = (*p)->make_scratch();
+  ASSERT_TRUE(s.ok());
+  FlowFacts facts = tls_to("allowed.example");
+  FlowVerdict v;
+  // Blocked by the CONNECT host or by the SNI: no address could open it.
+  ASSERT_TRUE((*p)->blocked_whatever_address(facts, "blocked.example", *s, nullptr, v));
+  EXPECT_EQ(v.rule, "block_blocked");
+  EXPECT_TRUE((*p)->blocked_whatever_address(tls_to("blocked.example"), "allowed.example", *s, nullptr, v));
+  // Not blocked: the name is looked up as before.
+  EXPECT_FALSE((*p)->blocked_whatever_address(facts, "allowed.example", *s, nullptr, v));
+  FlowFacts plain;  // a plain proxy request names its host only in the request
+  plain.server_port = 80;
+  EXPECT_TRUE((*p)->blocked_whatever_address(plain, "blocked.example", *s, nullptr, v));
+
+  // An address rule placed first (for some clients) may pass the name's address: those clients'
+  // names are looked up and judged with it; other clients' are still refused at once.
+  p = block_policy(true);
+  ASSERT_TRUE(p.ok()) << p.status();
+  s = (*p)->make_scratch();
+  ASSERT_TRUE(s.ok());
+  uint8_t staff[4] = {10, 40, 1, 1}, pupil[4] = {10, 10, 1, 1};
+  facts.client_ip = IpAddress::from_v4(staff);
+  EXPECT_FALSE((*p)->blocked_whatever_address(facts, "blocked.example", *s, nullptr, v));
+  facts.client_ip = IpAddress::from_v4(pupil);
+  EXPECT_TRUE((*p)->blocked_whatever_address(facts, "blocked.example", *s, nullptr, v));
+}
+
 TEST(FlowPolicyTest, ABadPolicyConfigIsRefusedWithItsError) {
   absl::StatusOr<std::unique_ptr<FlowPolicy>> p = FlowPolicy::load("/nonexistent/sluice.yaml");
   ASSERT_FALSE(p.ok());

@@ -949,6 +949,39 @@ stats:
         after = self.stats()
         self.assertEqual(after["resets_relayed"], before["resets_relayed"] + 2)
 
+    def test_a_blocked_name_is_refused_without_being_looked_up(self):
+        # No address rule comes before block_blocked, so no address could open blocked.example:
+        # the proxy refuses it without asking the resolver (a lookup would tell whoever watches
+        # DNS about the name). Through CONNECT, and as a plain proxy request.
+        before = self.stats()
+        t = self.connect_tunnel_refused("blocked.example:443")
+        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        s.sendall(b"GET http://blocked.example/page HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 403"), answer[:100])
+        after = self.stats()
+        self.assertEqual(after["blocked_unresolved"], before["blocked_unresolved"] + 2)
+        self.assertEqual(after["resolve_failures"], before["resolve_failures"])
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("connect_host") == "blocked.example"
+                          and x.get("server_port") is None and x.get("outcome") == "blocked", count=2)
+        self.assertEqual(len(recs), 2, recs)
+        self.assertEqual({r["rule"] for r in recs}, {"block_blocked"})
+        t.close()
+
+    def connect_tunnel_refused(self, target):
+        """A CONNECT whose ClientHello the proxy refuses: the handshake fails (a reset)."""
+        t = self.connect_tunnel(target)
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        with self.assertRaises(OSError):
+            ctx.wrap_socket(t, server_hostname=target.split(":")[0])
+        return t
+
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head
         # waits whole in the buffer for its judgement.

@@ -25,6 +25,9 @@ class TrackedSnapshot final : public PolicySnapshot {
     return inner_->decide(facts, scratch);
   }
   bool rules_apply(const FlowFacts& facts) const override { return inner_->rules_apply(facts); }
+  bool address_may_matter(const FlowFacts& facts, PolicyScratch& scratch) const override {
+    return inner_->address_may_matter(facts, scratch);
+  }
   absl::StatusOr<std::unique_ptr<PolicyScratch>> allocate_scratch() const override {
     return inner_->allocate_scratch();
   }

@@ -147,6 +147,34 @@ TEST_F(PolicyTest, AddressRulesV4AndV6WithAndWithoutSni) {
   EXPECT_EQ(decide(tls("other.example", "10.10.1.5", "198.51.100.77")).rule, "legacy_app");
 }
 
+TEST_F(PolicyTest, AddressMattersOnlyWhereAnAddressListIsConsultedBeforeTheDecision) {
+  const auto may_matter = [&](std::string_view name, const char* client = "10.10.1.5") {
+    FlowFacts f = tls(name, client);
+    f.server_ip = IpAddress{};  // not looked up yet
+    return policy_->address_may_matter(f, *scratch_);
+  };
+  // Decided by a name rule before legacy_app's address list: no address changes that.
+  EXPECT_FALSE(may_matter("ads.example"));
+  EXPECT_FALSE(may_matter("www.bank.example"));
+  EXPECT_FALSE(may_matter("video.social.example", "10.30.3.4"));
+  // No name rule takes it: legacy_app's address list is consulted before the final default.
+  EXPECT_TRUE(may_matter("other.example"));
+  // An anomaly default decides before every rule.
+  FlowFacts evasive = tls("other.example");
+  evasive.anomalies.add(Anomaly::kOverlapConflict);
+  EXPECT_FALSE(policy_->address_may_matter(evasive, *scratch_));
+  // An address rule placed first is consulted for every name (for clients it applies to).
+  PolicySource s = school();
+  s.rules.insert(s.rules.begin(), rule("allow_app_first", {"app_servers"}, Verdict::kPass, {"10.40.0.0/16"}));
+  auto compiled = compile_policy(s);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  FlowFacts f = tls("ads.example", "10.40.1.1");
+  f.server_ip = IpAddress{};
+  EXPECT_TRUE((*compiled)->address_may_matter(f, *scratch_));
+  f.client_ip = ip("10.10.1.5");
+  EXPECT_FALSE((*compiled)->address_may_matter(f, *scratch_));
+}
+
 TEST_F(PolicyTest, NoSniDefault) {
   Decision d = decide(tls(""));
   EXPECT_EQ(d.rule, "no_sni");

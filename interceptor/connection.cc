@@ -187,6 +187,10 @@ void Connection::on_deadline(uint64_t now_ns) {
   if (phase_ == Phase::kClosed || now_ns < deadline_ns_) return;
   switch (phase_) {
     case Phase::kRelay:
+      if (client_reset_ || server_reset_) {  // the survivor stopped taking what was left for it
+        close("reset", reset_reason_);
+        return;
+      }
       bump(ctx_.stats.idle_timeouts);
       close("idle_timeout", "nothing moved within limits.idle_timeout");
       return;
@@ -885,7 +889,11 @@ void Connection::write_request_record(const Pending& p) {
 
 void Connection::close(const std::string& outcome, const std::string& reason) {
   if (phase_ == Phase::kClosed) return;
-  const bool reset = action_ == Action::kBlock || reset_on_close_;
+  // A side reset while relaying: the other is reset too, whatever ended the connection since
+  // (a FIN would make what it got look whole).
+  const bool relayed_reset = client_reset_ || server_reset_;
+  const bool reset = action_ == Action::kBlock || relayed_reset;
+  if (relayed_reset) bump(ctx_.stats.resets_relayed);
   phase_ = Phase::kClosed;
   for (const Pending& p : pending_) write_request_record(p);  // unanswered: status 0 or partial
   pending_.clear();
@@ -893,7 +901,7 @@ void Connection::close(const std::string& outcome, const std::string& reason) {
   ussl_.reset();
   if (ufd_ >= 0) {
     loop_.unwatch(ufd_);
-    if (reset_on_close_) {
+    if (relayed_reset) {
       reset_and_close(ufd_);
     } else {
       ::close(ufd_);

@@ -48,7 +48,8 @@ class Connection {
   enum class Action : uint8_t { kNone, kSplice, kBump, kBlock, kPlain, kFailurePage };
   // kEofUnsigned: TLS ended by a TCP close without close_notify (a truncation cannot be told
   // from the end of the stream): passed on the same way, never as a close_notify of ours.
-  enum class Io : uint8_t { kOk, kBlocked, kEof, kEofUnsigned, kError };
+  // kBroken: a TLS failure on a write; OpenSSL allows no more I/O on that side.
+  enum class Io : uint8_t { kOk, kBlocked, kEof, kEofUnsigned, kError, kBroken };
 
   // One direction of the relay: bytes read from `from`, parsed (when inspected), written to the
   // other side. [sent, safe) may be written; [safe, size) wait for the parser.
@@ -128,8 +129,12 @@ class Connection {
   void close(const std::string& outcome, const std::string& reason = "");
   // One side reset (a read or a write on it failed): the bytes it sent before are still
   // delivered to the other side, which is then reset too, as it would have been without us.
-  // True once the side's failure is noted; called from pump() for the side named.
   void note_reset(bool server_side, const char* reason);
+  // pump() toward a side that reset: the other side is still read, and its bytes dropped.
+  bool drop_toward_reset(Direction& d, bool to_upstream);
+  // Something moved: the relay's deadline starts again (shorter once a side reset).
+  void moved();
+  uint64_t stall_limit_ns() const;
   // The relay after a reset: waits until the reset side's bytes are read and handed to the
   // other socket, then (phase kResetting) until that socket has sent them, then closes both.
   void end_after_reset();
@@ -192,13 +197,13 @@ class Connection {
   std::string session_key_;  // bump: the server's key in the loop's UpstreamSessions
 
   SslPtr cssl_, ussl_;
-  // A side that reset, why, and (kResetting) how long the other side's socket may take to
-  // send what it was given before it is reset as well.
+  // A side that reset (close() then resets both sockets), why, and (kResetting) the other
+  // side's socket's unsent bytes when last seen fewer, and when it is given up on.
   bool client_reset_ = false;
   bool server_reset_ = false;
   std::string reset_reason_;
+  int reset_unsent_ = 0;
   uint64_t reset_give_up_ns_ = 0;
-  bool reset_on_close_ = false;  // close() resets both sockets (after a reset was relayed)
 
   bool cert_sent_ = false;
   int alert_received_ = -1;  // fatal alert description the client sent, or -1

@@ -2,11 +2,14 @@
 // splice, through OpenSSL for a bump), and the HTTP/1.1 inspection of bumped and plain-proxy
 // flows (audit records, URL rules, the pages sluice-intercept answers with itself).
 #include <linux/sockios.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "interceptor/connection.h"
@@ -16,8 +19,9 @@
 namespace sluice::intercept {
 
 namespace {
-// How long a socket may take to send what a reset side left for it before it is reset too.
-constexpr uint64_t kResetFlushNs = 2'000'000'000ULL;
+// After one side reset, how long the other may go without taking any of the bytes still meant
+// for it before it is reset all the same.
+constexpr uint64_t kResetStallNs = 10'000'000'000ULL;
 }  // namespace
 
 // ---- relay ---------------------------------------------------------------------------------
@@ -59,6 +63,7 @@ Connection::Io Connection::read_side(bool upstream, char* buf, size_t cap, size_
   const int fd = upstream ? ufd_ : cfd_;
   if (ssl != nullptr) {
     ERR_clear_error();
+    errno = 0;  // read below only after a system call failed: not another socket's leftover
     if (SSL_read_ex(ssl, buf, cap, &n) == 1) return Io::kOk;
     const int err = SSL_get_error(ssl, 0);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::kBlocked;
@@ -67,7 +72,7 @@ Connection::Io Connection::read_side(bool upstream, char* buf, size_t cap, size_
     // A peer that closes TCP without close_notify is an ordinary end of stream on the web.
     if (err == SSL_ERROR_SYSCALL || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
       ERR_clear_error();
-      return errno == ECONNRESET ? Io::kError : Io::kEofUnsigned;
+      return err == SSL_ERROR_SYSCALL && errno == ECONNRESET ? Io::kError : Io::kEofUnsigned;
     }
     // A fatal TLS error on the server's side after the handshake (an alert, a bad record): its
     // sessions are not resumed (RFC 5246 7.2.2).
@@ -94,7 +99,9 @@ Connection::Io Connection::write_side(bool upstream, const char* buf, size_t len
     const int err = SSL_get_error(ssl, 0);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::kBlocked;
     ERR_clear_error();
-    return Io::kError;
+    // After a TLS failure OpenSSL allows no more I/O; after a failed system call what the
+    // peer sent before can still be read.
+    return err == SSL_ERROR_SSL ? Io::kBroken : Io::kError;
   }
   const ssize_t r = ::send(fd, buf, len, MSG_NOSIGNAL);
   if (r >= 0) {
@@ -117,10 +124,7 @@ void Connection::shut_side(bool upstream, bool close_notify) {
 }
 
 bool Connection::pump(Direction& d, bool to_upstream) {
-  if (to_upstream ? server_reset_ : client_reset_) {
-    d.sent = d.safe = d.buf.size();  // its destination reset: nothing more can reach it
-    return false;
-  }
+  if (to_upstream ? server_reset_ : client_reset_) return drop_toward_reset(d, to_upstream);
   bool progress = false;
   const bool has_src = to_upstream || ufd_ >= 0;
   const bool has_dst = !to_upstream || ufd_ >= 0;
@@ -181,7 +185,9 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       d.eof = true;
       d.eof_unsigned = io == Io::kEofUnsigned;
       progress = true;
-      if (!to_upstream && d.parser && !d.parser->opaque() && d.parser->finish() && !pending_.empty()) {
+      // (Not after a reset noted on a write: that side's next read says end of stream.)
+      if (!to_upstream && !server_reset_ && d.parser && !d.parser->opaque() && d.parser->finish() &&
+          !pending_.empty()) {
         pending_.front().bytes_down += d.msg_bytes;
         d.msg_bytes = 0;
         on_response_complete();  // a body delimited by the server's close
@@ -209,7 +215,9 @@ bool Connection::pump(Direction& d, bool to_upstream) {
     }
     if (io == Io::kBlocked) break;
     note_reset(to_upstream, to_upstream ? "the server stopped reading" : "the client stopped reading");
+    if (io == Io::kBroken) (to_upstream ? down_ : up_).eof = true;  // its TLS is gone: nothing more to read
     d.sent = d.safe = d.buf.size();
+    moved();
     return true;
   }
   // A source that reset is not ended with a FIN (or a close_notify): its peer is reset too.
@@ -219,9 +227,45 @@ bool Connection::pump(Direction& d, bool to_upstream) {
     d.shut = true;
     progress = true;
   }
-  if (progress) deadline_ns_ = monotonic_ns() + ctx_.config.idle_timeout_ns;
+  if (progress) moved();
   return progress;
 }
+
+bool Connection::drop_toward_reset(Direction& d, bool to_upstream) {
+  // Nothing can reach the side that reset. The other side is still read, and what it sends is
+  // dropped: blocked writing to us, it might never read what we still hand it.
+  d.buf.clear();
+  d.sent = d.safe = 0;
+  const bool has_src = to_upstream || ufd_ >= 0;
+  bool progress = false;
+  char sink[16384];
+  while (has_src && !d.eof) {
+    size_t n = 0;
+    const Io io = read_side(!to_upstream, sink, sizeof sink, n);
+    if (io == Io::kOk) {
+      progress = true;
+      continue;
+    }
+    if (io == Io::kBlocked) break;
+    d.eof = true;
+    progress = true;
+    if (io == Io::kError) {  // it reset too
+      note_reset(!to_upstream, to_upstream ? "the client reset the connection"
+                                           : "the server reset the connection");
+    }
+  }
+  if (progress) moved();
+  return progress;
+}
+
+uint64_t Connection::stall_limit_ns() const {
+  // After a reset only the bytes left for the other side keep a connection open, and only
+  // while that side takes them.
+  return client_reset_ || server_reset_ ? std::min(kResetStallNs, ctx_.config.idle_timeout_ns)
+                                        : ctx_.config.idle_timeout_ns;
+}
+
+void Connection::moved() { deadline_ns_ = monotonic_ns() + stall_limit_ns(); }
 
 void Connection::relay() {
   bool progress = true;
@@ -279,29 +323,39 @@ void Connection::end_after_reset() {
   const Direction& d = to_server ? up_ : down_;
   const bool survivor_open = to_server ? ufd_ >= 0 : cfd_ >= 0;
   if ((client_reset_ && server_reset_) || !survivor_open) {
-    bump(ctx_.stats.resets_relayed);
-    reset_on_close_ = true;
     close("reset", reset_reason_);
     return;
   }
   if (!(d.eof || d.hold) || d.sent < d.safe) return;  // still reading it, or handing it over
   phase_ = Phase::kResetting;
-  reset_give_up_ns_ = monotonic_ns() + kResetFlushNs;
+  reset_unsent_ = INT_MAX;
   reset_when_sent();
 }
 
 void Connection::reset_when_sent() {
   // A reset discards whatever the socket has not sent yet: it waits until the peer has
-  // acknowledged everything (or kResetFlushNs, for a peer that stopped reading).
+  // acknowledged everything, as long as the peer keeps taking it (kResetStallNs) and has not
+  // gone itself (a reset leaves SIOCOUTQ where it was).
+  // The other side is still read, and what it sends dropped: blocked writing to us, it might
+  // not read what it has yet to take.
+  drop_toward_reset(client_reset_ ? down_ : up_, /*to_upstream=*/!client_reset_);
   const int fd = client_reset_ ? ufd_ : cfd_;
-  int queued = 0;
-  const uint64_t now = monotonic_ns();
-  if (::ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0 && now < reset_give_up_ns_) {
-    deadline_ns_ = now;  // looked at again at the loop's next sweep, or the socket's next event
-    return;
+  int unsent = 0;
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  const bool open = !(client_reset_ && server_reset_) &&
+                    ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state != TCP_CLOSE;
+  if (open && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent > 0) {
+    const uint64_t now = monotonic_ns();
+    if (unsent < reset_unsent_) {
+      reset_unsent_ = unsent;
+      reset_give_up_ns_ = now + stall_limit_ns();
+    }
+    if (now < reset_give_up_ns_) {
+      deadline_ns_ = now;  // looked at again at the socket's next event or the loop's next sweep
+      return;
+    }
   }
-  bump(ctx_.stats.resets_relayed);
-  reset_on_close_ = true;
   close("reset", reset_reason_);
 }
 

@@ -17,7 +17,7 @@ namespace sluice::intercept {
   X(connections_closed, "connections finished (any outcome)")                                     \
   X(handshake_timeouts, "connections closed: no ClientHello or handshake within handshake_timeout") \
   X(idle_timeouts, "connections closed: nothing moved within idle_timeout")                      \
-  X(resets_relayed, "connections a side reset: its bytes were delivered, then the other side reset") \
+  X(resets_relayed, "relayed connections a side reset: the other got what it had sent, then a reset") \
   X(head_limit_hits, "a proxy request or HTTP head over limits.max_head_bytes")                    \
   X(client_hello_limit_hits, "a ClientHello over limits.max_client_hello_bytes")                   \
   X(not_tls, "CONNECT or transparent flows whose first bytes were not TLS")                       \

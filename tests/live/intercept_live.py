@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import json
 import os
+import queue
 import shutil
 import socket
 import ssl
@@ -154,37 +155,64 @@ class PlainOrigin(http.server.SimpleHTTPRequestHandler):
 
 
 RESET_BODY_BYTES = 4_000_000
+TCP_CLOSE = 7  # tcp_info.tcpi_state of a socket its peer reset
 
 
-def serve_then_reset(listener, tls_ctx, body):
-    """For each connection: read one request head, answer it with BODY (Content-Length), wait
-    until the peer has acknowledged every byte, then reset the connection."""
+def serve_then_reset(listener, tls_ctx, body, outcomes):
+    """For each connection: read one request head and answer it with BODY (Content-Length),
+    then reset the connection (SO_LINGER 0). For GET /reset, only once the peer has acknowledged
+    every byte (else the reset itself would discard some); for POST /upload (whose body it never
+    reads) at once. Each connection's outcome goes to OUTCOMES: "acked", "unacked", "sent" or
+    the error."""
+    def session(conn):
+        s = conn
+        outcome = None
+        try:
+            conn.settimeout(10)
+            if tls_ctx:
+                try:
+                    s = tls_ctx.wrap_socket(conn, server_side=True)  # conn is detached: s owns it
+                except OSError:
+                    conn.close()
+                    return  # a port probe (wait_port)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    s.close()
+                    return  # a port probe (wait_port): nothing to report
+                head += chunk
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            if head.startswith(b"POST /upload"):
+                s.settimeout(3)
+                try:
+                    s.sendall(answer)
+                except socket.timeout:
+                    pass  # the client is busy sending: what was not taken is lost with the reset
+                outcome = "sent"
+            else:
+                s.sendall(answer)
+                outcome = "unacked"
+                deadline = time.time() + 5
+                while time.time() < deadline:  # TIOCOUTQ: bytes not yet acknowledged
+                    if struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+                        outcome = "acked"
+                        break
+                    time.sleep(0.01)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError as e:
+            outcome = repr(e)
+        finally:
+            s.close()
+        if outcome is not None:
+            outcomes.put(outcome)
+
     while True:
         try:
             conn, _ = listener.accept()
         except OSError:
             return
-        s = conn
-        try:
-            if tls_ctx:
-                s = tls_ctx.wrap_socket(conn, server_side=True)  # conn is detached: s owns the socket
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise OSError("closed before its request")
-                head += chunk
-            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            deadline = time.time() + 5
-            while time.time() < deadline:  # TIOCOUTQ: bytes not yet acknowledged
-                if struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
-                    break
-                time.sleep(0.01)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        finally:
-            s.close()
+        threading.Thread(target=session, args=(conn,), daemon=True).start()
 
 
 class InterceptLive(unittest.TestCase):
@@ -321,6 +349,7 @@ class InterceptLive(unittest.TestCase):
         reset_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         reset_ctx.load_cert_chain(str(d / "good.pem"))
         cls.reset_body = os.urandom(RESET_BODY_BYTES)
+        cls.reset_outcomes = queue.Queue()
         cls.resetters = []
         for label, offset, tls in (("reset_plain", 29, False), ("reset_tls", 30, True)):
             cls.ports[label] = free_port_pair(offset)
@@ -330,7 +359,8 @@ class InterceptLive(unittest.TestCase):
             srv.listen(16)
             cls.resetters.append(srv)
             threading.Thread(target=serve_then_reset, args=(srv, reset_ctx if tls else None,
-                                                            cls.reset_body), daemon=True).start()
+                                                            cls.reset_body, cls.reset_outcomes),
+                             daemon=True).start()
         # The control plane's learning endpoint.
         cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port_pair(21)), Receiver)
         threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
@@ -896,20 +926,24 @@ stats:
                           and x.get("connect_host") == "blocked.example" and x.get("action") == "block")
         self.assertEqual(recs[0]["rule"], "block_blocked", recs)
 
-    def read_until_reset(self, sock, want):
-        """Reads SOCK until it fails; returns what was read and whether it ended in a failure
-        (a reset, or TLS ending without close_notify) rather than a clean end of stream."""
+    def read_until_reset(self, sock):
+        """Reads SOCK to its end: what was read, and how it ended: "reset", "eof" (TLS ended by a
+        FIN without close_notify) or "clean"."""
         data = b""
+        sock.settimeout(10)
         while True:
             try:
                 chunk = sock.recv(65536)
-            except (ConnectionResetError, ssl.SSLEOFError):
-                return data, True
+            except ConnectionResetError:
+                return data, "reset"
+            except ssl.SSLEOFError:
+                # OpenSSL 3 says the same for a reset and for a FIN without close_notify: the
+                # socket's TCP state tells them apart (CLOSE after a reset, CLOSE_WAIT after a FIN).
+                tcp_state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+                return data, "reset" if tcp_state == TCP_CLOSE else "eof"
             if not chunk:
-                return data, False
+                return data, "clean"
             data += chunk
-            if len(data) == len(want):  # wait for how it ends only once it is all here
-                sock.settimeout(5)
 
     def test_a_server_reset_after_its_answer_still_delivers_the_answer_then_resets(self):
         # The server answers, then resets (a 413 before an upload ends, an abort at the end):
@@ -918,36 +952,55 @@ stats:
         before = self.stats()
         head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % RESET_BODY_BYTES
         want = head + self.reset_body
-        # Plain HTTP in a tunnel: relayed and inspected.
-        t = self.connect_tunnel(f"localhost:{self.ports['reset_plain']}")
-        t.sendall(b"GET /reset HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        time.sleep(0.5)  # the answer and the reset both wait in the proxy's socket
-        data, failed = self.read_until_reset(t, want)
-        self.assertEqual(len(data), len(want))
-        self.assertEqual(data, want)
-        self.assertTrue(failed, "a clean close: the server's reset was hidden")
-        t.close()
-        # Bumped TLS.
-        t = self.connect_tunnel(f"localhost:{self.ports['reset_tls']}")
-        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
-        c = ctx.wrap_socket(t, server_hostname="localhost", suppress_ragged_eofs=False)
-        c.sendall(b"GET /reset HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        time.sleep(0.5)
-        data, failed = self.read_until_reset(c, want)
-        self.assertEqual(len(data), len(want))
-        self.assertEqual(data, want)
-        self.assertTrue(failed, "a close_notify: the server's reset was hidden")
-        c.close()
         for label in ("reset_plain", "reset_tls"):
+            t = self.connect_tunnel(f"localhost:{self.ports[label]}")
+            c = t
+            if label == "reset_tls":  # bumped
+                ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+                c = ctx.wrap_socket(t, server_hostname="localhost", suppress_ragged_eofs=False)
+            c.sendall(b"GET /reset HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            # The client reads only after the reset: the answer and the reset then both wait
+            # in the proxy's sockets and buffers.
+            self.assertEqual(self.reset_outcomes.get(timeout=10), "acked",
+                             "the path could not hold the whole answer before the server's reset")
+            data, end = self.read_until_reset(c)
+            self.assertEqual(len(data), len(want), label)
+            self.assertEqual(data, want, label)
+            self.assertEqual(end, "reset", f"{label}: the server's reset was hidden")
+            c.close()
             recs = self.audit(lambda x: x.get("type") == "connection"
                               and x.get("server_port") == self.ports[label])
+            self.assertTrue(recs, label)
             self.assertEqual((recs[0]["outcome"], recs[0]["reason"]),
                              ("reset", "the server reset the connection"), recs)
             recs = self.audit(lambda x: x.get("type") == "http"
                               and x.get("server_port") == self.ports[label])
+            self.assertTrue(recs, label)
             self.assertEqual((recs[0]["status"], recs[0]["path"]), (200, "/reset"), recs)
-        after = self.stats()
-        self.assertEqual(after["resets_relayed"], before["resets_relayed"] + 2)
+        self.assertGreaterEqual(self.stats()["resets_relayed"], before["resets_relayed"] + 2)
+
+    def test_a_server_reset_does_not_stall_a_client_still_uploading(self):
+        # The server answers an upload early and resets; the client, still sending its body,
+        # reads only when it is done. The proxy must keep taking (and dropping) the upload, or
+        # neither side moves until limits.idle_timeout.
+        t = self.connect_tunnel(f"localhost:{self.ports['reset_plain']}")
+        t.settimeout(10)
+        started = time.time()
+        body = b"u" * 16_000_000
+        t.sendall(b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body))
+        try:
+            t.sendall(body)
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # reset once what the server sent had reached us
+        data, end = self.read_until_reset(t)
+        self.assertLess(time.time() - started, 8, "stalled until a timeout")
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 OK"), data[:40])
+        self.assertEqual(end, "reset")
+        self.assertEqual(self.reset_outcomes.get(timeout=10), "sent")
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/upload")
+        self.assertTrue(recs)
+        self.assertEqual(recs[0]["status"], 200, recs)
 
     def test_a_blocked_name_is_refused_without_being_looked_up(self):
         # No address rule comes before block_blocked, so no address could open blocked.example:

@@ -62,6 +62,11 @@ class Connection {
     bool shut = false;       // we finished the destination's writing side
     bool hold = false;       // stop reading the source (blocked request, one-request plain proxy)
     std::optional<Http1Parser> parser;
+    // Requests: an Upgrade or CONNECT request went out; the bytes after it wait, unparsed, for
+    // its answer (they are the new protocol's if the server switches, the next request's if
+    // not); `resume` parses them once the server has declined.
+    bool awaiting_switch = false;
+    bool resume = false;
     uint64_t msg_bytes = 0;  // bytes of the message being parsed, for its audit record
   };
   struct Pending {  // a request waiting for its response, for its audit record
@@ -69,6 +74,7 @@ class Connection {
     uint64_t bytes_up = 0, bytes_down = 0;
     int status = 0;
     uint64_t ts_ns = 0;  // when its head was read
+    bool asks_switch = false;  // Upgrade or CONNECT: the server may end HTTP on this connection
   };
 
   void advance();

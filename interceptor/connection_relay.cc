@@ -126,6 +126,12 @@ void Connection::shut_side(bool upstream, bool close_notify) {
 bool Connection::pump(Direction& d, bool to_upstream) {
   if (to_upstream ? server_reset_ : client_reset_) return drop_toward_reset(d, to_upstream);
   bool progress = false;
+  if (d.resume) {  // the server declined a switch: the bytes after that request are HTTP
+    d.resume = false;
+    progress = true;
+    parse_new_bytes(d, to_upstream, d.safe);
+    if (phase_ != Phase::kRelay) return true;
+  }
   const bool has_src = to_upstream || ufd_ >= 0;
   const bool has_dst = !to_upstream || ufd_ >= 0;
   const size_t cap = ctx_.config.buffer_bytes;
@@ -155,6 +161,7 @@ bool Connection::pump(Direction& d, bool to_upstream) {
       progress = true;
       (to_upstream ? bytes_up_ : bytes_down_) += n;
       if (d.parser) {
+        if (d.awaiting_switch) continue;  // kept, unparsed, until the server answers
         parse_new_bytes(d, to_upstream, old);
         if (phase_ != Phase::kRelay) return true;
       } else if (to_upstream && hello_kind_ == FirstFlightKind::kServerFirst && !client_spoke_) {
@@ -406,6 +413,10 @@ void Connection::parse_new_bytes(Direction& d, bool requests, size_t from) {
             d.buf.resize(pos);
             return;
           }
+          if (!pending_.empty() && pending_.back().asks_switch) {
+            d.awaiting_switch = true;  // what follows waits for the answer (Direction)
+            return;
+          }
         } else {
           if (!pending_.empty()) pending_.front().bytes_down += d.msg_bytes;
           d.msg_bytes = 0;
@@ -439,6 +450,7 @@ void Connection::on_request_head(const Http1Head& head) {
   p.host = std::string(head.header("host"));
   if (p.host.empty()) p.host = !sni_.empty() ? sni_ : connect_host_;
   p.path = head.target;
+  p.asks_switch = head.method == "CONNECT" || !head.header("upgrade").empty();
   if (action_ == Action::kFailurePage) {
     p.verdict = "refused";
     p.rule = failure_reason_;
@@ -472,12 +484,23 @@ void Connection::on_response_head(const Http1Head& head) {
   Pending& front = pending_.front();
   front.status = head.status;
   if (head.status == 101 || (front.method == "CONNECT" && head.status / 100 == 2)) {
-    // The rest of the connection is not HTTP: relay it as it is.
+    // The rest of the connection is not HTTP: relay it as it is, with what the client sent
+    // behind the request (a plain proxy's client, too, goes on sending: it is a tunnel now).
     up_.parser->set_opaque();
     down_.parser->set_opaque();
     write_request_record(front);
     pending_.pop_front();
+    up_.awaiting_switch = false;
+    up_.safe = up_.buf.size();
+    if (action_ == Action::kPlain) {
+      up_.hold = false;
+      client_keep_alive_ = false;
+    }
     return;
+  }
+  if (front.asks_switch && head.status >= 200 && up_.awaiting_switch) {
+    up_.awaiting_switch = false;  // declined: the connection stays HTTP
+    up_.resume = true;
   }
   if (front.method == "HEAD") down_.parser->set_no_body();
 }

@@ -141,6 +141,26 @@ class PlainOrigin(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(host)
             return
+        if self.path.startswith("/upgrade") and self.headers.get("Upgrade"):
+            if self.path.startswith("/upgrade-declined"):  # answers as if Upgrade were not there
+                self.send_response(200)
+                self.send_header("Content-Length", "8")
+                self.end_headers()
+                self.wfile.write(b"declined")
+                return
+            self.send_response(101)
+            self.send_header("Upgrade", "echo")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            while True:  # the new protocol: every byte back
+                data = self.rfile.read1(4096)
+                if not data:
+                    break
+                self.wfile.write(data)
+                self.wfile.flush()
+            self.close_connection = True
+            return
         if self.path.startswith("/big-head"):
             self.send_response(200)
             self.send_header("X-Big", "b" * 20000)
@@ -1034,6 +1054,46 @@ stats:
         with self.assertRaises(OSError):
             ctx.wrap_socket(t, server_hostname=target.split(":")[0])
         return t
+
+    def test_bytes_sent_behind_an_upgrade_request_wait_for_its_answer(self):
+        # Behind an Upgrade request the bytes are the new protocol's if the server switches, the
+        # next request's if it declines. Parsed as HTTP before the answer, a frame sent early
+        # was refused as malformed (or, looking like part of a head, held for ever).
+        origin = self.ports["plain11"]
+        frame = b"\x81\x05hello\x00\xff not HTTP"
+        t = self.connect_tunnel(f"localhost:{origin}")
+        t.sendall(b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nUpgrade: echo\r\n"
+                  b"Connection: Upgrade\r\n\r\n" + frame)
+        t.settimeout(10)
+        data = b""
+        while not data.endswith(frame):
+            chunk = t.recv(65536)
+            self.assertTrue(chunk, f"closed: {data!r}")
+            data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 101"), data)
+        t.sendall(b"GET / HTTP/1.1\r\n\r\n")  # HTTP-looking bytes of the new protocol: echoed
+        data = b""
+        while not data.endswith(b"GET / HTTP/1.1\r\n\r\n"):
+            chunk = t.recv(65536)
+            self.assertTrue(chunk, f"closed: {data!r}")
+            data += chunk
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/upgrade")
+        self.assertTrue(recs)
+        self.assertEqual(recs[0]["status"], 101)
+        # Declined: the bytes behind it are the next request, parsed and judged as one.
+        t = self.connect_tunnel(f"localhost:{origin}")
+        t.settimeout(10)
+        head, body = self.proxy_exchange(t, b"GET /upgrade-declined HTTP/1.1\r\nHost: localhost\r\n"
+                                            b"Upgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+                                            b"GET /games/x.html?declined HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertEqual(body, b"declined")
+        head, _ = self.proxy_exchange(t, b"")
+        self.assertTrue(head.startswith("HTTP/1.1 403"), head)
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/games/x.html?declined")
+        self.assertEqual((recs[0]["verdict"], recs[0]["rule"]), ("block", "games"), recs)
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head

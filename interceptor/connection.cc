@@ -857,7 +857,11 @@ std::string Connection::base_record(const char* type, uint64_t ts_ns) const {
     w.field("server", server_ip_);
     w.field("server_port", static_cast<uint64_t>(server_port_));
   }
-  if (!connect_host_.empty()) w.field("connect_host", connect_host_);
+  if (!connect_host_.empty()) {
+    w.field("connect_host", connect_host_);
+    // A name refused before its lookup, or that did not resolve, has no server address.
+    if (server_ip_.empty()) w.field("connect_port", static_cast<uint64_t>(connect_port_));
+  }
   // The name's addresses tried before `server`, each with why it failed.
   if (!earlier_attempts_.empty())
     w.field("earlier_attempts", std::string_view(earlier_attempts_).substr(0, earlier_attempts_.size() - 2));

@@ -103,17 +103,24 @@ TEST(FlowPolicyTest, ABlockedNameIsRefusedBeforeItsLookupUnlessAnAddressRuleCome
   ASSERT_TRUE(p.ok()) << p.status();
   absl::StatusOr<FlowPolicy::Scratch> s = (*p)->make_scratch();
   ASSERT_TRUE(s.ok());
-  FlowFacts facts = tls_to("allowed.example");
-  FlowVerdict v;
+  // The rule that blocks, when the name is blocked whatever its address; "" when not.
+  const auto settled = [&](const FlowFacts& facts, std::string_view connect_host) {
+    FlowVerdict v;
+    return (*p)->blocked_whatever_address(facts, connect_host, *s, nullptr, v) ? v.rule : "";
+  };
   // Blocked by the CONNECT host or by the SNI: no address could open it.
-  ASSERT_TRUE((*p)->blocked_whatever_address(facts, "blocked.example", *s, nullptr, v));
-  EXPECT_EQ(v.rule, "block_blocked");
-  EXPECT_TRUE((*p)->blocked_whatever_address(tls_to("blocked.example"), "allowed.example", *s, nullptr, v));
+  EXPECT_EQ(settled(tls_to("allowed.example"), "blocked.example"), "block_blocked");
+  EXPECT_EQ(settled(tls_to("blocked.example"), "allowed.example"), "block_blocked");
   // Not blocked: the name is looked up as before.
-  EXPECT_FALSE((*p)->blocked_whatever_address(facts, "allowed.example", *s, nullptr, v));
-  FlowFacts plain;  // a plain proxy request names its host only in the request
+  EXPECT_EQ(settled(tls_to("allowed.example"), "allowed.example"), "");
+  // A plain proxy request, as the proxy judges it: its host is its name.
+  FlowFacts plain;
+  plain.first_flight = FirstFlightKind::kHttp;
+  plain.server_name = "blocked.example";
   plain.server_port = 80;
-  EXPECT_TRUE((*p)->blocked_whatever_address(plain, "blocked.example", *s, nullptr, v));
+  EXPECT_EQ(settled(plain, "blocked.example"), "block_blocked");
+  plain.server_name = "allowed.example";
+  EXPECT_EQ(settled(plain, "allowed.example"), "");
 
   // An address rule placed first (for some clients) may pass the name's address: those clients'
   // names are looked up and judged with it; other clients' are still refused at once.
@@ -122,10 +129,11 @@ TEST(FlowPolicyTest, ABlockedNameIsRefusedBeforeItsLookupUnlessAnAddressRuleCome
   s = (*p)->make_scratch();
   ASSERT_TRUE(s.ok());
   uint8_t staff[4] = {10, 40, 1, 1}, pupil[4] = {10, 10, 1, 1};
+  FlowFacts facts = tls_to("allowed.example");
   facts.client_ip = IpAddress::from_v4(staff);
-  EXPECT_FALSE((*p)->blocked_whatever_address(facts, "blocked.example", *s, nullptr, v));
+  EXPECT_EQ(settled(facts, "blocked.example"), "");
   facts.client_ip = IpAddress::from_v4(pupil);
-  EXPECT_TRUE((*p)->blocked_whatever_address(facts, "blocked.example", *s, nullptr, v));
+  EXPECT_EQ(settled(facts, "blocked.example"), "block_blocked");
 }
 
 TEST(FlowPolicyTest, ABadPolicyConfigIsRefusedWithItsError) {

@@ -935,7 +935,7 @@ stats:
                           and "after the silence" in x.get("reason", ""))
         self.assertEqual(recs[0]["server_port"], self.ports["banner"], recs)
         # Its host is judged whatever the tunnel carries: a blocked name stays blocked (and is
-        # audited as blocked although it does not resolve here).
+        # audited as blocked without being looked up).
         t = self.connect_tunnel(f"blocked.example:{self.ports['banner']}")
         t.settimeout(4)
         try:
@@ -1027,8 +1027,9 @@ stats:
         # the proxy refuses it without asking the resolver (a lookup would tell whoever watches
         # DNS about the name). Through CONNECT, and as a plain proxy request.
         before = self.stats()
-        t = self.connect_tunnel_refused("blocked.example:443")
+        t_port = self.connect_tunnel_refused("blocked.example:443")
         s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
+        s_port = s.getsockname()[1]
         s.sendall(b"GET http://blocked.example/page HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
         answer = b""
         while True:
@@ -1041,19 +1042,25 @@ stats:
         after = self.stats()
         self.assertEqual(after["blocked_unresolved"], before["blocked_unresolved"] + 2)
         self.assertEqual(after["resolve_failures"], before["resolve_failures"])
-        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("connect_host") == "blocked.example"
-                          and x.get("server_port") is None and x.get("outcome") == "blocked", count=2)
+        ports = {t_port, s_port}
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") in ports, count=2)
         self.assertEqual(len(recs), 2, recs)
-        self.assertEqual({r["rule"] for r in recs}, {"block_blocked"})
-        t.close()
+        for r in recs:
+            self.assertEqual((r["connect_host"], r["outcome"], r["rule"]),
+                             ("blocked.example", "blocked", "block_blocked"), r)
+            self.assertNotIn("server", r, "no address: the name was not looked up")
+        self.assertEqual(sorted(r["connect_port"] for r in recs), [80, 443])
 
     def connect_tunnel_refused(self, target):
-        """A CONNECT whose ClientHello the proxy refuses: the handshake fails (a reset)."""
+        """A CONNECT whose ClientHello the proxy refuses: the handshake fails (a reset). Returns
+        the client's port."""
         t = self.connect_tunnel(target)
+        port = t.getsockname()[1]
         ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
         with self.assertRaises(OSError):
             ctx.wrap_socket(t, server_hostname=target.split(":")[0])
-        return t
+        t.close()
+        return port
 
     def test_bytes_sent_behind_an_upgrade_request_wait_for_its_answer(self):
         # Behind an Upgrade request the bytes are the new protocol's if the server switches, the

@@ -168,11 +168,21 @@ TEST_F(PolicyTest, AddressMattersOnlyWhereAnAddressListIsConsultedBeforeTheDecis
   s.rules.insert(s.rules.begin(), rule("allow_app_first", {"app_servers"}, Verdict::kPass, {"10.40.0.0/16"}));
   auto compiled = compile_policy(s);
   ASSERT_TRUE(compiled.ok()) << compiled.status();
+  auto scratch = (*compiled)->allocate_scratch();
+  ASSERT_TRUE(scratch.ok()) << scratch.status();
   FlowFacts f = tls("ads.example", "10.40.1.1");
   f.server_ip = IpAddress{};
-  EXPECT_TRUE((*compiled)->address_may_matter(f, *scratch_));
+  EXPECT_TRUE((*compiled)->address_may_matter(f, **scratch));
   f.client_ip = ip("10.10.1.5");
-  EXPECT_FALSE((*compiled)->address_may_matter(f, *scratch_));
+  EXPECT_FALSE((*compiled)->address_may_matter(f, **scratch));
+  // Within one rule too, an address list listed before the name list is consulted first.
+  s = school();
+  s.rules[3].lists.insert(s.rules[3].lists.begin(), "app_servers");  // block_ads
+  compiled = compile_policy(s);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  scratch = (*compiled)->allocate_scratch();
+  ASSERT_TRUE(scratch.ok()) << scratch.status();
+  EXPECT_TRUE((*compiled)->address_may_matter(f, **scratch));
 }
 
 TEST_F(PolicyTest, NoSniDefault) {

@@ -138,6 +138,12 @@ bool is_tls_port(uint16_t port) {
   }
 }
 
+size_t leading_empty_line_bytes(ByteSpan stream) {
+  size_t n = 0;
+  while (n < stream.size() && (stream[n] == '\r' || stream[n] == '\n')) ++n;
+  return n;
+}
+
 FlightGuess guess_first_flight(ByteSpan stream) {
   if (stream.empty()) return FlightGuess::kNeedMore;
   bool prefix = false;
@@ -147,6 +153,10 @@ FlightGuess guess_first_flight(ByteSpan stream) {
   m = sslv2_hello_start(stream);
   if (m == Match::kYes) return FlightGuess::kTls;
   prefix |= m == Match::kPrefix;
+  // HTTP servers skip empty lines before a request line (RFC 9112 2.2; nginx and Node take any
+  // number): so must a guess, or "\r\nGET ..." would pass as not HTTP, its Host unjudged.
+  stream = stream.subspan(leading_empty_line_bytes(stream));
+  if (stream.empty()) return FlightGuess::kNeedMore;
   for (std::string_view method : kHttpMethods) {
     m = starts_with(stream, method);
     if (m == Match::kYes) return FlightGuess::kHttp;
@@ -160,7 +170,7 @@ FlightGuess guess_first_flight(ByteSpan stream) {
 
 HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length) {
   host_length = 0;
-  std::string_view text = as_string_view(stream);
+  std::string_view text = as_string_view(stream.subspan(leading_empty_line_bytes(stream)));
   bool found = false;
   std::string_view value;
   std::string_view uri_host;  // the authority of an absolute-form target

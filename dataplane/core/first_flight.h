@@ -42,12 +42,18 @@ bool split_absolute_form(std::string_view target, std::string_view& authority, s
 // one is judged as non_tls: that, not "a web request", is what policy for the port must see.
 bool is_tls_port(uint16_t port);
 
-// Guesses from the first bytes the client sent.
+// Guesses from the first bytes the client sent. Empty lines before an HTTP request line are
+// skipped, as servers skip them.
 FlightGuess guess_first_flight(ByteSpan stream);
+
+// How many CR and LF bytes `stream` starts with (the empty lines a server skips before a
+// request line).
+size_t leading_empty_line_bytes(ByteSpan stream);
 
 enum class HttpHostStatus : uint8_t { kFound, kAbsent, kNeedMore };
 
-// Finds the Host header in a plain HTTP request head (case-insensitive name, whitespace trimmed,
+// Finds the Host header in a plain HTTP request head, after any empty lines that precede its
+// request line (case-insensitive name, whitespace trimmed,
 // port removed, lower-cased into `host`, trailing dot removed). kNeedMore until the end of the
 // head (CRLF CRLF) has been seen. `host` must have room for 255 chars; longer names are cut.
 HttpHostStatus find_http_host(ByteSpan stream, char* host, uint16_t& host_length);

@@ -69,6 +69,23 @@ TEST(FirstFlightTest, HttpMethods) {
   EXPECT_EQ(guess("GE/"), FlightGuess::kNonTls);
 }
 
+// Servers skip empty lines before a request line (RFC 9112 2.2), so a request behind them is
+// HTTP, its Host read; a TLS record never starts so and is not looked for behind them.
+TEST(FirstFlightTest, EmptyLinesBeforeARequestLineAreSkipped) {
+  EXPECT_EQ(guess("\r\nGET / HTTP/1.1\r\n"), FlightGuess::kHttp);
+  EXPECT_EQ(guess("\r\n\n\r\nPROPFIND /x HTTP/1.1\r\n"), FlightGuess::kHttp);
+  EXPECT_EQ(guess("\r\n"), FlightGuess::kNeedMore);
+  EXPECT_EQ(guess("\r\nGE"), FlightGuess::kNeedMore);
+  EXPECT_EQ(guess("\r\n\x16\x03\x01\x02\x00"), FlightGuess::kNonTls);
+  EXPECT_EQ(guess("\r\nSSH-2.0-x"), FlightGuess::kNonTls);
+  char buf[256];
+  uint16_t n = 0;
+  ASSERT_EQ(find_http_host(span("\r\n\r\nGET / HTTP/1.1\r\nHost: games.example\r\n\r\n"), buf, n),
+            HttpHostStatus::kFound);
+  EXPECT_EQ(std::string(buf, n), "games.example");
+  EXPECT_EQ(leading_empty_line_bytes(span("\r\n\nX")), 3u);
+}
+
 // WebDAV and other methods are HTTP to a server: its Host must be read.
 TEST(FirstFlightTest, OtherMethodsByTheirRequestLine) {
   for (std::string method : {"PROPFIND", "MKCOL", "M-SEARCH", "GETX", "VERSION-CONTROL"}) {

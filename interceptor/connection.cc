@@ -57,6 +57,12 @@ IpAddress ip_of(const sockaddr_storage& ss) {
   return {};
 }
 
+bool is_loopback(const IpAddress& a) {
+  if (a.is_v4()) return a.bytes[12] == 127;
+  static constexpr uint8_t kV6Loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return std::memcmp(a.bytes.data(), kV6Loopback, 16) == 0;
+}
+
 // A numeric host as a socket address, or false for a name.
 bool numeric_address(const std::string& host, uint16_t port, sockaddr_storage& ss, socklen_t& len) {
   const std::optional<SocketAddress> a = numeric_socket_address(host, port);
@@ -211,9 +217,11 @@ void Connection::on_deadline(uint64_t now_ns) {
       if (requests_ > 0) {  // a kept-alive connection that sent no next request
         bump(ctx_.stats.idle_timeouts);
         close("idle_timeout", "no next request within limits.idle_timeout");
-        return;
+      } else {
+        bump(ctx_.stats.handshake_timeouts);
+        close("handshake_timeout", "no proxy request within limits.handshake_timeout");
       }
-      [[fallthrough]];
+      return;
     case Phase::kUpstreamHandshake:
       // The server, not the client, is what stalled: the client gets the failure page, the
       // audit says why, and what was learnt of the server is dropped.
@@ -370,6 +378,7 @@ void Connection::peek_hello() {
     hello_kind_ = FirstFlightKind::kTls;
     sni_ = std::string(info.sni_view());
     ja4_ = std::string(info.ja4_view());
+    ech_ = info.ech;
     anomalies_ = info.anomalies;
     // A record version other than 3.x: some servers take it (tls_client_hello.cc), OpenSSL does
     // not, and the record is on the socket OpenSSL would read.
@@ -386,6 +395,15 @@ void Connection::peek_hello() {
     // rules and the audit see it: told from other bytes by its request line.
     const FlightGuess guess = guess_first_flight(ByteSpan(buf.data(), n));
     if (guess == FlightGuess::kNeedMore && n < cap) return;  // a few more bytes tell
+    if (guess == FlightGuess::kHttp) {
+      // Its Host (or absolute URI) names the server, as the dataplane reads it: judged like an
+      // SNI, so a transparent flow or a CONNECT to an address meets the name rules.
+      char host[kMaxSniLength];
+      uint16_t length = 0;
+      const HttpHostStatus found = find_http_host(ByteSpan(buf.data(), n), host, length);
+      if (found == HttpHostStatus::kNeedMore && n < cap) return;  // the rest of the head
+      if (found == HttpHostStatus::kFound) http_host_.assign(host, length);
+    }
     hello_kind_ = guess == FlightGuess::kHttp ? FirstFlightKind::kHttp : FirstFlightKind::kNonTls;
     bump(ctx_.stats.not_tls);
   }
@@ -406,8 +424,10 @@ FlowFacts Connection::route_facts() const {
                            : hello_kind_;
   // The SNI names the server; a CONNECT or proxy host name stands in when there is none.
   facts.server_name = sni_;
-  if (sni_.empty()) facts.server_name = connect_name();
+  if (facts.server_name.empty()) facts.server_name = http_host_;
+  if (facts.server_name.empty()) facts.server_name = connect_name();
   facts.ja4 = ja4_;
+  facts.ech = ech_;  // the policy's `ech` default applies here as in the dataplane
   facts.anomalies = anomalies_;  // the hello's, so the policy's anomaly defaults apply here too
   return facts;
 }
@@ -437,7 +457,8 @@ void Connection::route() {
     phase_ = Phase::kResolving;
     Loop* loop = &loop_;
     const uint64_t id = id_;
-    ctx_.resolver->resolve(connect_host_, connect_port_, [loop, id](Resolved r) {
+    lookup_abandoned_ = std::make_shared<std::atomic<bool>>(false);
+    ctx_.resolver->resolve(connect_host_, connect_port_, lookup_abandoned_, [loop, id](Resolved r) {
       loop->post([loop, id, r = std::move(r)] {
         if (Connection* c = loop->find(id)) c->on_resolved(r);
       });
@@ -604,6 +625,27 @@ void Connection::connect_upstream() {
   }
 }
 
+std::string Connection::refused_destination(const sockaddr_storage& peer) const {
+  // A destination on the appliance itself: its own address (the kernel then connects from that
+  // address to itself) or loopback. Through the proxy a client could reach the management API
+  // or any service that trusts local connections; and a connection to one of our own ports
+  // would come back to us, again and again, until the descriptors run out.
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(ufd_, reinterpret_cast<sockaddr*>(&local), &len) != 0) return "";
+  const IpAddress to = ip_of(peer);
+  if (!(to == ip_of(local) || is_loopback(to))) return "";
+  std::string ip;
+  uint16_t port = 0;
+  address_text(peer, ip, port);
+  for (uint16_t own : ctx_.config.own_ports()) {
+    if (port == own) return absl::StrCat(ip, ":", port, " is sluice-intercept itself: refused");
+  }
+  if (ctx_.config.allow_local_destinations) return "";
+  return absl::StrCat(ip, ":", port, " is on the appliance itself: refused "
+                      "(upstream.allow_local_destinations is off)");
+}
+
 void Connection::finish_connect() {
   int err = 0;
   socklen_t len = sizeof err;
@@ -612,6 +654,11 @@ void Connection::finish_connect() {
     sockaddr_storage peer;
     socklen_t plen = sizeof peer;
     if (::getpeername(ufd_, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) return;  // in progress
+    if (const std::string refused = refused_destination(peer); !refused.empty()) {
+      bump(ctx_.stats.local_destinations_refused);
+      attempt_failed(refused, 403);
+      return;
+    }
     // The server's handshake gets limits.handshake_timeout from now: resolving and connecting
     // had upstream.connect_timeout of their own.
     deadline_ns_ = monotonic_ns() + ctx_.config.handshake_timeout_ns;
@@ -688,6 +735,9 @@ void Connection::upstream_failed(const std::string& reason) {
     ufd_ = -1;
   }
   action_ = Action::kFailurePage;
+  // The client's handshake (for the page) gets its own limits.handshake_timeout, whatever
+  // deadline the failed step had left.
+  deadline_ns_ = monotonic_ns() + ctx_.config.handshake_timeout_ns;
   const std::string name = !sni_.empty() ? sni_ : !connect_host_.empty() ? connect_host_ : server_ip_;
   absl::StatusOr<SharedX509> cert = ctx_.forger->untrusted(name);
   if (!cert.ok()) {
@@ -797,6 +847,24 @@ bool Connection::take_peeked(size_t n, const char* what) {
   return false;
 }
 
+std::string Connection::blocked_request_host(std::string_view host_header) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_authority(host_header, 80, host, port)) return "";
+  if (host.size() > 1 && host.back() == '.') host.pop_back();
+  if (host.empty() || is_numeric(host)) return "";
+  // The request is read as the server gets it: the hello's ECH flag and anomalies, which the
+  // flow's verdict already answered, say nothing of it.
+  FlowFacts facts = route_facts();
+  facts.server_name = host;
+  facts.first_flight = FirstFlightKind::kHttp;
+  facts.ech = false;
+  facts.anomalies = AnomalySet{};
+  const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
+  const FlowVerdict v = ctx_.policy->decide(facts, loop_.policy_scratch(), bypass.get());
+  return v.verdict == Verdict::kBlock ? v.rule : "";
+}
+
 void Connection::record_url_block(Pending& p, std::string_view rule) {
   bump(ctx_.stats.url_blocks);
   p.verdict = "block";
@@ -806,6 +874,14 @@ void Connection::record_url_block(Pending& p, std::string_view rule) {
 }
 
 void Connection::http_error_and_close(int status, const std::string& reason) {
+  if (action_ == Action::kPlain && !pending_.empty()) {  // the request this answers, audited so
+    Pending& p = pending_.front();
+    p.status = status;
+    p.verdict = "refused";
+    p.rule = reason;
+    write_request_record(p);
+    pending_.clear();
+  }
   answer_and_close(proxy_error_response(status, reason), absl::StrCat("http_", status), reason);
 }
 
@@ -893,6 +969,9 @@ void Connection::write_request_record(const Pending& p) {
 
 void Connection::close(const std::string& outcome, const std::string& reason) {
   if (phase_ == Phase::kClosed) return;
+  // A lookup still queued for this connection is not made (a client that gives up frees the
+  // resolver for others).
+  if (lookup_abandoned_) lookup_abandoned_->store(true, std::memory_order_relaxed);
   // A side reset while relaying: the other is reset too, whatever ended the connection since
   // (a FIN would make what it got look whole).
   const bool relayed_reset = client_reset_ || server_reset_;

@@ -15,8 +15,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,6 +92,9 @@ class Connection {
   void on_resolved(const Resolved& r);
   void connect_upstream();
   void finish_connect();
+  // Why a connected server socket must not be used (a server on the appliance itself, one of
+  // our own ports), or "".
+  std::string refused_destination(const sockaddr_storage& peer) const;
   void use_candidate(size_t i);
   // After a failed attempt WHY: closes its socket and, when the name has another address,
   // judges and connects to that one (true); false when none is left.
@@ -124,7 +129,10 @@ class Connection {
   size_t peek_client(void* buf, size_t cap, const char* before);
   // Takes N bytes the parser saw by peeking off the socket; false (and closed) if it cannot.
   bool take_peeked(size_t n, const char* what);
-  // A request a URL rule blocks: counted and audited with status 403.
+  // The rule that blocks a request's Host header in a flow already allowed (domain fronting
+  // behind an allowed SNI, another site on a kept connection), or "".
+  std::string blocked_request_host(std::string_view host_header);
+  // A request a URL rule (or its Host's rule) blocks: counted and audited with status 403.
   void record_url_block(Pending& p, std::string_view rule);
   void drain();  // after an error answer: read and drop until the client closes (no RST)
   // Sends ANSWER (a page of our own) on the plain client socket, ends our writing, then drains.
@@ -184,6 +192,8 @@ class Connection {
   std::vector<Endpoint> candidates_;
   size_t candidate_ = 0;
   std::string resolve_error_;     // why the CONNECT or proxy host name did not resolve
+  // Set when the connection ends: its lookup, if still queued, is skipped.
+  std::shared_ptr<std::atomic<bool>> lookup_abandoned_;
   std::string earlier_attempts_;  // why the addresses before this one failed ("...; ")
   uint64_t connect_started_ns_ = 0;  // the first connect attempt: upstream.connect_timeout runs from it
   std::string connect_host_;  // CONNECT or proxy-request host; empty for transparent
@@ -197,6 +207,8 @@ class Connection {
   bool ignored_inside_hello_ = false;
   bool unbumpable_record_version_ = false;
   AnomalySet anomalies_;  // the peeked hello's
+  bool ech_ = false;      // ...and whether it carried encrypted_client_hello
+  std::string http_host_;  // plain HTTP first: its Host (or absolute URI's host), normalised
   FlowVerdict verdict_;
   std::string failure_reason_;  // why the upstream was refused (failure page)
   std::string upstream_sni_, verify_name_;  // bump: the SNI sent to the server, the name checked

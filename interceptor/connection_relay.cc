@@ -133,7 +133,7 @@ bool Connection::pump(Direction& d, bool to_upstream) {
     if (phase_ != Phase::kRelay) return true;
   }
   const bool has_src = to_upstream || ufd_ >= 0;
-  const bool has_dst = !to_upstream || ufd_ >= 0;
+  bool has_dst = !to_upstream || ufd_ >= 0;
   const size_t cap = ctx_.config.buffer_bytes;
   // A head leaves only once it is whole (a request's is judged first, a plain proxy response's
   // rewritten), so while one is read the buffer holds it on top of what waits to be sent: with
@@ -209,6 +209,7 @@ bool Connection::pump(Direction& d, bool to_upstream) {
     progress = true;
     break;
   }
+  has_dst = !to_upstream || ufd_ >= 0;  // a URL-blocked request closes the server's side mid-pump
   if (!has_dst) {
     d.sent = d.safe;  // nowhere to send (the failure page answers locally)
   }
@@ -463,11 +464,16 @@ void Connection::on_request_head(const Http1Head& head) {
     close_after_flush_ = true;
     return;
   }
-  const std::string_view rule = ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch());
+  // The Host is judged by the domain policy too: the flow was allowed for its SNI (or first
+  // Host), and a request may name another site (domain fronting, a kept connection).
+  std::string rule = blocked_request_host(p.host);
+  const bool by_host = !rule.empty();
+  if (!by_host) rule = std::string(ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch()));
   if (!rule.empty()) {
+    if (by_host) bump(ctx_.stats.request_hosts_blocked);
     record_url_block(p, rule);
     up_.hold = true;
-    close_reason_ = absl::StrCat("url rule ", p.rule);
+    close_reason_ = absl::StrCat(by_host ? "rule " : "url rule ", p.rule, by_host ? " (the request's Host)" : "");
     blocked_response_ = blocked_page_response(p.host, p.path, p.rule);
     if (pending_.empty()) {
       on_response_complete();
@@ -541,6 +547,7 @@ void Connection::await_next_request() {
   server_port_ = 0;
   hello_kind_ = FirstFlightKind::kNone;
   resolve_error_.clear();
+  http_host_.clear();
   sni_.clear();
   ja4_.clear();
   anomalies_ = AnomalySet{};

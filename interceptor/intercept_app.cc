@@ -14,6 +14,10 @@ namespace sluice::intercept {
 
 namespace {
 
+// getaddrinfo blocks for as long as a slow DNS server takes (seconds): with a couple of threads
+// a few slow names would hold up every other client's lookups.
+constexpr size_t kResolverThreads = 8;
+
 // Each connection holds two sockets; the usual soft limit of 1024 descriptors would cap
 // sluice-intercept near 500 connections, far below limits.max_connections.
 void raise_descriptor_limit(uint32_t max_connections) {
@@ -70,7 +74,7 @@ absl::StatusOr<std::unique_ptr<InterceptApp>> InterceptApp::start(const Intercep
   absl::StatusOr<std::unique_ptr<UrlRules>> rules = UrlRules::compile(c.url_rules);
   if (!rules.ok()) return rules.status();
   ctx.url_rules = std::move(*rules);
-  ctx.resolver = std::make_unique<Resolver>(2);
+  ctx.resolver = std::make_unique<Resolver>(kResolverThreads);
   absl::StatusOr<std::unique_ptr<InterceptServer>> server = InterceptServer::create(ctx);
   if (!server.ok()) return server.status();
   app->server_ = std::move(*server);
@@ -110,8 +114,10 @@ void InterceptApp::stop() {
   if (handoff_thread_.joinable()) handoff_thread_.join();
   handoff_.reset();
   if (server_) server_->stop();
-  server_.reset();
+  // The resolver before the loops: a lookup in flight posts its answer to its loop, which must
+  // still exist (stopped, it never runs the task).
   if (ctx_) ctx_->resolver.reset();
+  server_.reset();
   if (ctx_) ctx_->bypass.reset();
   reporter_.reset();  // delivers what is queued, each within learning.timeout
   if (audit_) audit_->flush();

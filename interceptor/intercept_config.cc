@@ -112,6 +112,18 @@ class Parser {
     }
   }
 
+  void boolean(const YAML::Node& n, std::string_view path, bool& out) {
+    std::string text;
+    if (!string(n, path, text)) return;
+    if (text == "true") {
+      out = true;
+    } else if (text == "false") {
+      out = false;
+    } else {
+      error(n, path, "must be true or false");
+    }
+  }
+
   void listen_address(const YAML::Node& n, std::string_view path, std::string& out) {
     if (!string(n, path, out)) return;
     const size_t colon = out.rfind(':');
@@ -168,7 +180,8 @@ void Parser::parse(const YAML::Node& root, InterceptConfig& c) {
   path(root["policy_config"], "policy_config", c.policy_config);
   if (const YAML::Node u = root["upstream"];
       u && map(u, "upstream", {"extra_ca_files", "connect_timeout", "mark", "session_cache_entries",
-                               "verify_cache_entries", "verify_cache_ttl"})) {
+                               "verify_cache_entries", "verify_cache_ttl", "allow_local_destinations"})) {
+    boolean(u["allow_local_destinations"], "upstream.allow_local_destinations", c.allow_local_destinations);
     if (const YAML::Node f = u["extra_ca_files"]; f) {
       if (!f.IsSequence()) {
         error(f, "upstream.extra_ca_files", "must be a list of PEM files");
@@ -298,6 +311,17 @@ absl::StatusOr<InterceptConfig> load_intercept_config(const std::string& path) {
   text << in.rdbuf();
   return parse_intercept_config(text.str(), path,
                                 std::filesystem::path(path).parent_path().string());
+}
+
+std::vector<uint16_t> InterceptConfig::own_ports() const {
+  std::vector<uint16_t> ports;
+  for (const std::string* listen : {&explicit_listen, &transparent_listen, &handoff_listen}) {
+    uint32_t port = 0;
+    const size_t colon = listen->rfind(':');
+    if (colon != std::string::npos && absl::SimpleAtoi(absl::string_view(*listen).substr(colon + 1), &port))
+      ports.push_back(static_cast<uint16_t>(port));
+  }
+  return ports;
 }
 
 }  // namespace sluice::intercept

@@ -19,6 +19,9 @@ struct UrlRuleConfig {
 };
 
 struct InterceptConfig {
+  // The ports sluice-intercept listens on (listen.explicit, listen.transparent, handoff.listen).
+  std::vector<uint16_t> own_ports() const;
+
   std::string source;
   uint32_t threads = 2;
   std::string explicit_listen;     // "ADDRESS:PORT" of the CONNECT / HTTP proxy; empty: none
@@ -33,6 +36,10 @@ struct InterceptConfig {
   std::vector<std::string> extra_ca_files;
   uint64_t connect_timeout_ns = 10'000'000'000ULL;
   uint32_t upstream_mark = 0;  // SO_MARK on connections to servers (policy routing); 0: none
+  // Whether clients may reach servers on the appliance itself (loopback, its own addresses)
+  // through the proxy: off, they reach neither its management API nor its other services.
+  // sluice-intercept's own ports are refused either way (a connection to itself would loop).
+  bool allow_local_destinations = false;
   uint32_t session_cache_entries = 1000;  // resumable server sessions per loop thread; 0: off
   uint32_t verify_cache_entries = 4096;   // verified server chains per loop thread; 0: off
   uint64_t verify_cache_ttl_ns = 300'000'000'000ULL;  // how long a verified chain is trusted again

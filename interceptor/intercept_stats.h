@@ -31,6 +31,7 @@ namespace sluice::intercept {
   X(upstream_resumed, "server handshakes that resumed a cached session (upstream.session_cache_entries)") \
   X(upstream_chains_cached, "server chains found verified in the cache (upstream.verify_cache_entries)") \
   X(connect_failures, "connections to servers that failed or timed out")                         \
+  X(local_destinations_refused, "servers refused for being on the appliance itself (upstream.allow_local_destinations)") \
   X(connect_fallbacks, "failed connections to one of a name's addresses followed by its next")   \
   X(resolve_failures, "CONNECT or proxy host names that did not resolve")                         \
   X(client_rejected_certificate, "clients that refused our certificate (alert or close)")         \
@@ -40,6 +41,7 @@ namespace sluice::intercept {
   X(forged_cache_evictions, "forged certificates evicted (limits.cert_cache_entries)")            \
   X(http_requests, "HTTP requests audited (bumped and plain proxy)")                              \
   X(url_blocks, "HTTP requests answered with the 403 page by a URL rule")                         \
+  X(request_hosts_blocked, "of those, requests whose Host the domain policy blocks (domain fronting)") \
   X(malformed_http, "connections closed: HTTP/1.1 the parser refused")                           \
   X(plain_proxy_requests, "absolute-URI (plain HTTP) proxy requests")                             \
   X(proxy_connections_reused, "plain proxy requests on a client connection kept from an earlier one") \

@@ -39,10 +39,12 @@ Resolver::~Resolver() {
   for (std::thread& t : threads_) t.join();
 }
 
-void Resolver::resolve(std::string host, uint16_t port, std::function<void(Resolved)> done) {
+void Resolver::resolve(std::string host, uint16_t port,
+                       std::shared_ptr<const std::atomic<bool>> abandoned,
+                       std::function<void(Resolved)> done) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(Job{std::move(host), port, std::move(done)});
+    jobs_.push_back(Job{std::move(host), port, std::move(abandoned), std::move(done)});
   }
   wake_.notify_one();
 }
@@ -57,6 +59,7 @@ void Resolver::run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
+    if (job.abandoned && job.abandoned->load(std::memory_order_relaxed)) continue;
     Resolved r;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;

@@ -39,12 +39,17 @@ class Resolver {
  public:
   explicit Resolver(size_t threads);
   ~Resolver();
-  void resolve(std::string host, uint16_t port, std::function<void(Resolved)> done);
+  // DONE runs on a resolver thread, unless ABANDONED (may be null) is set before the lookup
+  // starts: then neither the lookup nor DONE happen. Jobs still queued when the resolver is
+  // destroyed are dropped the same way.
+  void resolve(std::string host, uint16_t port, std::shared_ptr<const std::atomic<bool>> abandoned,
+               std::function<void(Resolved)> done);
 
  private:
   struct Job {
     std::string host;
     uint16_t port;
+    std::shared_ptr<const std::atomic<bool>> abandoned;
     std::function<void(Resolved)> done;
   };
   void run();

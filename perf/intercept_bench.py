@@ -115,7 +115,8 @@ http {{
         # sluice-intercept: one loop thread (per core).
         (d / "intercept.yaml").write_text(
             f"threads: 1\nlisten:\n  explicit: 127.0.0.1:{PORTS['sluice-intercept']}\nca_dir: ca\n"
-            f"upstream:\n  extra_ca_files: [root.crt]\naudit:\n  file: audit.jsonl\n")
+            f"upstream:\n  extra_ca_files: [root.crt]\n  allow_local_destinations: true\n"
+            f"audit:\n  file: audit.jsonl\n")
         pids = {}
         procs.append(subprocess.Popen(cpu_p + [args.intercept, "run", "--config", str(d / "intercept.yaml")],
                                       cwd=d, stderr=open(d / "intercept.err", "w")))

@@ -73,7 +73,7 @@ TEST(Resolver, ResolvesANumericNameToEveryAddressAndAnUnknownOneToAnError) {
   std::condition_variable cv;
   std::vector<Resolved> answers;
   for (const char* host : {"127.0.0.1", "no-such-name.invalid"}) {
-    resolver.resolve(host, 443, [&](Resolved r) {
+    resolver.resolve(host, 443, nullptr, [&](Resolved r) {
       std::lock_guard<std::mutex> lock(m);
       answers.push_back(std::move(r));
       cv.notify_all();
@@ -87,6 +87,34 @@ TEST(Resolver, ResolvesANumericNameToEveryAddressAndAnUnknownOneToAnError) {
   EXPECT_EQ(ntohs(reinterpret_cast<const sockaddr_in*>(&answers[0].addresses[0].address)->sin_port), 443);
   EXPECT_FALSE(answers[1].ok);
   EXPECT_FALSE(answers[1].error.empty());
+}
+
+TEST(Resolver, AnAbandonedLookupIsNeitherMadeNorAnswered) {
+  Resolver resolver(1);
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> answered;
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
+  // The single thread is busy with the first lookup while the second is abandoned in the queue.
+  std::unique_lock<std::mutex> hold(m);
+  resolver.resolve("127.0.0.1", 443, nullptr, [&](Resolved) {
+    std::lock_guard<std::mutex> lock(m);  // waits until the test lets go of `hold`
+    answered.push_back("first");
+    cv.notify_all();
+  });
+  resolver.resolve("127.0.0.2", 443, abandoned, [&](Resolved) {
+    std::lock_guard<std::mutex> lock(m);
+    answered.push_back("abandoned");
+    cv.notify_all();
+  });
+  resolver.resolve("127.0.0.3", 443, nullptr, [&](Resolved) {
+    std::lock_guard<std::mutex> lock(m);
+    answered.push_back("third");
+    cv.notify_all();
+  });
+  abandoned->store(true);
+  ASSERT_TRUE(cv.wait_for(hold, std::chrono::seconds(30), [&] { return answered.size() == 2; }));
+  EXPECT_EQ(answered, (std::vector<std::string>{"first", "third"}));
 }
 
 }  // namespace

@@ -391,7 +391,8 @@ class InterceptLive(unittest.TestCase):
             "ports:\n  - name: in\n    device: \"0000:3b:00.0\"\n  - name: out\n    device: \"0000:3b:00.1\"\n"
             "pairs:\n  - inside: in\n    outside: out\nlcores:\n  workers: [1]\n"
             "policy:\n  rules:\n    - name: block_blocked\n      kind: domains\n"
-            "      files: [blocked.domains]\n      action: block\n  defaults:\n    final: intercept\n")
+            "      files: [blocked.domains]\n      action: block\n  defaults:\n    ech: block\n"
+            "    final: intercept\n")
         cls.proxy_port = free_port_pair(22)
         (d / "intercept.yaml").write_text(f"""
 threads: 2
@@ -402,6 +403,7 @@ policy_config: sluice.yaml
 upstream:
   extra_ca_files: [root.crt]
   connect_timeout: 2s
+  allow_local_destinations: true  # every server here runs on loopback
 limits:
   handshake_timeout: 5s
 url_rules:
@@ -418,7 +420,22 @@ stats:
 """)
         cls.intercept = cls.start([BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
                                   stderr=cls.log(d / "intercept.err"))
-        for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port)]:
+        # A second proxy as shipped: servers on the appliance itself are refused.
+        cls.strict_port = free_port_pair(31)
+        (d / "strict.yaml").write_text(f"""
+threads: 1
+listen:
+  explicit: 127.0.0.1:{cls.strict_port}
+ca_dir: ca
+audit:
+  file: strict-audit.jsonl
+stats:
+  file: strict-stats.json
+  interval: 1s
+""")
+        cls.start([BIN, "run", "--config", str(d / "strict.yaml")], cwd=d,
+                  stderr=cls.log(d / "strict.err"))
+        for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port), ("strict", cls.strict_port)]:
             cls.wait_port(port, label)
 
     @classmethod
@@ -1101,6 +1118,113 @@ stats:
         t.close()
         recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/games/x.html?declined")
         self.assertEqual((recs[0]["verdict"], recs[0]["rule"]), ("block", "games"), recs)
+
+    def test_an_ech_hello_meets_the_ech_default(self):
+        # The policy's `ech` default (block here) decides an ECH hello no rule takes, as in the
+        # dataplane; the interceptor judged it as if the extension were not there.
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        outgoing = ssl.MemoryBIO()
+        tls = ctx.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname="localhost")
+        with self.assertRaises(ssl.SSLWantReadError):
+            tls.do_handshake()
+        record = outgoing.read()
+        body = bytearray(record[9:5 + int.from_bytes(record[3:5], "big")])
+        at = 34 + 1 + body[34]                                    # version, random, session id
+        at += 2 + int.from_bytes(body[at:at + 2], "big")          # cipher suites
+        at += 1 + body[at]                                        # compression methods
+        ech = b"\xfe\x0d" + (4).to_bytes(2, "big") + b"\x00\x00\x01\x00"  # an outer ECH
+        extensions = bytes(body[at + 2:]) + ech
+        body = bytes(body[:at]) + len(extensions).to_bytes(2, "big") + extensions
+        handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+        hello = b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
+        t = self.connect_tunnel(f"localhost:{self.ports['good']}")
+        port = t.getsockname()[1]
+        t.sendall(hello)
+        t.settimeout(10)
+        try:
+            self.assertEqual(t.recv(100), b"")
+        except ConnectionResetError:
+            pass
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
+        self.assertTrue(recs)
+        self.assertEqual((recs[0]["action"], recs[0]["rule"]), ("block", "default_ech"), recs)
+
+    def test_a_request_naming_a_blocked_host_is_blocked_whatever_the_sni_or_address(self):
+        # Plain HTTP through a CONNECT to an address: its Host names the server, as in the
+        # dataplane (it was judged as having no name).
+        t = self.connect_tunnel(f"127.0.0.1:{self.ports['plain11']}")
+        port = t.getsockname()[1]
+        t.sendall(b"GET /blob.bin HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
+        t.settimeout(10)
+        try:
+            self.assertEqual(t.recv(100), b"")
+        except ConnectionResetError:
+            pass
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
+        self.assertTrue(recs)
+        self.assertEqual((recs[0]["action"], recs[0]["rule"]), ("block", "block_blocked"), recs)
+        # Inside a bumped flow whose SNI is allowed, a request naming a blocked host (domain
+        # fronting) gets the 403 page.
+        before = self.stats()
+        t = self.connect_tunnel(f"localhost:{self.ports['good']}")
+        ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
+        c = ctx.wrap_socket(t, server_hostname="localhost")
+        head, _ = self.proxy_exchange(c, b"GET /fronted HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 403"), head)
+        c.close()
+        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/fronted")
+        self.assertTrue(recs)
+        self.assertEqual((recs[0]["verdict"], recs[0]["rule"], recs[0]["sni"]),
+                         ("block", "block_blocked", "localhost"), recs)
+        after = self.stats()
+        self.assertEqual(after["request_hosts_blocked"], before["request_hosts_blocked"] + 1)
+
+    def test_the_proxy_never_connects_to_itself(self):
+        # A CONNECT to the proxy's own port would come back to it, and again, until the
+        # descriptors ran out; refused even where local servers are allowed.
+        before = self.stats()
+        t = self.connect_tunnel(f"127.0.0.1:{self.proxy_port}")
+        port = t.getsockname()[1]
+        t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        t.settimeout(10)
+        try:
+            self.assertEqual(t.recv(100), b"")
+        except ConnectionResetError:
+            pass
+        t.close()
+        after = self.stats()
+        self.assertEqual(after["local_destinations_refused"], before["local_destinations_refused"] + 1)
+        self.assertLessEqual(after["connections_accepted"], before["connections_accepted"] + 2)
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
+        self.assertTrue(recs)
+        self.assertIn("is sluice-intercept itself", recs[0]["reason"], recs)
+
+    def test_servers_on_the_appliance_itself_are_refused_unless_allowed(self):
+        # As shipped (upstream.allow_local_destinations off), the proxy is no way into the
+        # appliance: its management API, sshd, anything bound to loopback.
+        s = socket.create_connection(("127.0.0.1", self.strict_port), timeout=10)
+        s.sendall(b"GET http://127.0.0.1:%d/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n" % self.ports["plain11"])
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 403"), answer[:200])
+        self.assertIn(b"on the appliance itself", answer)
+        path = self.dir / "strict-audit.jsonl"
+        deadline = time.time() + 5
+        recs = []
+        while not recs and time.time() < deadline:
+            time.sleep(0.2)
+            recs = [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+            recs = [r for r in recs if r.get("type") == "http" and r.get("path") == "/blob.bin"]
+        self.assertTrue(recs)
+        self.assertEqual((recs[0]["status"], recs[0]["verdict"]), (403, "refused"), recs)
+        self.assertIn("allow_local_destinations", recs[0]["rule"])
 
     def test_a_request_head_longer_than_the_relay_buffer_is_forwarded(self):
         # limits.buffer_bytes is 16 KiB, limits.max_head_bytes 32 KiB: a bumped request's head

@@ -34,11 +34,13 @@ Loop::~Loop() {
   for (auto& l : listeners_) ::close(l->fd);
   if (wakefd_ >= 0) ::close(wakefd_);
   if (epfd_ >= 0) ::close(epfd_);
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
 absl::Status Loop::init() {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (epfd_ < 0 || wakefd_ < 0) return absl::InternalError(absl::StrCat("epoll/eventfd: ", std::strerror(errno)));
   wake_watch_.fd = wakefd_;
   if (!watch(wakefd_, &wake_watch_, EPOLLIN)) return absl::InternalError("cannot watch the eventfd");
@@ -114,6 +116,21 @@ void Loop::take(int fd, ListenerKind kind, bool adopted) {
 void Loop::accept_from(Watch& w) {
   for (;;) {
     const int fd = accept4(w.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd_ >= 0) {
+      // Out of descriptors: take the connection with the reserve and reset it, counted, rather
+      // than leave it ready on the listener (epoll would report it again at once, forever).
+      ::close(reserve_fd_);
+      const int refused = accept4(w.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (refused >= 0) {
+        linger l{1, 0};
+        ::setsockopt(refused, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        ::close(refused);
+        bump(ctx_.stats.connections_refused_descriptors);
+      }
+      reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (refused >= 0) continue;
+      return;
+    }
     if (fd < 0) return;  // EAGAIN, or an error the next event retries
     take(fd, w.listener, false);
   }

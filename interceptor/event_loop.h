@@ -68,6 +68,9 @@ class Loop {
   int index_;
   int epfd_ = -1;
   int wakefd_ = -1;
+  // Held in reserve: out of descriptors, a waiting connection would keep the (level-triggered)
+  // listener ready and the loop spinning; with this one freed it is accepted and reset instead.
+  int reserve_fd_ = -1;
   Watch wake_watch_{Watch::Kind::kWake};
   std::vector<std::unique_ptr<Watch>> listeners_;
   std::mutex tasks_mutex_;

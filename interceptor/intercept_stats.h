@@ -14,6 +14,7 @@ namespace sluice::intercept {
   X(connections_adopted, "connections handed over by the dataplane (adopt_transparent)")          \
   X(handoff_errors, "handoff messages refused or adoptions the kernel refused (flow lost; logged)") \
   X(connections_refused_limit, "connections closed at once: limits.max_connections reached")      \
+  X(connections_refused_descriptors, "connections reset at once: out of file descriptors")        \
   X(connections_closed, "connections finished (any outcome)")                                     \
   X(handshake_timeouts, "connections closed: no ClientHello or handshake within handshake_timeout") \
   X(idle_timeouts, "connections closed: nothing moved within idle_timeout")                      \

@@ -435,7 +435,23 @@ stats:
 """)
         cls.start([BIN, "run", "--config", str(d / "strict.yaml")], cwd=d,
                   stderr=cls.log(d / "strict.err"))
-        for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port), ("strict", cls.strict_port)]:
+        # A third with few file descriptors (its hard limit), for running out of them.
+        cls.starved_port = free_port_pair(32)
+        (d / "starved.yaml").write_text(f"""
+threads: 1
+listen:
+  explicit: 127.0.0.1:{cls.starved_port}
+ca_dir: ca
+audit:
+  file: starved-audit.jsonl
+stats:
+  file: starved-stats.json
+  interval: 1s
+""")
+        cls.starved = cls.start(["prlimit", "--nofile=40:40", BIN, "run", "--config", str(d / "starved.yaml")],
+                                cwd=d, stderr=cls.log(d / "starved.err"))
+        for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port), ("strict", cls.strict_port),
+                                                       ("starved", cls.starved_port)]:
             cls.wait_port(port, label)
 
     @classmethod
@@ -1180,6 +1196,29 @@ stats:
                          ("block", "block_blocked", "localhost"), recs)
         after = self.stats()
         self.assertEqual(after["request_hosts_blocked"], before["request_hosts_blocked"] + 1)
+
+    def test_out_of_descriptors_connections_are_reset_and_the_loop_does_not_spin(self):
+        # 40 descriptors: a few dozen idle clients use them up. Those beyond are taken and reset
+        # (counted) instead of staying ready on the listener, which kept the loop spinning.
+        clients = []
+        for _ in range(60):
+            try:
+                clients.append(socket.create_connection(("127.0.0.1", self.starved_port), timeout=5))
+            except OSError:
+                pass
+        time.sleep(1.5)
+        def cpu_seconds():
+            fields = Path(f"/proc/{self.starved.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = cpu_seconds()
+        time.sleep(2)
+        self.assertLess(cpu_seconds() - cpu, 0.5, "the loop spins while out of descriptors")
+        for c in clients:
+            c.close()
+        time.sleep(2.5)  # the stats file is written again once descriptors are free
+        stats = json.loads((self.dir / "starved-stats.json").read_text())
+        self.assertGreater(stats["connections_refused_descriptors"], 0, stats)
+        self.assertGreater(stats["connections_accepted"], 0, stats)
 
     def test_the_proxy_never_connects_to_itself(self):
         # A CONNECT to the proxy's own port would come back to it, and again, until the

@@ -876,6 +876,9 @@ void Parser::parse_policy(const YAML::Node& n, RunConfig& c) {
     verdict(d["ech"], "policy.defaults.ech", p.defaults.ech);
     verdict(d["incomplete"], "policy.defaults.incomplete", p.defaults.incomplete);
     verdict(d["final"], "policy.defaults.final", p.defaults.final);
+    // Chromium sends an ECH extension (GREASE) in every hello, so `ech` decides most browser
+    // flows no rule takes: left out, it follows `final` rather than passing them.
+    if (!d["ech"].IsDefined()) p.defaults.ech = p.defaults.final;
     const YAML::Node a = d["anomalies"];
     if (a.IsDefined() && !a.IsMap()) {
       error(a.Mark(), "policy.defaults.anomalies",

@@ -121,7 +121,7 @@ struct PolicyRuleConfig {
 struct PolicyDefaultsConfig {
   Verdict no_sni = Verdict::kPass;       // TLS without SNI and no cidrs rule matched
   Verdict non_tls_443 = Verdict::kPass;  // not TLS on a TLS port (tunnels, evasion)
-  Verdict ech = Verdict::kPass;          // Encrypted Client Hello (outer name only)
+  Verdict ech = Verdict::kPass;          // Encrypted Client Hello (outer name only); unset: final's
   Verdict incomplete = Verdict::kPass;   // first flight not complete within its caps
   // Anomalies that decide a flow on their own (e.g. overlap_conflict -> block), in file order.
   std::vector<std::pair<Anomaly, Verdict>> anomalies;

@@ -420,36 +420,12 @@ stats:
 """)
         cls.intercept = cls.start([BIN, "run", "--config", str(d / "intercept.yaml")], cwd=d,
                                   stderr=cls.log(d / "intercept.err"))
-        # A second proxy as shipped: servers on the appliance itself are refused.
+        # A second proxy as shipped: servers on the appliance itself are refused. A third with
+        # few file descriptors (its hard limit), for running out of them.
         cls.strict_port = free_port_pair(31)
-        (d / "strict.yaml").write_text(f"""
-threads: 1
-listen:
-  explicit: 127.0.0.1:{cls.strict_port}
-ca_dir: ca
-audit:
-  file: strict-audit.jsonl
-stats:
-  file: strict-stats.json
-  interval: 1s
-""")
-        cls.start([BIN, "run", "--config", str(d / "strict.yaml")], cwd=d,
-                  stderr=cls.log(d / "strict.err"))
-        # A third with few file descriptors (its hard limit), for running out of them.
+        cls.start_minimal_proxy("strict", cls.strict_port)
         cls.starved_port = free_port_pair(32)
-        (d / "starved.yaml").write_text(f"""
-threads: 1
-listen:
-  explicit: 127.0.0.1:{cls.starved_port}
-ca_dir: ca
-audit:
-  file: starved-audit.jsonl
-stats:
-  file: starved-stats.json
-  interval: 1s
-""")
-        cls.starved = cls.start(["prlimit", "--nofile=40:40", BIN, "run", "--config", str(d / "starved.yaml")],
-                                cwd=d, stderr=cls.log(d / "starved.err"))
+        cls.starved = cls.start_minimal_proxy("starved", cls.starved_port, ["prlimit", "--nofile=40:40"])
         for label, port in list(cls.ports.items()) + [("proxy", cls.proxy_port), ("strict", cls.strict_port),
                                                        ("starved", cls.starved_port)]:
             cls.wait_port(port, label)
@@ -460,6 +436,17 @@ stats:
         f = open(path, "w")
         cls.logs = getattr(cls, "logs", []) + [f]
         return f
+
+    @classmethod
+    def start_minimal_proxy(cls, label, port, prefix=()):
+        """A sluice-intercept with shipped defaults and no policy on PORT, writing LABEL-audit.jsonl
+        and LABEL-stats.json; run under PREFIX (e.g. prlimit)."""
+        d = cls.dir
+        (d / f"{label}.yaml").write_text(
+            f"threads: 1\nlisten:\n  explicit: 127.0.0.1:{port}\nca_dir: ca\n"
+            f"audit:\n  file: {label}-audit.jsonl\nstats:\n  file: {label}-stats.json\n  interval: 1s\n")
+        return cls.start(list(prefix) + [BIN, "run", "--config", str(d / f"{label}.yaml")], cwd=d,
+                         stderr=cls.log(d / f"{label}.err"))
 
     @classmethod
     def start(cls, argv, cwd, stderr=subprocess.DEVNULL):
@@ -1061,16 +1048,8 @@ stats:
         # DNS about the name). Through CONNECT, and as a plain proxy request.
         before = self.stats()
         t_port = self.connect_tunnel_refused("blocked.example:443")
-        s = socket.create_connection(("127.0.0.1", self.proxy_port), timeout=10)
-        s_port = s.getsockname()[1]
-        s.sendall(b"GET http://blocked.example/page HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
-        answer = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-        s.close()
+        answer, s_port = self.answer_to_the_close(
+            self.proxy_port, b"GET http://blocked.example/page HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
         self.assertTrue(answer.startswith(b"HTTP/1.1 403"), answer[:100])
         after = self.stats()
         self.assertEqual(after["blocked_unresolved"], before["blocked_unresolved"] + 2)
@@ -1083,6 +1062,37 @@ stats:
                              ("blocked.example", "blocked", "block_blocked"), r)
             self.assertNotIn("server", r, "no address: the name was not looked up")
         self.assertEqual(sorted(r["connect_port"] for r in recs), [80, 443])
+
+    def answer_to_the_close(self, proxy_port, request):
+        """Sends REQUEST to the proxy on PROXY_PORT; returns all it answers until it closes,
+        and the client's port."""
+        s = socket.create_connection(("127.0.0.1", proxy_port), timeout=10)
+        port = s.getsockname()[1]
+        s.sendall(request)
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        s.close()
+        return answer, port
+
+    def refused_tunnel_record(self, target, data):
+        """Sends DATA through a CONNECT to TARGET that the proxy ends (a close or a reset) and
+        returns the tunnel's connection record."""
+        t = self.connect_tunnel(target)
+        port = t.getsockname()[1]
+        t.sendall(data)
+        t.settimeout(10)
+        try:
+            self.assertEqual(t.recv(100), b"")
+        except ConnectionResetError:
+            pass
+        t.close()
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
+        self.assertTrue(recs, f"no record for the tunnel to {target}")
+        return recs[0]
 
     def connect_tunnel_refused(self, target):
         """A CONNECT whose ClientHello the proxy refuses: the handshake fails (a reset). Returns
@@ -1153,34 +1163,15 @@ stats:
         body = bytes(body[:at]) + len(extensions).to_bytes(2, "big") + extensions
         handshake = b"\x01" + len(body).to_bytes(3, "big") + body
         hello = b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
-        t = self.connect_tunnel(f"localhost:{self.ports['good']}")
-        port = t.getsockname()[1]
-        t.sendall(hello)
-        t.settimeout(10)
-        try:
-            self.assertEqual(t.recv(100), b"")
-        except ConnectionResetError:
-            pass
-        t.close()
-        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
-        self.assertTrue(recs)
-        self.assertEqual((recs[0]["action"], recs[0]["rule"]), ("block", "default_ech"), recs)
+        rec = self.refused_tunnel_record(f"localhost:{self.ports['good']}", hello)
+        self.assertEqual((rec["action"], rec["rule"]), ("block", "default_ech"), rec)
 
     def test_a_request_naming_a_blocked_host_is_blocked_whatever_the_sni_or_address(self):
         # Plain HTTP through a CONNECT to an address: its Host names the server, as in the
         # dataplane (it was judged as having no name).
-        t = self.connect_tunnel(f"127.0.0.1:{self.ports['plain11']}")
-        port = t.getsockname()[1]
-        t.sendall(b"GET /blob.bin HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
-        t.settimeout(10)
-        try:
-            self.assertEqual(t.recv(100), b"")
-        except ConnectionResetError:
-            pass
-        t.close()
-        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
-        self.assertTrue(recs)
-        self.assertEqual((recs[0]["action"], recs[0]["rule"]), ("block", "block_blocked"), recs)
+        rec = self.refused_tunnel_record(f"127.0.0.1:{self.ports['plain11']}",
+                                         b"GET /blob.bin HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
+        self.assertEqual((rec["action"], rec["rule"]), ("block", "block_blocked"), rec)
         # Inside a bumped flow whose SNI is allowed, a request naming a blocked host (domain
         # fronting) gets the 403 page.
         before = self.stats()
@@ -1224,34 +1215,17 @@ stats:
         # A CONNECT to the proxy's own port would come back to it, and again, until the
         # descriptors ran out; refused even where local servers are allowed.
         before = self.stats()
-        t = self.connect_tunnel(f"127.0.0.1:{self.proxy_port}")
-        port = t.getsockname()[1]
-        t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        t.settimeout(10)
-        try:
-            self.assertEqual(t.recv(100), b"")
-        except ConnectionResetError:
-            pass
-        t.close()
+        rec = self.refused_tunnel_record(f"127.0.0.1:{self.proxy_port}", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn("is sluice-intercept itself", rec["reason"], rec)
         after = self.stats()
         self.assertEqual(after["local_destinations_refused"], before["local_destinations_refused"] + 1)
         self.assertLessEqual(after["connections_accepted"], before["connections_accepted"] + 2)
-        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
-        self.assertTrue(recs)
-        self.assertIn("is sluice-intercept itself", recs[0]["reason"], recs)
 
     def test_servers_on_the_appliance_itself_are_refused_unless_allowed(self):
         # As shipped (upstream.allow_local_destinations off), the proxy is no way into the
         # appliance: its management API, sshd, anything bound to loopback.
-        s = socket.create_connection(("127.0.0.1", self.strict_port), timeout=10)
-        s.sendall(b"GET http://127.0.0.1:%d/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n" % self.ports["plain11"])
-        answer = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-        s.close()
+        answer, _ = self.answer_to_the_close(
+            self.strict_port, b"GET http://127.0.0.1:%d/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n" % self.ports["plain11"])
         self.assertTrue(answer.startswith(b"HTTP/1.1 403"), answer[:200])
         self.assertIn(b"on the appliance itself", answer)
         path = self.dir / "strict-audit.jsonl"

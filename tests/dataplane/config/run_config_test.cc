@@ -94,6 +94,24 @@ TEST(RunConfig, MinimalConfigTakesTheDocumentedDefaults) {
   EXPECT_EQ(c->stats.log_interval_ns, 0u);
 }
 
+// Chromium's hellos all carry an ECH extension (GREASE): an `ech` default left out must not
+// pass every browser flow that `final` would intercept or block.
+TEST(RunConfig, AnEchDefaultLeftOutFollowsFinal) {
+  for (const char* final_verdict : {"intercept", "block", "pass"}) {
+    absl::StatusOr<RunConfig> c = parse_run_config(
+        std::string(test::kMinimalConfig) + "policy:\n  defaults:\n    final: " + final_verdict + "\n",
+        "test.yaml");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->policy.defaults.ech, c->policy.defaults.final) << final_verdict;
+  }
+  absl::StatusOr<RunConfig> c = parse_run_config(
+      std::string(test::kMinimalConfig) + "policy:\n  defaults:\n    ech: pass\n    final: block\n",
+      "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->policy.defaults.ech, Verdict::kPass);
+  EXPECT_EQ(c->policy.defaults.final, Verdict::kBlock);
+}
+
 TEST(RunConfig, FileSinkDefaults) {
   absl::StatusOr<RunConfig> c = parse_run_config(
       std::string(test::kMinimalConfig) + "audit:\n  sinks:\n    - {type: file, path: /tmp/a.jsonl}\n",

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "control/audit_json.h"
 #include "control/json_writer.h"
@@ -585,6 +586,12 @@ uint64_t Connection::attempt_deadline_ns(uint64_t now_ns) const {
 void Connection::connect_upstream() {
   const uint64_t now = monotonic_ns();
   if (connect_started_ns_ == 0) connect_started_ns_ = now;
+  if (const std::string refused = refused_destination(on_appliance(ip_of(server_addr_)));
+      !refused.empty()) {
+    bump(ctx_.stats.local_destinations_refused);
+    attempt_failed(refused, 403);
+    return;
+  }
   ufd_ = ::socket(server_addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (ufd_ < 0) {
     // EAFNOSUPPORT on a host without IPv6, for one: the name's other addresses may still do.
@@ -625,25 +632,28 @@ void Connection::connect_upstream() {
   }
 }
 
-std::string Connection::refused_destination(const sockaddr_storage& peer) const {
-  // A destination on the appliance itself: its own address (the kernel then connects from that
-  // address to itself) or loopback. Through the proxy a client could reach the management API
-  // or any service that trusts local connections; and a connection to one of our own ports
-  // would come back to us, again and again, until the descriptors run out.
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  if (::getsockname(ufd_, reinterpret_cast<sockaddr*>(&local), &len) != 0) return "";
-  const IpAddress to = ip_of(peer);
-  if (!(to == ip_of(local) || is_loopback(to))) return "";
-  std::string ip;
-  uint16_t port = 0;
-  address_text(peer, ip, port);
+std::string Connection::refused_destination(bool on_appliance) const {
+  // A destination on the appliance itself: through the proxy a client could reach the
+  // management API or any service that trusts local connections, and a connection to one of
+  // our own ports would come back to us, again and again, until the descriptors ran out. One
+  // reason for every port, so that the answers do not map which ones are open.
+  if (!on_appliance) return "";
   for (uint16_t own : ctx_.config.own_ports()) {
-    if (port == own) return absl::StrCat(ip, ":", port, " is sluice-intercept itself: refused");
+    if (server_port_ == own) return "the server is sluice-intercept itself: refused";
   }
   if (ctx_.config.allow_local_destinations) return "";
-  return absl::StrCat(ip, ":", port, " is on the appliance itself: refused "
-                      "(upstream.allow_local_destinations is off)");
+  return "the server is on the appliance itself: refused (upstream.allow_local_destinations is off)";
+}
+
+bool Connection::on_appliance(const IpAddress& a) {
+  if (is_loopback(a) || loop_.is_own_address(a)) return true;
+  if (a.is_v4()) {
+    const uint8_t* b = a.bytes.data() + 12;
+    return (b[0] == 0) || (b[0] == 169 && b[1] == 254);  // "this network", link-local
+  }
+  static constexpr uint8_t kZero[16] = {};
+  return std::memcmp(a.bytes.data(), kZero, 16) == 0 ||            // unspecified
+         (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80);      // link-local
 }
 
 void Connection::finish_connect() {
@@ -654,7 +664,13 @@ void Connection::finish_connect() {
     sockaddr_storage peer;
     socklen_t plen = sizeof peer;
     if (::getpeername(ufd_, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) return;  // in progress
-    if (const std::string refused = refused_destination(peer); !refused.empty()) {
+    // Behind the check before connecting (connect_upstream): an address of ours it did not
+    // know yet connects from itself.
+    sockaddr_storage local{};
+    socklen_t llen = sizeof local;
+    const bool to_self = ::getsockname(ufd_, reinterpret_cast<sockaddr*>(&local), &llen) == 0 &&
+                         ip_of(local) == ip_of(peer);
+    if (const std::string refused = refused_destination(to_self); !refused.empty()) {
       bump(ctx_.stats.local_destinations_refused);
       attempt_failed(refused, 403);
       return;
@@ -847,19 +863,28 @@ bool Connection::take_peeked(size_t n, const char* what) {
   return false;
 }
 
-std::string Connection::blocked_request_host(std::string_view host_header) {
-  std::string host;
-  uint16_t port = 0;
-  if (!split_authority(host_header, 80, host, port)) return "";
+std::string Connection::blocked_request_host(const Http1Head& head) {
+  // The site as the server picks it: an absolute-form target's authority, a CONNECT's target,
+  // else Host (RFC 9112 3.2.2). Two Hosts are ambiguous (servers differ on which counts).
+  size_t hosts = 0;
+  for (const auto& header : head.headers) hosts += absl::EqualsIgnoreCase(header.first, "host");
+  if (hosts > 1) return "two_host_headers";
+  std::string_view authority = head.header("host");
+  std::string_view absolute, rest;
+  if (head.method == "CONNECT") {
+    authority = head.target;
+  } else if (split_absolute_form(head.target, absolute, rest)) {
+    authority = absolute;
+  }
+  // The name before any port, as a server reads it; an IPv6 literal names no site.
+  if (authority.empty() || authority.front() == '[') return "";
+  std::string host(authority.substr(0, authority.find(':')));
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (host.size() > 1 && host.back() == '.') host.pop_back();
-  if (host.empty() || is_numeric(host)) return "";
-  // The request is read as the server gets it: the hello's ECH flag and anomalies, which the
-  // flow's verdict already answered, say nothing of it.
   FlowFacts facts = route_facts();
+  if (host.empty() || is_numeric(host) || host == facts.server_name) return "";  // judged already
+  // Judged as if the flow had named this host (same client, port, kind and hello).
   facts.server_name = host;
-  facts.first_flight = FirstFlightKind::kHttp;
-  facts.ech = false;
-  facts.anomalies = AnomalySet{};
   const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
   const FlowVerdict v = ctx_.policy->decide(facts, loop_.policy_scratch(), bypass.get());
   return v.verdict == Verdict::kBlock ? v.rule : "";

@@ -92,9 +92,11 @@ class Connection {
   void on_resolved(const Resolved& r);
   void connect_upstream();
   void finish_connect();
-  // Why a connected server socket must not be used (a server on the appliance itself, one of
-  // our own ports), or "".
-  std::string refused_destination(const sockaddr_storage& peer) const;
+  // Why the server (server_addr_) must not be used when it is ON_APPLIANCE: one of our own
+  // ports, or any port unless upstream.allow_local_destinations; "" when it may.
+  std::string refused_destination(bool on_appliance) const;
+  // Loopback, unspecified, link-local, or one of this host's addresses.
+  bool on_appliance(const IpAddress& address);
   void use_candidate(size_t i);
   // After a failed attempt WHY: closes its socket and, when the name has another address,
   // judges and connects to that one (true); false when none is left.
@@ -129,9 +131,9 @@ class Connection {
   size_t peek_client(void* buf, size_t cap, const char* before);
   // Takes N bytes the parser saw by peeking off the socket; false (and closed) if it cannot.
   bool take_peeked(size_t n, const char* what);
-  // The rule that blocks a request's Host header in a flow already allowed (domain fronting
+  // The rule that blocks the site a request names in a flow already allowed (domain fronting
   // behind an allowed SNI, another site on a kept connection), or "".
-  std::string blocked_request_host(std::string_view host_header);
+  std::string blocked_request_host(const Http1Head& head);
   // A request a URL rule (or its Host's rule) blocks: counted and audited with status 403.
   void record_url_block(Pending& p, std::string_view rule);
   void drain();  // after an error answer: read and drop until the client closes (no RST)

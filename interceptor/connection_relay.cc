@@ -466,7 +466,7 @@ void Connection::on_request_head(const Http1Head& head) {
   }
   // The Host is judged by the domain policy too: the flow was allowed for its SNI (or first
   // Host), and a request may name another site (domain fronting, a kept connection).
-  std::string rule = blocked_request_host(p.host);
+  std::string rule = blocked_request_host(head);
   const bool by_host = !rule.empty();
   if (!by_host) rule = std::string(ctx_.url_rules->match(url_for_rules(p.host, p.path), loop_.url_scratch()));
   if (!rule.empty()) {

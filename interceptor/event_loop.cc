@@ -1,12 +1,14 @@
 #include "interceptor/event_loop.h"
 
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -113,7 +115,33 @@ void Loop::take(int fd, ListenerKind kind, bool adopted) {
   raw->start();
 }
 
+bool Loop::is_own_address(const IpAddress& address) {
+  constexpr uint64_t kRefreshNs = 5'000'000'000ULL;  // addresses change rarely (DHCP, an admin)
+  const uint64_t now = monotonic_ns();
+  if (own_addresses_ns_ == 0 || now - own_addresses_ns_ > kRefreshNs) {
+    own_addresses_ns_ = now;
+    own_addresses_.clear();
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) == 0) {
+      for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+        if (a->ifa_addr == nullptr) continue;
+        if (a->ifa_addr->sa_family == AF_INET) {
+          own_addresses_.push_back(IpAddress::from_v4(reinterpret_cast<const uint8_t*>(
+              &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr)));
+        } else if (a->ifa_addr->sa_family == AF_INET6) {
+          own_addresses_.push_back(IpAddress::from_v6(reinterpret_cast<const uint8_t*>(
+              &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr)));
+        }
+      }
+      freeifaddrs(list);
+    }
+  }
+  return std::find(own_addresses_.begin(), own_addresses_.end(), address) != own_addresses_.end();
+}
+
 void Loop::accept_from(Watch& w) {
+  // Another thread may have taken the descriptor the reserve let go of last time.
+  if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (;;) {
     const int fd = accept4(w.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd_ >= 0) {

@@ -55,6 +55,9 @@ class Loop {
   ServerContext& ctx() { return ctx_; }
   FlowPolicy::Scratch& policy_scratch() { return policy_scratch_; }
   UrlRules::Scratch& url_scratch() { return *url_scratch_; }
+  // Whether ADDRESS is one of this host's (its interfaces' addresses, as getifaddrs lists them,
+  // looked up again when the list is more than a few seconds old).
+  bool is_own_address(const IpAddress& address);
   UpstreamSessions& upstream_sessions() { return upstream_sessions_; }
   VerifiedChains& verified_chains() { return verified_chains_; }
   int index() const { return index_; }
@@ -80,6 +83,8 @@ class Loop {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<uint64_t> retired_;
   FlowPolicy::Scratch policy_scratch_;
+  std::vector<IpAddress> own_addresses_;
+  uint64_t own_addresses_ns_ = 0;  // when they were listed; 0: never
   std::unique_ptr<UrlRules::Scratch> url_scratch_;
   UpstreamSessions upstream_sessions_;  // this thread's alone: no lock
   VerifiedChains verified_chains_;      // likewise

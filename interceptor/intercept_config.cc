@@ -315,7 +315,7 @@ absl::StatusOr<InterceptConfig> load_intercept_config(const std::string& path) {
 
 std::vector<uint16_t> InterceptConfig::own_ports() const {
   std::vector<uint16_t> ports;
-  for (const std::string* listen : {&explicit_listen, &transparent_listen, &handoff_listen}) {
+  for (const std::string* listen : {&explicit_listen, &transparent_listen}) {
     uint32_t port = 0;
     const size_t colon = listen->rfind(':');
     if (colon != std::string::npos && absl::SimpleAtoi(absl::string_view(*listen).substr(colon + 1), &port))

@@ -19,7 +19,7 @@ struct UrlRuleConfig {
 };
 
 struct InterceptConfig {
-  // The ports sluice-intercept listens on (listen.explicit, listen.transparent, handoff.listen).
+  // The TCP ports sluice-intercept listens on (listen.explicit, listen.transparent).
   std::vector<uint16_t> own_ports() const;
 
   std::string source;

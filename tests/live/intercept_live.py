@@ -1174,19 +1174,36 @@ stats:
         self.assertEqual((rec["action"], rec["rule"]), ("block", "block_blocked"), rec)
         # Inside a bumped flow whose SNI is allowed, a request naming a blocked host (domain
         # fronting) gets the 403 page.
+        # The site is the one the server would pick: an absolute URI's, the name before a port
+        # however odd, and two Hosts are refused as ambiguous.
         before = self.stats()
-        t = self.connect_tunnel(f"localhost:{self.ports['good']}")
+        cases = [
+            (b"GET /fronted HTTP/1.1\r\nHost: blocked.example\r\n\r\n", "/fronted", "block_blocked"),
+            (b"GET http://blocked.example/abs HTTP/1.1\r\nHost: localhost\r\n\r\n",
+             "http://blocked.example/abs", "block_blocked"),
+            (b"GET /port HTTP/1.1\r\nHost: Blocked.Example.:x\r\n\r\n", "/port", "block_blocked"),
+            (b"GET /two HTTP/1.1\r\nHost: localhost\r\nHost: blocked.example\r\n\r\n", "/two",
+             "two_host_headers"),
+        ]
         ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
-        c = ctx.wrap_socket(t, server_hostname="localhost")
-        head, _ = self.proxy_exchange(c, b"GET /fronted HTTP/1.1\r\nHost: blocked.example\r\n\r\n")
-        self.assertTrue(head.startswith("HTTP/1.1 403"), head)
-        c.close()
-        recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == "/fronted")
-        self.assertTrue(recs)
-        self.assertEqual((recs[0]["verdict"], recs[0]["rule"], recs[0]["sni"]),
-                         ("block", "block_blocked", "localhost"), recs)
+        for request, path, rule in cases:
+            c = ctx.wrap_socket(self.connect_tunnel(f"localhost:{self.ports['good']}"),
+                                server_hostname="localhost")
+            head, _ = self.proxy_exchange(c, request)
+            self.assertTrue(head.startswith("HTTP/1.1 403"), (path, head))
+            c.close()
+            recs = self.audit(lambda x: x.get("type") == "http" and x.get("path") == path)
+            self.assertTrue(recs, path)
+            self.assertEqual((recs[0]["verdict"], recs[0]["rule"], recs[0]["sni"]),
+                             ("block", rule, "localhost"), recs)
         after = self.stats()
-        self.assertEqual(after["request_hosts_blocked"], before["request_hosts_blocked"] + 1)
+        self.assertEqual(after["request_hosts_blocked"], before["request_hosts_blocked"] + len(cases))
+        # The flow's own name is not judged again (a default that let the flow in stands).
+        c = ctx.wrap_socket(self.connect_tunnel(f"localhost:{self.ports['keepalive']}"), server_hostname="localhost")
+        head, body = self.proxy_exchange(c, b"GET /blob.bin HTTP/1.1\r\nHost: LOCALHOST:443\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertEqual(body, self.blob)
+        c.close()
 
     def test_out_of_descriptors_connections_are_reset_and_the_loop_does_not_spin(self):
         # 40 descriptors: a few dozen idle clients use them up. Those beyond are taken and reset
@@ -1228,6 +1245,11 @@ stats:
             self.strict_port, b"GET http://127.0.0.1:%d/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n" % self.ports["plain11"])
         self.assertTrue(answer.startswith(b"HTTP/1.1 403"), answer[:200])
         self.assertIn(b"on the appliance itself", answer)
+        # Refused before connecting: a closed port gets the same answer (no port scan).
+        closed, _ = self.answer_to_the_close(
+            self.strict_port, b"GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(closed.split(b"\r\n")[0], answer.split(b"\r\n")[0])
+        self.assertIn(b"on the appliance itself", closed)
         path = self.dir / "strict-audit.jsonl"
         deadline = time.time() + 5
         recs = []

@@ -364,6 +364,8 @@ void Connection::peek_hello() {
   std::vector<uint8_t> buf(cap);
   const size_t n = peek_client(buf.data(), cap, "its ClientHello");
   if (n == 0) return;
+  // A handshake record not yet whole cannot hold a whole hello: not parsed until it is.
+  if (n >= 5 && n < cap && buf[0] == 0x16 && n < 5 + size_t{load_be16(buf.data() + 3)}) return;
   std::vector<uint8_t> scratch(cap);
   ClientHelloInfo info;
   const HelloStatus status =
@@ -837,6 +839,11 @@ void Connection::report_rejection(const std::string& reason) {
 
 size_t Connection::peek_client(void* buf, size_t cap, const char* before) {
   const ssize_t n = ::recv(cfd_, buf, cap, MSG_PEEK);
+  // Nothing new since the last look (an EPOLLOUT edge, a segment of the other side): the same
+  // bytes are not parsed again. A client trickling a head or hello byte by byte still costs a
+  // parse per segment, not one per event.
+  if (n > 0 && static_cast<size_t>(n) == last_peek_) return 0;
+  if (n > 0) last_peek_ = static_cast<size_t>(n);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close("client_error", std::strerror(errno));
     return 0;
@@ -857,6 +864,7 @@ void Connection::refuse_proxy_request(int status, const std::string& reason) {
 }
 
 bool Connection::take_peeked(size_t n, const char* what) {
+  last_peek_ = 0;
   std::vector<char> drop(n);
   if (::recv(cfd_, drop.data(), n, 0) == static_cast<ssize_t>(n)) return true;
   close("client_error", absl::StrCat("could not read ", what));

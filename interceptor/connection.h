@@ -184,6 +184,7 @@ class Connection {
   bool server_first_armed_ = false;
   bool client_spoke_ = false;  // a server-first tunnel's first client bytes were told apart
   uint64_t hello_deadline_ns_ = 0;
+  size_t last_peek_ = 0;  // bytes the last peek at the client saw (none taken off since)
 
   sockaddr_storage client_addr_{};
   std::string client_ip_, server_ip_;

@@ -364,8 +364,13 @@ void Connection::peek_hello() {
   std::vector<uint8_t> buf(cap);
   const size_t n = peek_client(buf.data(), cap, "its ClientHello");
   if (n == 0) return;
-  // A handshake record not yet whole cannot hold a whole hello: not parsed until it is.
-  if (n >= 5 && n < cap && buf[0] == 0x16 && n < 5 + size_t{load_be16(buf.data() + 3)}) return;
+  // A handshake record not yet whole cannot hold a whole hello: not parsed until it is, when the
+  // parser would only say it needs more (a version byte, a length or a first byte it refuses
+  // is told at once).
+  if (n >= 5 && n < cap && buf[0] == 0x16 && buf[1] < 0x10 && load_be16(buf.data() + 3) <= 16384 &&
+      (n < 6 || buf[5] == 1) && n < 5 + size_t{load_be16(buf.data() + 3)}) {
+    return;
+  }
   std::vector<uint8_t> scratch(cap);
   ClientHelloInfo info;
   const HelloStatus status =
@@ -878,11 +883,16 @@ std::string Connection::blocked_request_host(const Http1Head& head) {
   for (const auto& header : head.headers) hosts += absl::EqualsIgnoreCase(header.first, "host");
   if (hosts > 1) return "two_host_headers";
   std::string_view authority = head.header("host");
-  std::string_view absolute, rest;
   if (head.method == "CONNECT") {
     authority = head.target;
-  } else if (split_absolute_form(head.target, absolute, rest)) {
-    authority = absolute;
+  } else if (const size_t scheme_end = head.target.find("://");
+             scheme_end != std::string::npos && head.target.front() != '/') {
+    // Absolute form, whatever the scheme (servers route ws:// and the like by it too): the
+    // authority, without userinfo.
+    std::string_view rest = std::string_view(head.target).substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    const size_t at = rest.rfind('@');
+    authority = at == std::string_view::npos ? rest : rest.substr(at + 1);
   }
   // The name before any port, as a server reads it; an IPv6 literal names no site.
   if (authority.empty() || authority.front() == '[') return "";
@@ -890,9 +900,14 @@ std::string Connection::blocked_request_host(const Http1Head& head) {
   for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (host.size() > 1 && host.back() == '.') host.pop_back();
   FlowFacts facts = route_facts();
-  if (host.empty() || is_numeric(host) || host == facts.server_name) return "";  // judged already
-  // Judged as if the flow had named this host (same client, port, kind and hello).
+  if (host.empty() || is_numeric(host)) return "";
+  // The flow's own name was judged with the flow, when its kind lets a name decide it.
+  const bool named = names_its_server(facts.first_flight);
+  if (named && host == facts.server_name) return "";
+  // Judged as if the flow had named this host (same client, port and hello). Plain HTTP where
+  // TLS belongs was judged as non_tls, which no name decides: its requests still name sites.
   facts.server_name = host;
+  if (!named) facts.first_flight = FirstFlightKind::kHttp;
   const std::shared_ptr<const BypassSet> bypass = ctx_.bypass ? ctx_.bypass->current() : nullptr;
   const FlowVerdict v = ctx_.policy->decide(facts, loop_.policy_scratch(), bypass.get());
   return v.verdict == Verdict::kBlock ? v.rule : "";

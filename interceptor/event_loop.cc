@@ -118,23 +118,22 @@ void Loop::take(int fd, ListenerKind kind, bool adopted) {
 bool Loop::is_own_address(const IpAddress& address) {
   constexpr uint64_t kRefreshNs = 5'000'000'000ULL;  // addresses change rarely (DHCP, an admin)
   const uint64_t now = monotonic_ns();
-  if (own_addresses_ns_ == 0 || now - own_addresses_ns_ > kRefreshNs) {
+  ifaddrs* list = nullptr;
+  // A failed listing keeps the last one and is tried again at the next connection.
+  if ((own_addresses_ns_ == 0 || now - own_addresses_ns_ > kRefreshNs) && getifaddrs(&list) == 0) {
     own_addresses_ns_ = now;
     own_addresses_.clear();
-    ifaddrs* list = nullptr;
-    if (getifaddrs(&list) == 0) {
-      for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-        if (a->ifa_addr == nullptr) continue;
-        if (a->ifa_addr->sa_family == AF_INET) {
-          own_addresses_.push_back(IpAddress::from_v4(reinterpret_cast<const uint8_t*>(
-              &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr)));
-        } else if (a->ifa_addr->sa_family == AF_INET6) {
-          own_addresses_.push_back(IpAddress::from_v6(reinterpret_cast<const uint8_t*>(
-              &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr)));
-        }
+    for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr) continue;
+      if (a->ifa_addr->sa_family == AF_INET) {
+        own_addresses_.push_back(IpAddress::from_v4(reinterpret_cast<const uint8_t*>(
+            &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr)));
+      } else if (a->ifa_addr->sa_family == AF_INET6) {
+        own_addresses_.push_back(IpAddress::from_v6(reinterpret_cast<const uint8_t*>(
+            &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr)));
       }
-      freeifaddrs(list);
     }
+    freeifaddrs(list);
   }
   return std::find(own_addresses_.begin(), own_addresses_.end(), address) != own_addresses_.end();
 }

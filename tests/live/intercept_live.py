@@ -174,6 +174,7 @@ class PlainOrigin(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+PLAIN_ON_TLS_PORT = 8443  # is_tls_port(): plain HTTP there is judged non_tls
 RESET_BODY_BYTES = 4_000_000
 TCP_CLOSE = 7  # tcp_info.tcpi_state of a socket its peer reset
 
@@ -305,6 +306,10 @@ class InterceptLive(unittest.TestCase):
         cls.ports["plain"] = free_port_pair(20)
         cls.start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(cls.ports["plain"])],
                   cwd=www)
+        # Plain HTTP on a port where TLS belongs (8443).
+        cls.plain_on_tls = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", PLAIN_ON_TLS_PORT), lambda *a: PlainOrigin(*a, directory=str(www)))
+        threading.Thread(target=cls.plain_on_tls.serve_forever, daemon=True).start()
         # Plain HTTP/1.1 upstream that keeps its connections (the one above is HTTP/1.0).
         cls.ports["plain11"] = free_port_pair(25)
         cls.plain11 = http.server.ThreadingHTTPServer(
@@ -479,6 +484,8 @@ stats:
         cls.keepalive.server_close()
         cls.plain11.shutdown()
         cls.plain11.server_close()
+        cls.plain_on_tls.shutdown()
+        cls.plain_on_tls.server_close()
         cls.banner.close()
         cls.mute.close()
         cls.unsigned.close()
@@ -1198,6 +1205,16 @@ stats:
                              ("block", rule, "localhost"), recs)
         after = self.stats()
         self.assertEqual(after["request_hosts_blocked"], before["request_hosts_blocked"] + len(cases))
+        # Plain HTTP where TLS belongs (judged non_tls, which no name decides) still has its
+        # requests' sites judged; and an absolute URI of any scheme names its site.
+        for target, request in ((f"127.0.0.1:{PLAIN_ON_TLS_PORT}",
+                                 b"GET /on-tls-port HTTP/1.1\r\nHost: blocked.example\r\n\r\n"),
+                                (f"localhost:{self.ports['plain11']}",
+                                 b"GET ws://blocked.example/ws HTTP/1.1\r\nHost: localhost\r\n\r\n")):
+            t = self.connect_tunnel(target)
+            head, _ = self.proxy_exchange(t, request)
+            self.assertTrue(head.startswith("HTTP/1.1 403"), (target, head))
+            t.close()
         # The flow's own name is not judged again (a default that let the flow in stands).
         c = ctx.wrap_socket(self.connect_tunnel(f"localhost:{self.ports['keepalive']}"), server_hostname="localhost")
         head, body = self.proxy_exchange(c, b"GET /blob.bin HTTP/1.1\r\nHost: LOCALHOST:443\r\n\r\n")
@@ -1227,6 +1244,18 @@ stats:
         stats = json.loads((self.dir / "starved-stats.json").read_text())
         self.assertGreater(stats["connections_refused_descriptors"], 0, stats)
         self.assertGreater(stats["connections_accepted"], 0, stats)
+
+    def test_a_handshake_record_that_is_no_client_hello_is_told_at_once(self):
+        # Its first bytes say it is not a ClientHello (a handshake of another type): spliced as
+        # not TLS at once, not held for the rest of the record until limits.handshake_timeout.
+        t = self.connect_tunnel(f"localhost:{self.ports['banner']}")
+        port = t.getsockname()[1]
+        t.sendall(bytes.fromhex("1603010100") + b"\x02" + b"\x00" * 20)
+        time.sleep(0.5)
+        t.close()  # held, the tunnel would end here as client_closed, never spliced
+        recs = self.audit(lambda x: x.get("type") == "connection" and x.get("client_port") == port)
+        self.assertTrue(recs)
+        self.assertEqual(recs[0]["action"], "splice", recs)
 
     def test_the_proxy_never_connects_to_itself(self):
         # A CONNECT to the proxy's own port would come back to it, and again, until the
